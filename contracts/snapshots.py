@@ -1,0 +1,30 @@
+"""KPI snapshots published by the timeliness service for alerts and reporting."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Envelope, StrictModel
+
+
+class KpiValue(StrictModel):
+    kpi: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$", description="KPI dictionary id")
+    cycle: str = Field(description="Cycle label, e.g. 2026-11, 2026-27-Q3, or 'current'")
+    breakdown: str = Field(default="all", description="'all' or dimension=value")
+    value: float | None
+    numerator: int | None = None
+    denominator: int | None = None
+
+
+class KpiSnapshotData(StrictModel):
+    producer: str
+    sequence: int = Field(ge=0, description="Monotonic per producer; newer replaces older")
+    as_of: AwareDatetime | None = Field(description="Latest event time applied")
+    events_applied: int = Field(ge=0, description="Distinct events applied so far")
+    values: list[KpiValue]
+
+
+class KpiSnapshot(Envelope[KpiSnapshotData]):
+    type: Literal["sendwatch.kpi.snapshot"]

@@ -1,0 +1,47 @@
+"""Source-system registry, loaded from ``sources.yaml`` (or ``SENDWATCH_SOURCES_FILE``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+_DEFAULT = Path(__file__).with_name("sources.yaml")
+
+
+class SourceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str
+    key_sha256: list[str]
+    event_types: list[str]
+
+    def may_send(self, event_type: str) -> bool:
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.event_types)
+
+
+class SourceRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    sources: dict[str, SourceSpec]
+
+    def authenticate(self, api_key: str) -> str | None:
+        """Return the source id that owns ``api_key``, or None."""
+        digest = hashlib.sha256(api_key.encode()).hexdigest()
+        for source_id, spec in self.sources.items():
+            if any(hmac.compare_digest(digest, known) for known in spec.key_sha256):
+                return source_id
+        return None
+
+
+@lru_cache(maxsize=4)
+def load_sources(path: str | None = None) -> SourceRegistry:
+    file = Path(path or os.environ.get("SENDWATCH_SOURCES_FILE") or _DEFAULT)
+    return SourceRegistry.model_validate(yaml.safe_load(file.read_text()))

@@ -1,0 +1,160 @@
+"""Kafka adapter shared by the services (FastStream over aiokafka).
+
+Delivery rules, from the platform notes:
+- subscribers join a consumer group, start from the earliest offset, consume in batches,
+  and commit only after the batch's effects are stored (``AckPolicy.NACK_ON_ERROR``: on an
+  exception the batch is rewound and redelivered, never skipped);
+- effects are idempotent (each service stores the event ids it applied in the same
+  database transaction as the state), so a redelivery after a crash changes nothing;
+- no idempotent producer or Kafka transactions (the local broker does not support them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from contracts.topics import TopicCatalogue, load_topics
+from sendwatch.config import Settings
+from sendwatch.observability import CONSUMER_LAG, get_logger
+
+log = get_logger(__name__)
+
+
+def make_broker(settings: Settings, service: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"sendwatch-{service}",
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
+        # FastStream logs every message at INFO; that halves throughput, so keep it at DEBUG.
+        log_level=logging.DEBUG,
+        graceful_timeout=15.0,
+    )
+
+
+def batch_subscriber(
+    broker: KafkaBroker, settings: Settings, topic: str, group_id: str, **kwargs: Any
+) -> Any:
+    """The one safe subscriber configuration: group, earliest, batches, ack after effects."""
+    return broker.subscriber(
+        topic,
+        batch=True,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(500, settings.session_timeout_ms // 5),
+        max_poll_interval_ms=max(60_000, settings.session_timeout_ms * 6),
+        **kwargs,
+    )
+
+
+async def ensure_topics(bootstrap: str, catalogue: TopicCatalogue | None = None) -> list[str]:
+    """Create every catalogue topic that is missing; return the names created."""
+    catalogue = catalogue or load_topics()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sendwatch-admin")
+    for attempt in range(60):
+        try:
+            await admin.start()
+            break
+        except KafkaError:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(0.5)
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(spec.name, spec.partitions, 1)
+            for spec in catalogue.topics.values()
+            if spec.name not in existing
+        ]
+        for topic in missing:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+    if created:
+        log.info("topics_created", topics=created)
+    return created
+
+
+class LagMonitor:
+    """Exports consumer lag per partition: high-water mark minus committed offset.
+
+    FastStream's Prometheus middleware has no lag metric, so this polls the group's
+    committed offsets and the log-end offsets on a side connection.
+    """
+
+    def __init__(self, bootstrap: str, service: str, group_id: str, topics: Iterable[str],
+                 interval_s: float = 5.0) -> None:
+        self.bootstrap = bootstrap
+        self.service = service
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def sample(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> dict[
+        TopicPartition, int
+    ]:
+        partitions = [
+            TopicPartition(t, p)
+            for t in self.topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        if not partitions:
+            return {}
+        ends = await consumer.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(self.group_id, partitions=partitions)
+        lag: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag[tp] = max(0, ends[tp] - done)
+            CONSUMER_LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition)).set(
+                lag[tp]
+            )
+        return lag
+
+    async def _run(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            await admin.start()
+            await consumer.start()
+            while True:
+                try:
+                    await consumer._client.force_metadata_update()  # noqa: SLF001
+                    await self.sample(admin, consumer)
+                except KafkaError as exc:  # broker briefly away: keep the last values
+                    log.warning("lag_sample_failed", error=str(exc))
+                await asyncio.sleep(self.interval_s)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"lag-{self.service}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task

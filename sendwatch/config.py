@@ -1,0 +1,49 @@
+"""Runtime configuration, from environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICE_PORTS = {"reporting": 8000, "ingest": 8001, "timeliness": 8002, "alerts": 8003}
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = field(
+        default_factory=lambda: os.environ.get("SENDWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    database_url: str | None = field(
+        default_factory=lambda: os.environ.get("SENDWATCH_DATABASE_URL") or None
+    )
+    var_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("SENDWATCH_VAR_DIR", "var")).resolve()
+    )
+    session_timeout_ms: int = field(
+        default_factory=lambda: _int("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", 10_000)
+    )
+    batch_max_records: int = field(default_factory=lambda: _int("SENDWATCH_BATCH_MAX", 5_000))
+    batch_timeout_ms: int = field(default_factory=lambda: _int("SENDWATCH_BATCH_TIMEOUT_MS", 100))
+    ingest_max_body_bytes: int = field(
+        default_factory=lambda: _int("SENDWATCH_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
+    )
+    ingest_max_batch: int = field(default_factory=lambda: _int("SENDWATCH_INGEST_MAX_BATCH", 10_000))
+    lag_interval_s: float = field(
+        default_factory=lambda: float(os.environ.get("SENDWATCH_LAG_INTERVAL_S", "5"))
+    )
+
+    def db_url_for(self, service: str) -> str:
+        """PostgreSQL when SENDWATCH_DATABASE_URL is set, else a SQLite file per service."""
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.var_dir / f'{service}.db'}"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""The common shell of a service process: FastAPI for HTTP, FastStream for Kafka.
+
+Start-up order: logging, database migrations, missing topics created, broker started
+(subscribers join their groups), lag monitors, then the service's own start hooks.
+Every service gets ``GET /healthz`` and ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from sendwatch.bus import LagMonitor, ensure_topics
+from sendwatch.config import Settings
+from sendwatch.db import migrate
+from sendwatch.observability import configure_logging, get_logger, metrics_payload
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a service is made of; built by the service's ``bootstrap`` function."""
+
+    name: str
+    settings: Settings
+    broker: KafkaBroker
+    engine: Engine | None = None
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> topics
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    lag_monitors: list[LagMonitor] = field(default_factory=list)
+
+
+def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(runtime.name)
+        if runtime.engine is not None:
+            await asyncio.to_thread(migrate, runtime.name, runtime.engine)
+        await ensure_topics(runtime.settings.kafka_bootstrap)
+        await runtime.broker.start()
+        for group, topics in runtime.groups.items():
+            monitor = LagMonitor(
+                runtime.settings.kafka_bootstrap,
+                runtime.name,
+                group,
+                topics,
+                runtime.settings.lag_interval_s,
+            )
+            monitor.start()
+            runtime.lag_monitors.append(monitor)
+        for hook in runtime.on_start:
+            await hook()
+        log.info("service_started", bootstrap=runtime.settings.kafka_bootstrap)
+        try:
+            yield
+        finally:
+            for monitor in runtime.lag_monitors:
+                await monitor.stop()
+            await runtime.broker.stop()
+            if runtime.engine is not None:
+                runtime.engine.dispose()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            ok = await runtime.broker.ping(timeout=2.0)
+            checks["broker"] = "ok" if ok else "unreachable"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"error: {exc}"
+        if runtime.engine is not None:
+            try:
+                await asyncio.to_thread(_db_ping, runtime.engine)
+                checks["database"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["database"] = f"error: {exc}"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"service": runtime.name, "status": "ok" if healthy else "degraded", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    return app
+
+
+def _db_ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
