@@ -40,7 +40,17 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         # FastStream logs every message at INFO; that halves throughput, so keep it at DEBUG.
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
+        # Handlers read the raw records (to validate, dead-letter and dedupe themselves);
+        # the annotations only document the payload in the AsyncAPI files.
+        apply_types=False,
     )
+
+
+def current_records(broker: KafkaBroker) -> tuple[Any, ...]:
+    """The raw aiokafka records of the batch being handled."""
+    message = broker.context.get_local("message")
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
 
 
 def batch_subscriber(

@@ -9,6 +9,14 @@ from pathlib import Path
 SERVICE_PORTS = {"reporting": 8000, "ingest": 8001, "timeliness": 8002, "alerts": 8003}
 
 
+def service_ports() -> dict[str, int]:
+    """Default ports, each overridable with SENDWATCH_<SERVICE>_PORT."""
+    return {
+        name: int(os.environ.get(f"SENDWATCH_{name.upper()}_PORT", port))
+        for name, port in SERVICE_PORTS.items()
+    }
+
+
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 

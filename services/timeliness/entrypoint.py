@@ -1,20 +1,16 @@
 """Timeliness service process: consumes case events, keeps the caseload, publishes KPI
 snapshots, serves them on port 8002."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from faststream import NoCast
-from faststream.kafka.annotations import KafkaMessage
 
 from contracts.case_events import CaseEvent, parse_case_event
 from contracts.snapshots import KpiSnapshot, KpiSnapshotData, KpiValue
 from contracts.topics import load_topics
-from sendwatch.bus import batch_subscriber, make_broker
+from sendwatch.bus import batch_subscriber, current_records, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
@@ -81,8 +77,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
 
     @batch_subscriber(broker, settings, topics.name("case-events"), GROUP,
                       title="case-events", description="EHC case events in SEN2 vocabulary")
-    async def on_case_events(body: NoCast[list[CaseEvent]], msg: KafkaMessage) -> None:
-        await pipeline.handle(msg.raw_message)  # type: ignore[arg-type]
+    async def on_case_events(body: list[CaseEvent]) -> None:
+        await pipeline.handle(current_records(broker))
 
     return Runtime(
         name=SERVICE,

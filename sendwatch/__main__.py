@@ -1,0 +1,3 @@
+from sendwatch.cli import app
+
+app(prog_name="sendwatch")

@@ -1,0 +1,171 @@
+"""The ``sendwatch`` command-line tool (Typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from sendwatch.config import SERVICE_PORTS, service_ports
+
+app = typer.Typer(help="sendwatch: SEND partnership performance monitoring.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+DEV_KEY = "dev-case-management-key"
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="ingest | timeliness | alerts | reporting")],
+    host: str = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="default: the service's own port")] = None,
+) -> None:
+    """Run one service (HTTP API + Kafka consumers) in the foreground."""
+    import uvicorn
+
+    if service not in SERVICE_PORTS:
+        raise typer.BadParameter(f"unknown service {service!r}")
+    module = importlib.import_module(f"services.{service}.entrypoint")
+    uvicorn.run(
+        module.create_app(),
+        host=host,
+        port=port or service_ports()[service],
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def up(
+    simulate: Annotated[bool, typer.Option(help="also run the simulated county")] = True,
+    kafka: Annotated[str | None, typer.Option(help="use this broker instead of Tansu")] = None,
+    var_dir: Annotated[Path, typer.Option(help="SQLite files and logs")] = Path("var"),
+    seed: int = 42,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 172800.0,
+    start: Annotated[str, typer.Option(help="simulated start date")] = "2026-04-01",
+    backfill_days: Annotated[int, typer.Option(help="history posted at once")] = 0,
+) -> None:
+    """Start the broker, all four services and the simulator; Ctrl-C stops everything."""
+    from sendwatch.stack import run_stack
+
+    run_stack(simulate=simulate, bootstrap=kafka, var_dir=var_dir.resolve(), seed=seed,
+              speed=speed, start=start, backfill_days=backfill_days, echo=console.print)
+
+
+@app.command()
+def simulate(
+    url: str = "http://127.0.0.1:8001",
+    api_key: Annotated[str, typer.Option(envvar="SENDWATCH_API_KEY")] = DEV_KEY,
+    seed: int = 42,
+    speed: float = 172800.0,
+    start: str = "2026-04-01",
+    days: Annotated[int | None, typer.Option(help="stop after this many simulated days")] = None,
+    backfill_days: int = 0,
+    quiet: bool = False,
+) -> None:
+    """Post a deterministic, accelerated stream of case events to ingest."""
+    from sendwatch.simulator.runner import run_simulation
+
+    stats = asyncio.run(run_simulation(
+        url, api_key, seed=seed, start=date.fromisoformat(start), speed=speed, days=days,
+        backfill_days=backfill_days,
+    ))
+    if not quiet:
+        console.print(stats)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one event a line")],
+    url: str = "http://127.0.0.1:8001",
+    api_key: Annotated[str, typer.Option(envvar="SENDWATCH_API_KEY")] = DEV_KEY,
+    batch_size: int = 1000,
+) -> None:
+    """Import a JSONL file of events through the ingest API."""
+    from sendwatch.ingest_client import post_jsonl
+
+    total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err) as progress:
+        task = progress.add_task("events", total=total)
+        report = post_jsonl(file, url, api_key, batch_size,
+                            on_progress=lambda n: progress.advance(task, n))
+        progress.update(task, completed=total)
+    for p in report.problems:
+        field = f" ({p.field})" if p.field else ""
+        err.print(f"line {p.line}: {p.reason}{field}: {p.message}")
+    console.print(f"{report.lines} lines: {report.accepted} accepted, {report.rejected} rejected")
+    raise typer.Exit(1 if report.rejected else 0)
+
+
+@app.command()
+def broker(port: Annotated[int, typer.Option(help="0 = a free port")] = 0) -> None:
+    """Run a local Tansu broker on loopback until Ctrl-C."""
+    from sendwatch.tansu import start_tansu
+
+    b = start_tansu(port or None)
+    console.print(f"Tansu listening on {b.bootstrap}")
+    try:
+        b.process.wait()
+    except KeyboardInterrupt:
+        b.stop()
+
+
+@app.command()
+def topics(kafka: Annotated[str, typer.Option(envvar="SENDWATCH_KAFKA_BOOTSTRAP")]) -> None:
+    """Create the catalogue's topics on a broker if they are missing."""
+    from sendwatch.bus import ensure_topics
+
+    created = asyncio.run(ensure_topics(kafka))
+    console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
+
+
+@app.command()
+def asyncapi(
+    out_dir: Path = Path("docs/asyncapi"),
+    check: Annotated[bool, typer.Option(help="fail if the committed files are stale")] = False,
+) -> None:
+    """Generate the AsyncAPI documents of the four services from their FastStream apps."""
+    from sendwatch.docs import render_asyncapi
+
+    stale = []
+    for service, text in render_asyncapi().items():
+        path = out_dir / f"{service}.yaml"
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            console.print(f"wrote {path}")
+    if stale:
+        err.print("stale AsyncAPI documents (run `sendwatch asyncapi`): " + ", ".join(stale))
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    events: int = 50_000,
+    batch: Annotated[int, typer.Option(help="events per ingest request")] = 5_000,
+    database_url: Annotated[str | None, typer.Option(envvar="SENDWATCH_DATABASE_URL")] = None,
+) -> None:
+    """Measure ingest and consume-to-state throughput against raw aiokafka, same broker."""
+    from sendwatch.bench import run_bench
+
+    if database_url:
+        os.environ["SENDWATCH_DATABASE_URL"] = database_url
+    sys.exit(asyncio.run(run_bench(events=events, batch=batch, echo=console.print)))
+
+
+if __name__ == "__main__":
+    app()

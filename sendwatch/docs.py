@@ -1,0 +1,27 @@
+"""AsyncAPI documents generated from the services' FastStream brokers."""
+
+from __future__ import annotations
+
+import importlib
+
+from faststream.specification import AsyncAPI
+
+from sendwatch.config import SERVICE_PORTS, Settings
+
+DOC_BOOTSTRAP = "kafka:9092"  # the docker-compose broker; keeps the documents stable
+
+
+def render_asyncapi() -> dict[str, str]:
+    settings = Settings(kafka_bootstrap=DOC_BOOTSTRAP, database_url="sqlite://")
+    out: dict[str, str] = {}
+    for service in sorted(SERVICE_PORTS):
+        module = importlib.import_module(f"services.{service}.entrypoint")
+        app = module.create_app(module.bootstrap(settings))
+        spec = AsyncAPI(
+            app.state.runtime.broker,
+            title=f"sendwatch {service}",
+            version="1.0.0",
+            description=f"Kafka messages the {service} service consumes and publishes.",
+        )
+        out[service] = spec.to_specification().to_yaml()
+    return out

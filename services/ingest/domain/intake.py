@@ -1,0 +1,91 @@
+"""Decide, for each posted item, whether it is accepted onto the bus and if not why.
+
+Pure: takes decoded JSON values and the authenticated source, returns verdicts.  The
+checks run in this order, so the reason given is the most important one:
+not an object -> personal data -> type routed to a contract -> source allowed -> schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.case_events import CASE_EVENT_TYPES, CaseEvent, parse_case_event
+from contracts.dlq import RejectReason, classify
+from contracts.privacy import find_personal_data
+from contracts.sources import SourceSpec
+
+
+@dataclass(frozen=True)
+class Verdict:
+    index: int
+    event_id: str | None
+    reason: RejectReason | None = None
+    field: str | None = None
+    message: str | None = None
+    event: CaseEvent | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason is None
+
+    def as_result(self) -> dict[str, Any]:
+        if self.accepted:
+            return {"index": self.index, "id": self.event_id, "status": "accepted"}
+        return {
+            "index": self.index,
+            "id": self.event_id,
+            "status": "rejected",
+            "reason": self.reason.value if self.reason else None,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+def _safe_id(item: dict[str, Any]) -> str | None:
+    value = item.get("id")
+    if isinstance(value, str) and len(value) <= 128 and find_personal_data(value) is None:
+        return value
+    return None
+
+
+def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: datetime) -> Verdict:
+    if not isinstance(item, dict):
+        return Verdict(index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object")
+    event_id = _safe_id(item)
+    pii = find_personal_data(item)
+    if pii is not None:
+        where, kind = pii
+        return Verdict(index, event_id, RejectReason.PERSONAL_DATA, where,
+                       f"personal data is not allowed in events ({kind})")
+    event_type = item.get("type")
+    if event_type not in CASE_EVENT_TYPES:
+        return Verdict(index, event_id, RejectReason.UNKNOWN_TYPE, "type",
+                       f"unknown event type {event_type!r}")
+    claimed = item.get("source")
+    if claimed != source_id:
+        return Verdict(index, event_id, RejectReason.FORBIDDEN_SOURCE, "source",
+                       f"this API key belongs to {source_id!r}, not {claimed!r}")
+    if not source.may_send(str(event_type)):
+        return Verdict(index, event_id, RejectReason.FORBIDDEN_SOURCE, "type",
+                       f"source {source_id!r} may not send {event_type!r}")
+    try:
+        event = parse_case_event(item)
+    except ValidationError as exc:
+        reason, field, message = classify(exc)
+        return Verdict(index, event_id, reason, field, message)
+    if event.recorded is None:
+        event = event.model_copy(update={"recorded": now})
+    return Verdict(index, event.id, event=event)
+
+
+def check_batch(items: list[Any], source_id: str, source: SourceSpec, now: datetime) -> list[Verdict]:
+    return [check_item(i, item, source_id, source, now) for i, item in enumerate(items)]
+
+
+def all_foreign(verdicts: list[Verdict]) -> bool:
+    """True when every event in the request claims a source the key does not own."""
+    return bool(verdicts) and all(v.reason is RejectReason.FORBIDDEN_SOURCE for v in verdicts)

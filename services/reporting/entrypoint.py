@@ -1,0 +1,69 @@
+"""Reporting service process: consumes KPI snapshots, serves ``GET /v1/kpis`` on 8000."""
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+
+from contracts.snapshots import KpiSnapshot
+from contracts.topics import load_topics
+from sendwatch.bus import batch_subscriber, current_records, make_broker
+from sendwatch.config import Settings, get_settings
+from sendwatch.consumer import ConsumerPipeline
+from sendwatch.db import make_engine
+from sendwatch.service import Runtime, create_service_app
+from services.reporting.adapters.repository import apply_snapshots, current_kpis
+
+SERVICE = "reporting"
+GROUP = "sendwatch-reporting"
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime:
+    settings = settings or get_settings()
+    topics = load_topics()
+    broker = make_broker(settings, SERVICE)
+    engine = make_engine(settings.db_url_for(SERVICE))
+    pipeline: ConsumerPipeline[KpiSnapshot] = ConsumerPipeline(
+        service=SERVICE,
+        broker=broker,
+        dlq_topic=topics.name("dead-letter"),
+        parse=KpiSnapshot.model_validate_json,
+        apply=lambda snaps: apply_snapshots(engine, snaps),
+    )
+
+    @batch_subscriber(broker, settings, topics.name("kpi-snapshots"), GROUP,
+                      title="kpi-snapshots", description="KPI values from timeliness")
+    async def on_snapshots(body: list[KpiSnapshot]) -> None:
+        await pipeline.handle(current_records(broker))
+
+    return Runtime(name=SERVICE, settings=settings, broker=broker, engine=engine,
+                   groups={GROUP: [topics.name("kpi-snapshots")]})
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or bootstrap()
+    app = create_service_app(runtime, title="sendwatch reporting",
+                             description="Partnership dashboard and reporting API.")
+
+    @app.get("/v1/kpis", tags=["kpis"])
+    async def kpis() -> dict[str, Any]:
+        assert runtime.engine is not None
+        rows = await asyncio.to_thread(current_kpis, runtime.engine)
+        return {
+            "kpis": [
+                {
+                    "kpi": r.kpi,
+                    "cycle": r.cycle,
+                    "breakdown": r.breakdown,
+                    "value": r.value,
+                    "numerator": r.numerator,
+                    "denominator": r.denominator,
+                    "revision": r.revision,
+                    "sequence": r.sequence,
+                    "as_of": r.as_of,
+                }
+                for r in rows
+            ]
+        }
+
+    return app

@@ -1,0 +1,85 @@
+"""Builders and waiters shared by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+DEV_KEY = "dev-case-management-key"
+AUTH = {"Authorization": f"Bearer {DEV_KEY}"}
+BASE_TIME = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def case_event(
+    n: int,
+    etype: str = "ehc.request.received",
+    *,
+    case: int | None = None,
+    day: int = 0,
+    data: dict[str, Any] | None = None,
+    source: str = "case-management",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "person_id": f"p-{(case if case is not None else n):08d}",
+        "locality": "shrewsbury",
+        "age_band": "5-10",
+        "phase": "primary",
+    }
+    body.update(data or {})
+    return {
+        "id": f"evt-{etype.split('.')[-1]}-{n:08d}",
+        "source": source,
+        "type": etype,
+        "subject": f"case-{(case if case is not None else n):08d}",
+        "time": (BASE_TIME + timedelta(days=day)).isoformat(),
+        "data": body,
+    }
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, every: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every)
+    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
+
+
+def get_json(port: int, path: str) -> Any:
+    r = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+    r.raise_for_status()
+    return r.json()
+
+
+async def _read_topic(bootstrap: str, topic: str, expect: int, timeout: float) -> list[dict]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    out: list[dict] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                out.extend(json.loads(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 20.0) -> list[dict]:
+    """Read a topic from the beginning until ``expect`` records (or the timeout)."""
+    return asyncio.run(_read_topic(bootstrap, topic, expect, timeout))

@@ -1,0 +1,51 @@
+"""An event posted over HTTP reaches every downstream service (real broker, real DB)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.helpers import AUTH, case_event, get_json, wait_for
+
+
+def test_posted_event_reaches_every_service(stack_factory) -> None:
+    stack = stack_factory("timeliness", "alerts", "reporting", "ingest")
+    p = stack.ports
+    events = [case_event(1), case_event(2), case_event(3)]
+    events.append(case_event(4, "ehc.plan.final-issued", case=3, day=120))
+    r = httpx.post(f"http://127.0.0.1:{p['ingest']}/v1/events", json=events, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 4
+
+    # timeliness applied all four events: three requests opened, one closed by its plan
+    wait_for(lambda: get_json(p["timeliness"], "/v1/caseload")["events_applied"] == 4)
+    assert get_json(p["timeliness"], "/v1/caseload")["open_caseload"] == 2
+
+    def reporting_value() -> float | None:
+        kpis = get_json(p["reporting"], "/v1/kpis")["kpis"]
+        return next((k["value"] for k in kpis if k["kpi"] == "open_caseload"), None)
+
+    wait_for(lambda: reporting_value() == 2.0)
+    wait_for(lambda: get_json(p["alerts"], "/v1/caseload")["open_caseload"] == 2)
+
+    # A resent event (same id) is not counted again anywhere.
+    r = httpx.post(f"http://127.0.0.1:{p['ingest']}/v1/events", json=events[:1], headers=AUTH)
+    assert r.status_code == 200
+    one_more = case_event(5)
+    httpx.post(f"http://127.0.0.1:{p['ingest']}/v1/events", json=[one_more], headers=AUTH)
+    wait_for(lambda: get_json(p["timeliness"], "/v1/caseload")["events_applied"] == 5)
+    assert get_json(p["timeliness"], "/v1/caseload")["open_caseload"] == 3
+    wait_for(lambda: reporting_value() == 3.0)
+
+    # Operations: health and per-partition lag on every service.
+    for name in ("ingest", "timeliness", "alerts", "reporting"):
+        assert get_json(p[name], "/healthz")["status"] == "ok"
+    def lag_lines() -> list[str]:
+        text = httpx.get(f"http://127.0.0.1:{p['timeliness']}/metrics").text
+        return [ln for ln in text.splitlines() if ln.startswith("sendwatch_consumer_lag{")]
+    lines = wait_for(lambda: len(lag_lines()) == 3 and lag_lines())
+    assert all('topic="sendwatch.case-events.v1"' in ln for ln in lines)
+    assert {ln.split('partition="')[1].split('"')[0] for ln in lines} == {"0", "1", "2"}
+    metrics = httpx.get(f"http://127.0.0.1:{p['timeliness']}/metrics").text
+    assert 'sendwatch_events_applied_total{service="timeliness"} 5.0' in metrics
+    assert 'sendwatch_events_duplicate_total{service="timeliness"} 1.0' in metrics
+    assert "sendwatch_processing_latency_seconds_bucket" in metrics
