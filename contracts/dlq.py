@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -63,10 +64,8 @@ def dead_letter(
     digest = hashlib.sha256(text.encode()).hexdigest()
     redacted = reason is RejectReason.PERSONAL_DATA or find_personal_data(text) is not None
     if not redacted:
-        try:
+        with contextlib.suppress(ValueError):
             redacted = find_personal_data(json.loads(text)) is not None
-        except ValueError:
-            pass
     safe_id = original_id if original_id and find_personal_data(original_id) is None else None
     return DeadLetter(
         id=f"dlq-{uuid4().hex}",

@@ -112,8 +112,14 @@ class LagMonitor:
     committed offsets and the log-end offsets on a side connection.
     """
 
-    def __init__(self, bootstrap: str, service: str, group_id: str, topics: Iterable[str],
-                 interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        service: str,
+        group_id: str,
+        topics: Iterable[str],
+        interval_s: float = 5.0,
+    ) -> None:
         self.bootstrap = bootstrap
         self.service = service
         self.group_id = group_id
@@ -121,9 +127,9 @@ class LagMonitor:
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
-    async def sample(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> dict[
-        TopicPartition, int
-    ]:
+    async def sample(
+        self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer
+    ) -> dict[TopicPartition, int]:
         partitions = [
             TopicPartition(t, p)
             for t in self.topics

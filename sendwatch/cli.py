@@ -58,8 +58,16 @@ def up(
     """Start the broker, all four services and the simulator; Ctrl-C stops everything."""
     from sendwatch.stack import run_stack
 
-    run_stack(simulate=simulate, bootstrap=kafka, var_dir=var_dir.resolve(), seed=seed,
-              speed=speed, start=start, backfill_days=backfill_days, echo=console.print)
+    run_stack(
+        simulate=simulate,
+        bootstrap=kafka,
+        var_dir=var_dir.resolve(),
+        seed=seed,
+        speed=speed,
+        start=start,
+        backfill_days=backfill_days,
+        echo=console.print,
+    )
 
 
 @app.command()
@@ -76,17 +84,26 @@ def simulate(
     """Post a deterministic, accelerated stream of case events to ingest."""
     from sendwatch.simulator.runner import run_simulation
 
-    stats = asyncio.run(run_simulation(
-        url, api_key, seed=seed, start=date.fromisoformat(start), speed=speed, days=days,
-        backfill_days=backfill_days,
-    ))
+    stats = asyncio.run(
+        run_simulation(
+            url,
+            api_key,
+            seed=seed,
+            start=date.fromisoformat(start),
+            speed=speed,
+            days=days,
+            backfill_days=backfill_days,
+        )
+    )
     if not quiet:
         console.print(stats)
 
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one event a line")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one event a line")
+    ],
     url: str = "http://127.0.0.1:8001",
     api_key: Annotated[str, typer.Option(envvar="SENDWATCH_API_KEY")] = DEV_KEY,
     batch_size: int = 1000,
@@ -95,11 +112,17 @@ def ingest(
     from sendwatch.ingest_client import post_jsonl
 
     total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err) as progress:
+    with Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
         task = progress.add_task("events", total=total)
-        report = post_jsonl(file, url, api_key, batch_size,
-                            on_progress=lambda n: progress.advance(task, n))
+        report = post_jsonl(
+            file, url, api_key, batch_size, on_progress=lambda n: progress.advance(task, n)
+        )
         progress.update(task, completed=total)
     for p in report.problems:
         field = f" ({p.field})" if p.field else ""

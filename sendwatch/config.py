@@ -40,7 +40,9 @@ class Settings:
     ingest_max_body_bytes: int = field(
         default_factory=lambda: _int("SENDWATCH_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
     )
-    ingest_max_batch: int = field(default_factory=lambda: _int("SENDWATCH_INGEST_MAX_BATCH", 10_000))
+    ingest_max_batch: int = field(
+        default_factory=lambda: _int("SENDWATCH_INGEST_MAX_BATCH", 10_000)
+    )
     lag_interval_s: float = field(
         default_factory=lambda: float(os.environ.get("SENDWATCH_LAG_INTERVAL_S", "5"))
     )

@@ -91,7 +91,9 @@ class ConsumerPipeline(Generic[M]):
         now_ms = time.time() * 1000
         for record in records:
             EVENTS_CONSUMED.labels(self.service, record.topic).inc()
-            PROCESSING_LATENCY.labels(self.service).observe(max(0.0, now_ms - record.timestamp) / 1000)
+            PROCESSING_LATENCY.labels(self.service).observe(
+                max(0.0, now_ms - record.timestamp) / 1000
+            )
         BATCH_SIZE.labels(self.service).observe(len(records))
         EVENTS_APPLIED.labels(self.service).inc(applied)
         EVENTS_DUPLICATE.labels(self.service).inc(len(valid) - applied)

@@ -43,7 +43,5 @@ def claim_new(session: Session, inbox: Any, events: Sequence[E]) -> list[E]:
     fresh = [ev for eid, ev in unique.items() if eid not in seen]
     if fresh:
         now = datetime.now(UTC)
-        session.execute(
-            insert(inbox), [{"event_id": ev.id, "processed_at": now} for ev in fresh]
-        )
+        session.execute(insert(inbox), [{"event_id": ev.id, "processed_at": now} for ev in fresh])
     return fresh

@@ -66,8 +66,11 @@ def post_jsonl(
             body = [item for _, item in batch]
             for attempt in range(retries):
                 try:
-                    resp = http.post(f"{url.rstrip('/')}/v1/events", json=body,
-                                     headers={"Authorization": f"Bearer {api_key}"})
+                    resp = http.post(
+                        f"{url.rstrip('/')}/v1/events",
+                        json=body,
+                        headers={"Authorization": f"Bearer {api_key}"},
+                    )
                 except httpx.TransportError:
                     if attempt == retries - 1:
                         raise
@@ -82,10 +85,14 @@ def post_jsonl(
                     report.accepted += 1
                 else:
                     report.rejected += 1
-                    report.problems.append(LineProblem(
-                        lines[result["index"]], result["reason"], result.get("field"),
-                        result.get("message") or "",
-                    ))
+                    report.problems.append(
+                        LineProblem(
+                            lines[result["index"]],
+                            result["reason"],
+                            result.get("field"),
+                            result.get("message") or "",
+                        )
+                    )
             if on_progress:
                 on_progress(len(batch))
     finally:

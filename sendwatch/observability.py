@@ -20,7 +20,9 @@ EVENTS_DUPLICATE = Counter(
     "sendwatch_events_duplicate", "Redelivered or resent events skipped by id", ["service"]
 )
 EVENTS_REJECTED = Counter(
-    "sendwatch_events_rejected", "Invalid input sent to the dead-letter topic", ["service", "reason"]
+    "sendwatch_events_rejected",
+    "Invalid input sent to the dead-letter topic",
+    ["service", "reason"],
 )
 PROCESSING_LATENCY = Histogram(
     "sendwatch_processing_latency_seconds",

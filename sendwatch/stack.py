@@ -52,8 +52,7 @@ class Stack:
             raise RuntimeError(f"port {port} for {name} is already in use")
         log = open(self.var_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
         self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "sendwatch", "serve", name, "--host", host,
-             "--port", str(port)],
+            [sys.executable, "-m", "sendwatch", "serve", name, "--host", host, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env(),
@@ -63,10 +62,23 @@ class Stack:
     def start_simulator(self, seed: int, speed: float, start: str, backfill_days: int) -> None:
         log = open(self.var_dir / "logs" / "simulator.log", "ab")  # noqa: SIM115
         self.children["simulator"] = subprocess.Popen(
-            [sys.executable, "-m", "sendwatch", "simulate",
-             "--url", f"http://127.0.0.1:{self.ports['ingest']}",
-             "--seed", str(seed), "--speed", str(speed), "--start", start,
-             "--backfill-days", str(backfill_days), "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "sendwatch",
+                "simulate",
+                "--url",
+                f"http://127.0.0.1:{self.ports['ingest']}",
+                "--seed",
+                str(seed),
+                "--speed",
+                str(speed),
+                "--start",
+                start,
+                "--backfill-days",
+                str(backfill_days),
+                "--quiet",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env(),

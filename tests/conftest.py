@@ -61,8 +61,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def stack_factory(tansu: TansuBroker, tmp_path: Path, database_url: str | None,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def stack_factory(
+    tansu: TansuBroker, tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[object]:
     """Start chosen services as real processes against the test broker and database."""
     monkeypatch.setenv("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
     monkeypatch.setenv("SENDWATCH_LAG_INTERVAL_S", "1")
@@ -72,8 +73,11 @@ def stack_factory(tansu: TansuBroker, tmp_path: Path, database_url: str | None,
         monkeypatch.delenv("SENDWATCH_DATABASE_URL", raising=False)
     var = tmp_path / "var"
     (var / "logs").mkdir(parents=True)
-    stack = Stack(var_dir=var, bootstrap=tansu.bootstrap,
-                  ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")})
+    stack = Stack(
+        var_dir=var,
+        bootstrap=tansu.bootstrap,
+        ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")},
+    )
 
     def start(*names: str) -> Stack:
         for name in names:

@@ -65,8 +65,9 @@ def get_json(port: int, path: str) -> Any:
 
 
 async def _read_topic(bootstrap: str, topic: str, expect: int, timeout: float) -> list[dict]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     out: list[dict] = []
     try:

@@ -4,7 +4,6 @@ This step keeps the latest KPI observations and serves the open caseload; the ru
 escalation ladders and notifications build on these observations.
 """
 
-
 import asyncio
 from typing import Any
 
@@ -36,19 +35,31 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         apply=lambda snaps: apply_snapshots(engine, snaps),
     )
 
-    @batch_subscriber(broker, settings, topics.name("kpi-snapshots"), GROUP,
-                      title="kpi-snapshots", description="KPI values the rules evaluate")
+    @batch_subscriber(
+        broker,
+        settings,
+        topics.name("kpi-snapshots"),
+        GROUP,
+        title="kpi-snapshots",
+        description="KPI values the rules evaluate",
+    )
     async def on_snapshots(body: list[KpiSnapshot]) -> None:
         await pipeline.handle(current_records(broker))
 
-    return Runtime(name=SERVICE, settings=settings, broker=broker, engine=engine,
-                   groups={GROUP: [topics.name("kpi-snapshots")]})
+    return Runtime(
+        name=SERVICE,
+        settings=settings,
+        broker=broker,
+        engine=engine,
+        groups={GROUP: [topics.name("kpi-snapshots")]},
+    )
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    app = create_service_app(runtime, title="sendwatch alerts",
-                             description="Exception alerts and escalation.")
+    app = create_service_app(
+        runtime, title="sendwatch alerts", description="Exception alerts and escalation."
+    )
 
     @app.get("/v1/caseload", tags=["kpis"])
     async def caseload() -> dict[str, Any]:

@@ -77,7 +77,7 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
     app = create_service_app(
         runtime,
         title="sendwatch ingest",
-        description="Event intake for source systems. Authenticate with `Authorization: Bearer <key>`.",
+        description="Event intake for source systems. Send `Authorization: Bearer <key>`.",
     )
 
     async def publish(accepted: list[CaseEvent], dead: list[DeadLetter]) -> None:
@@ -118,23 +118,36 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         try:
             body = await _read_body(request, settings.ingest_max_body_bytes)
         except BodyTooLarge:
-            return _error(413, "payload_too_large",
-                          f"request body over {settings.ingest_max_body_bytes} bytes")
+            return _error(
+                413,
+                "payload_too_large",
+                f"request body over {settings.ingest_max_body_bytes} bytes",
+            )
         try:
             payload = json.loads(body)
         except ValueError as exc:
-            letter = dead_letter(rejected_by=SERVICE, reason=RejectReason.MALFORMED_JSON,
-                                 field=None, message=str(exc), raw=body,
-                                 original_source=source_id, topic=topics.name("case-events"))
+            letter = dead_letter(
+                rejected_by=SERVICE,
+                reason=RejectReason.MALFORMED_JSON,
+                field=None,
+                message=str(exc),
+                raw=body,
+                original_source=source_id,
+                topic=topics.name("case-events"),
+            )
             await publish([], [letter])
             INGEST_EVENTS.labels(source_id, "rejected").inc()
-            return _error(400, RejectReason.MALFORMED_JSON.value, f"body is not JSON: {exc}",
-                          dlq_id=letter.id)
+            return _error(
+                400, RejectReason.MALFORMED_JSON.value, f"body is not JSON: {exc}", dlq_id=letter.id
+            )
         items = payload["events"] if isinstance(payload, dict) and "events" in payload else payload
         items = items if isinstance(items, list) else [items]
         if len(items) > settings.ingest_max_batch:
-            return _error(413, "batch_too_large",
-                          f"{len(items)} events; at most {settings.ingest_max_batch} per request")
+            return _error(
+                413,
+                "batch_too_large",
+                f"{len(items)} events; at most {settings.ingest_max_batch} per request",
+            )
         verdicts = check_batch(items, source_id, registry.sources[source_id], datetime.now(UTC))
         accepted = [v.event for v in verdicts if v.event is not None]
         dead = [to_dead(source_id, v, items[v.index]) for v in verdicts if not v.accepted]

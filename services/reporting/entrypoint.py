@@ -31,19 +31,31 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         apply=lambda snaps: apply_snapshots(engine, snaps),
     )
 
-    @batch_subscriber(broker, settings, topics.name("kpi-snapshots"), GROUP,
-                      title="kpi-snapshots", description="KPI values from timeliness")
+    @batch_subscriber(
+        broker,
+        settings,
+        topics.name("kpi-snapshots"),
+        GROUP,
+        title="kpi-snapshots",
+        description="KPI values from timeliness",
+    )
     async def on_snapshots(body: list[KpiSnapshot]) -> None:
         await pipeline.handle(current_records(broker))
 
-    return Runtime(name=SERVICE, settings=settings, broker=broker, engine=engine,
-                   groups={GROUP: [topics.name("kpi-snapshots")]})
+    return Runtime(
+        name=SERVICE,
+        settings=settings,
+        broker=broker,
+        engine=engine,
+        groups={GROUP: [topics.name("kpi-snapshots")]},
+    )
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    app = create_service_app(runtime, title="sendwatch reporting",
-                             description="Partnership dashboard and reporting API.")
+    app = create_service_app(
+        runtime, title="sendwatch reporting", description="Partnership dashboard and reporting API."
+    )
 
     @app.get("/v1/kpis", tags=["kpis"])
     async def kpis() -> dict[str, Any]:

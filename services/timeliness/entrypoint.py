@@ -75,8 +75,14 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         after_commit=publish_snapshot,
     )
 
-    @batch_subscriber(broker, settings, topics.name("case-events"), GROUP,
-                      title="case-events", description="EHC case events in SEN2 vocabulary")
+    @batch_subscriber(
+        broker,
+        settings,
+        topics.name("case-events"),
+        GROUP,
+        title="case-events",
+        description="EHC case events in SEN2 vocabulary",
+    )
     async def on_case_events(body: list[CaseEvent]) -> None:
         await pipeline.handle(current_records(broker))
 
@@ -93,7 +99,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
     app = create_service_app(
-        runtime, title="sendwatch timeliness",
+        runtime,
+        title="sendwatch timeliness",
         description="Statutory clocks and KPIs for EHC needs assessments.",
     )
 

@@ -39,9 +39,11 @@ def test_posted_event_reaches_every_service(stack_factory) -> None:
     # Operations: health and per-partition lag on every service.
     for name in ("ingest", "timeliness", "alerts", "reporting"):
         assert get_json(p[name], "/healthz")["status"] == "ok"
+
     def lag_lines() -> list[str]:
         text = httpx.get(f"http://127.0.0.1:{p['timeliness']}/metrics").text
         return [ln for ln in text.splitlines() if ln.startswith("sendwatch_consumer_lag{")]
+
     lines = wait_for(lambda: len(lag_lines()) == 3 and lag_lines())
     assert all('topic="sendwatch.case-events.v1"' in ln for ln in lines)
     assert {ln.split('partition="')[1].split('"')[0] for ln in lines} == {"0", "1", "2"}

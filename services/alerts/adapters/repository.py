@@ -19,22 +19,26 @@ def apply_snapshots(engine: Engine, snapshots: Sequence[KpiSnapshot]) -> int:
     with Session(engine) as session:
         fresh = claim_new(session, AlertsInbox, snapshots)
         if fresh:
-            rows = {(r.kpi, r.cycle, r.breakdown): r
-                    for r in session.execute(select(KpiObservation)).scalars()}
+            rows = {
+                (r.kpi, r.cycle, r.breakdown): r
+                for r in session.execute(select(KpiObservation)).scalars()
+            }
             updates = latest_observations({k: r.sequence for k, r in rows.items()}, fresh)
             now = datetime.now(UTC)
             for (kpi, cycle, breakdown), (sequence, value) in updates.items():
                 row = rows.get((kpi, cycle, breakdown))
                 if row is None:
-                    row = KpiObservation(kpi=kpi, cycle=cycle, breakdown=breakdown,
-                                         sequence=sequence, updated_at=now)
+                    row = KpiObservation(
+                        kpi=kpi, cycle=cycle, breakdown=breakdown, sequence=sequence, updated_at=now
+                    )
                     session.add(row)
                 row.sequence, row.value, row.updated_at = sequence, value, now
         session.commit()
         return len(fresh)
 
 
-def observation(engine: Engine, kpi: str, cycle: str = "current",
-                breakdown: str = "all") -> KpiObservation | None:
+def observation(
+    engine: Engine, kpi: str, cycle: str = "current", breakdown: str = "all"
+) -> KpiObservation | None:
     with Session(engine) as session:
         return session.get(KpiObservation, (kpi, cycle, breakdown))

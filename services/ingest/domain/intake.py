@@ -54,24 +54,42 @@ def _safe_id(item: dict[str, Any]) -> str | None:
 
 def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: datetime) -> Verdict:
     if not isinstance(item, dict):
-        return Verdict(index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object")
+        return Verdict(
+            index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object"
+        )
     event_id = _safe_id(item)
     pii = find_personal_data(item)
     if pii is not None:
         where, kind = pii
-        return Verdict(index, event_id, RejectReason.PERSONAL_DATA, where,
-                       f"personal data is not allowed in events ({kind})")
+        return Verdict(
+            index,
+            event_id,
+            RejectReason.PERSONAL_DATA,
+            where,
+            f"personal data is not allowed in events ({kind})",
+        )
     event_type = item.get("type")
     if event_type not in CASE_EVENT_TYPES:
-        return Verdict(index, event_id, RejectReason.UNKNOWN_TYPE, "type",
-                       f"unknown event type {event_type!r}")
+        return Verdict(
+            index, event_id, RejectReason.UNKNOWN_TYPE, "type", f"unknown event type {event_type!r}"
+        )
     claimed = item.get("source")
     if claimed != source_id:
-        return Verdict(index, event_id, RejectReason.FORBIDDEN_SOURCE, "source",
-                       f"this API key belongs to {source_id!r}, not {claimed!r}")
+        return Verdict(
+            index,
+            event_id,
+            RejectReason.FORBIDDEN_SOURCE,
+            "source",
+            f"this API key belongs to {source_id!r}, not {claimed!r}",
+        )
     if not source.may_send(str(event_type)):
-        return Verdict(index, event_id, RejectReason.FORBIDDEN_SOURCE, "type",
-                       f"source {source_id!r} may not send {event_type!r}")
+        return Verdict(
+            index,
+            event_id,
+            RejectReason.FORBIDDEN_SOURCE,
+            "type",
+            f"source {source_id!r} may not send {event_type!r}",
+        )
     try:
         event = parse_case_event(item)
     except ValidationError as exc:
@@ -82,7 +100,9 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
     return Verdict(index, event.id, event=event)
 
 
-def check_batch(items: list[Any], source_id: str, source: SourceSpec, now: datetime) -> list[Verdict]:
+def check_batch(
+    items: list[Any], source_id: str, source: SourceSpec, now: datetime
+) -> list[Verdict]:
     return [check_item(i, item, source_id, source, now) for i, item in enumerate(items)]
 
 

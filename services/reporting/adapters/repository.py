@@ -17,8 +17,12 @@ from services.reporting.domain.revisions import Key, Stored, key_of, new_revisio
 
 def _latest(session: Session) -> dict[Key, tuple[KpiRevision]]:
     newest = (
-        select(KpiRevision.kpi, KpiRevision.cycle, KpiRevision.breakdown,
-               func.max(KpiRevision.revision).label("rev"))
+        select(
+            KpiRevision.kpi,
+            KpiRevision.cycle,
+            KpiRevision.breakdown,
+            func.max(KpiRevision.revision).label("rev"),
+        )
         .group_by(KpiRevision.kpi, KpiRevision.cycle, KpiRevision.breakdown)
         .subquery()
     )
@@ -48,10 +52,16 @@ def apply_snapshots(engine: Engine, snapshots: Sequence[KpiSnapshot]) -> int:
                 for v in new_revisions(stored, snap):
                     prev = latest.get(key_of(v))
                     row = KpiRevision(
-                        kpi=v.kpi, cycle=v.cycle, breakdown=v.breakdown,
+                        kpi=v.kpi,
+                        cycle=v.cycle,
+                        breakdown=v.breakdown,
                         revision=(prev.revision + 1) if prev else 1,
-                        sequence=snap.data.sequence, value=v.value, numerator=v.numerator,
-                        denominator=v.denominator, as_of=snap.data.as_of, received_at=now,
+                        sequence=snap.data.sequence,
+                        value=v.value,
+                        numerator=v.numerator,
+                        denominator=v.denominator,
+                        as_of=snap.data.as_of,
+                        received_at=now,
                     )
                     session.add(row)
                     latest[key_of(v)] = row

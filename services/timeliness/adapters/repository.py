@@ -78,9 +78,14 @@ def apply_batch(engine: Engine, events: Sequence[CaseEvent]) -> int:
         for cid, rec in records.items():
             row = rows.get(cid)
             if row is None:
-                row = CaseRow(case_id=cid, person_id=rec.person_id, locality=rec.locality,
-                              age_band=rec.age_band, phase=rec.phase,
-                              attrs_time=rec.attrs_time)
+                row = CaseRow(
+                    case_id=cid,
+                    person_id=rec.person_id,
+                    locality=rec.locality,
+                    age_band=rec.age_band,
+                    phase=rec.phase,
+                    attrs_time=rec.attrs_time,
+                )
                 session.add(row)
             _write(row, rec)
         state = session.get(TimelinessState, _STATE_KEY, with_for_update=True)
@@ -99,7 +104,9 @@ def apply_batch(engine: Engine, events: Sequence[CaseEvent]) -> int:
 def read_caseload(engine: Engine) -> CaseloadView:
     with Session(engine) as session:
         open_count = session.execute(
-            select(func.count()).select_from(CaseRow).where(
+            select(func.count())
+            .select_from(CaseRow)
+            .where(
                 CaseRow.received_at.is_not(None),  # type: ignore[union-attr]
                 CaseRow.closed_at.is_(None),  # type: ignore[union-attr]
             )

@@ -1,0 +1,93 @@
+"""``sendwatch up`` starts broker and services; Ctrl-C leaves no process or port behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from sendwatch.tansu import free_port, port_is_open
+from tests.helpers import AUTH, case_event, get_json, wait_for
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("ingest", "timeliness", "alerts", "reporting")}
+    env = {**os.environ, "SENDWATCH_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+    env.pop("SENDWATCH_DATABASE_URL", None)
+    env.update({f"SENDWATCH_{n.upper()}_PORT": str(p) for n, p in ports.items()})
+    out = tmp_path / "up.out"
+    with out.open("wb") as fh:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sendwatch",
+                "up",
+                "--no-simulate",
+                "--var-dir",
+                str(tmp_path / "var"),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
+        text = out.read_text()
+        broker_port = int(re.search(r"Kafka broker\s+127\.0\.0\.1:(\d+)", text).group(1))
+        assert f"http://127.0.0.1:{ports['reporting']}/v1/kpis" in text
+        r = httpx.post(
+            f"http://127.0.0.1:{ports['ingest']}/v1/events", json=[case_event(1)], headers=AUTH
+        )
+        assert r.status_code == 200
+        wait_for(
+            lambda: any(
+                k["kpi"] == "open_caseload" and k["value"] == 1.0
+                for k in get_json(ports["reporting"], "/v1/kpis")["kpis"]
+            )
+        )
+        family = descendants(proc.pid)
+        assert len(family) >= 5  # broker + four services (plus any helpers)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    assert code == 0, out.read_text()
+    assert "Stopped." in out.read_text()
+    leftovers = [pid for pid in family if alive(pid)]
+    assert leftovers == []
+    for port in [broker_port, *ports.values()]:
+        assert not port_is_open(port), f"port {port} still open"
