@@ -9,7 +9,8 @@ Calibration sources
   (requests.csv and plans): **833** initial requests for an EHC needs assessment received,
   **720** new EHC plans issued, **37.2%** of new plans issued within 20 weeks.
 * The council's SEND Reform Plan baseline: **20%** of new plans issued within 20 weeks.
-  The simulation starts there and improves (by default linearly to 70% over 12 months).
+  The simulation starts there and improves to 70% over 12 months (an S-curve by default,
+  or linearly).
 * Primary need, sex and age mix: DfE SEN2 / "Special educational needs in England" shares
   for children with EHC plans (autism ~35%, SEMH ~20%, SLCN ~20%, MLD ~8%; ~2/3 boys).
 
@@ -44,7 +45,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from contracts.codes import (
     AdviceGiver,
@@ -122,7 +123,8 @@ class SimConfig:
 
     Timeliness: the share of plans issued on day *d* that were within 20 weeks is
     ``baseline_timely`` (20%, the Reform Plan baseline; DfE 2024 measured 37.2%) up to the
-    simulation start, then rises linearly to ``target_timely`` over ``improvement_days``.
+    simulation start, then rises to ``target_timely`` over ``improvement_days`` along
+    ``improvement_curve`` (an S-curve by default; ``linear`` is the straight line).
     """
 
     source: str = "case-management"
@@ -161,6 +163,8 @@ class SimConfig:
     baseline_timely: float = 0.20
     target_timely: float = 0.70
     improvement_days: int = 365
+    improvement_curve: Literal["s-curve", "linear"] = "s-curve"
+    """``s-curve`` (smoothstep: slow start, fastest mid-way, levelling off) or ``linear``."""
     late_mean_extra_days: float = 75.0
     """Mean days beyond 20 weeks of a late plan (exponential tail)."""
     max_duration_days: int = 400
@@ -283,6 +287,8 @@ class SimConfig:
             raise ValueError("monthly_seasonality needs 12 non-negative values")
         if self.requests_per_year < 0 or self.transfers_in_per_year < 0:
             raise ValueError("rates must be >= 0")
+        if self.improvement_curve not in ("s-curve", "linear"):
+            raise ValueError("improvement_curve must be 's-curve' or 'linear'")
         if self.max_duration_days <= STATUTORY_DAYS or self.improvement_days < 0:
             raise ValueError("max_duration_days must exceed 140; improvement_days >= 0")
         givers = {g for g, _ in self.advice_within_6_weeks}
@@ -307,6 +313,8 @@ def timely_share(on: date, start: date, config: SimConfig) -> float:
     if config.improvement_days <= 0:
         return config.target_timely if on >= start else config.baseline_timely
     progress = min(max((on - start).days / config.improvement_days, 0.0), 1.0)
+    if config.improvement_curve == "s-curve":
+        progress = progress * progress * (3.0 - 2.0 * progress)
     return config.baseline_timely + (config.target_timely - config.baseline_timely) * progress
 
 
