@@ -132,20 +132,20 @@ class SimConfig:
     # Demand (DfE 2024 Shropshire: 833 requests received).
     requests_per_year: float = 833.0
     monthly_seasonality: tuple[float, ...] = (
-        1.05, 1.10, 1.10, 0.95, 1.10, 1.10, 1.00, 0.50, 0.95, 1.10, 1.10, 0.95,
+        1.05, 1.05, 1.05, 0.95, 1.05, 1.05, 1.00, 0.75, 0.95, 1.05, 1.05, 0.95,
     )
     """Relative request rate for January..December (normalised to a mean of 1)."""
 
     # Decision whether to assess (SEN2 RequestOutcome).  Must sum to 1.
-    p_assess: float = 0.90
-    p_not_assess: float = 0.085
+    p_assess: float = 0.87
+    p_not_assess: float = 0.115
     p_request_withdrawn: float = 0.015
     decision_within_6_weeks: float = 0.70
     """Share of decisions to assess (or not) made within 42 days of the request."""
 
     # Decision on the assessment (SEN2 AssessmentOutcome).  Must sum to 1.
-    p_issue: float = 0.95
-    p_not_issue: float = 0.04
+    p_issue: float = 0.94
+    p_not_issue: float = 0.05
     p_assessment_withdrawn: float = 0.01
 
     # Advice (statutory six weeks); health advice is the slowest.
@@ -497,19 +497,17 @@ def _duration(
 ) -> tuple[int, bool]:
     """Days from request to the decision on the assessment, and whether within 20 weeks.
 
-    Draws an on-time and a late duration, then picks one so that among plans *issued* on a
-    given day the on-time share is close to :func:`timely_share` of that day: P(on time)
-    = p(t_on) / (p(t_on) + 1 - p(t_late)), which balances both branches when p drifts.
+    Draws an on-time and a late duration and takes the on-time one with probability
+    :func:`timely_share` of the day the plan would be issued on time.  So the share of plans
+    issued on a day that were on time follows the target curve: exactly while it is flat,
+    a few weeks behind it while it rises (late plans issued then were decided earlier).
     """
     lo = max(d1 + 40, 56)
     on_time = int(rng.triangular(lo, STATUTORY_DAYS + 0.999, min(max(lo, 126), STATUTORY_DAYS)))
     on_time = min(on_time, STATUTORY_DAYS)
     late = STATUTORY_DAYS + 1 + int(rng.expovariate(1.0 / cfg.late_mean_extra_days))
     late = min(late, cfg.max_duration_days)
-    p_on = timely_share(requested + timedelta(days=on_time), start, cfg)
-    p_late = timely_share(requested + timedelta(days=late), start, cfg)
-    denominator = p_on + 1.0 - p_late
-    chance = p_on / denominator if denominator > 0 else 0.5
+    chance = timely_share(requested + timedelta(days=on_time), start, cfg)
     if rng.random() < chance:
         return _weekday(requested, on_time), True
     return _weekday(requested, late, forward=True), False
