@@ -188,8 +188,17 @@ CASE_EVENT_TYPES: frozenset[str] = frozenset(
 _ADAPTER: TypeAdapter[CaseEvent] = TypeAdapter(CaseEvent)
 
 
-def parse_case_event(raw: bytes | str | dict) -> CaseEvent:  # type: ignore[type-arg]
-    """Validate one case event from JSON bytes/str or an already-decoded dict."""
+def parse_case_event(
+    raw: bytes | str | dict,  # type: ignore[type-arg]
+    *,
+    privacy_checked: bool = False,
+) -> CaseEvent:
+    """Validate one case event from JSON bytes/str or an already-decoded dict.
+
+    ``privacy_checked`` tells the envelope that the caller has already run
+    ``find_personal_data`` on this same input, so it is not scanned twice.
+    """
+    context = {"privacy_checked": True} if privacy_checked else None
     if isinstance(raw, dict):
-        return _ADAPTER.validate_python(raw)
-    return _ADAPTER.validate_json(raw)
+        return _ADAPTER.validate_python(raw, context=context)
+    return _ADAPTER.validate_json(raw, context=context)

@@ -8,7 +8,6 @@ number, postcode, address) by field name and, for UPNs and postcodes, by value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 FORBIDDEN_FIELD_NAMES = frozenset(
@@ -56,36 +55,57 @@ UPN_RE = re.compile(r"\b[A-HJ-NP-RT-Z]\d{11}[0-9A-Z]\b")
 POSTCODE_RE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b")
 
 
-def _normalise(key: str) -> str:
-    return key.strip().lower().replace("-", "_")
+_VALUE_RE = re.compile(f"(?P<upn>{UPN_RE.pattern})|(?P<postcode>{POSTCODE_RE.pattern})")
+_KEY_VERDICTS: dict[str, bool] = {}
+
+
+def _forbidden_key(key: str) -> bool:
+    verdict = _KEY_VERDICTS.get(key)
+    if verdict is None:
+        norm = key.strip().lower().replace("-", "_")
+        verdict = norm in FORBIDDEN_FIELD_NAMES or norm.replace("_", "") in FORBIDDEN_FIELD_NAMES
+        if len(_KEY_VERDICTS) < 10_000:
+            _KEY_VERDICTS[key] = verdict
+    return verdict
+
+
+def _value_kind(text: str) -> str | None:
+    if len(text) < 5:  # shorter than any postcode or UPN
+        return None
+    match = _VALUE_RE.search(text)
+    return None if match is None else str(match.lastgroup)
 
 
 def find_personal_data(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str, str] | None:
     """Return (field path, kind) of the first personal value found, or None.
 
     ``kind`` is ``field_name`` when the key itself names personal data, ``upn`` or
-    ``postcode`` when a string value looks like one.
+    ``postcode`` when a string value looks like one.  This runs on every event at
+    ingest, so it does no work per value beyond one regex search of each string.
     """
-    for where, kind in _walk(value, path):
-        return where, kind
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _forbidden_key(str(key)):
+                return _dotted((*path, str(key))), "field_name"
+            if isinstance(item, str):
+                kind = _value_kind(item)
+                if kind is not None:
+                    return _dotted((*path, str(key))), kind
+            elif isinstance(item, dict | list):
+                hit = find_personal_data(item, (*path, str(key)))
+                if hit is not None:
+                    return hit
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            hit = find_personal_data(item, (*path, i))
+            if hit is not None:
+                return hit
+    elif isinstance(value, str):
+        kind = _value_kind(value)
+        if kind is not None:
+            return _dotted(path), kind
     return None
 
 
-def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = (*path, str(key))
-            norm = _normalise(str(key))
-            if norm in FORBIDDEN_FIELD_NAMES or norm.replace("_", "") in FORBIDDEN_FIELD_NAMES:
-                yield ".".join(map(str, here)), "field_name"
-                return
-            yield from _walk(item, here)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _walk(item, (*path, i))
-    elif isinstance(value, str):
-        where = ".".join(map(str, path))
-        if UPN_RE.search(value):
-            yield where, "upn"
-        elif POSTCODE_RE.search(value):
-            yield where, "postcode"
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(map(str, path))

@@ -38,26 +38,35 @@ def bench_events(n: int) -> list[dict[str, Any]]:
     for i in range(n):
         case = i // 2
         etype = "ehc.request.received" if i % 2 == 0 else "ehc.plan.final-issued"
-        out.append({
-            "id": f"bench-{i:09d}",
-            "source": "case-management",
-            "type": etype,
-            "subject": f"case-{case:09d}",
-            "time": (base + timedelta(days=(case % 300) + (i % 2) * 120)).isoformat(),
-            "data": {"person_id": f"p-{case:09d}", "locality": "shrewsbury",
-                     "age_band": "5-10", "phase": "primary", "primary_need": "ASD"},
-        })
+        out.append(
+            {
+                "id": f"bench-{i:09d}",
+                "source": "case-management",
+                "type": etype,
+                "subject": f"case-{case:09d}",
+                "time": (base + timedelta(days=(case % 300) + (i % 2) * 120)).isoformat(),
+                "data": {
+                    "person_id": f"p-{case:09d}",
+                    "locality": "shrewsbury",
+                    "age_band": "5-10",
+                    "phase": "primary",
+                    "primary_need": "ASD",
+                },
+            }
+        )
     return out
 
 
 async def raw_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                                max_batch_size=1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_batch_size=1024 * 1024
+    )
     await producer.start()
     try:
         started = time.perf_counter()
-        futures = [await producer.send(topic, p, key=str(i % 997).encode())
-                   for i, p in enumerate(payloads)]
+        futures = [
+            await producer.send(topic, p, key=str(i % 997).encode()) for i, p in enumerate(payloads)
+        ]
         await asyncio.gather(*futures)
         return len(payloads) / (time.perf_counter() - started)
     finally:
@@ -65,9 +74,14 @@ async def raw_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> floa
 
 
 async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="bench-raw",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_poll_records=5000)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id="bench-raw",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
     await consumer.start()
     try:
         seen = 0
@@ -94,8 +108,9 @@ async def via_ingest(url: str, events: list[dict[str, Any]], batch: int) -> floa
 
         async def post(chunk: list[dict[str, Any]]) -> None:
             async with sem:
-                r = await client.post(f"{url}/v1/events", json=chunk,
-                                      headers={"Authorization": f"Bearer {KEY}"})
+                r = await client.post(
+                    f"{url}/v1/events", json=chunk, headers={"Authorization": f"Bearer {KEY}"}
+                )
                 r.raise_for_status()
                 assert r.json()["accepted"] == len(chunk), r.text[:500]
 
@@ -123,15 +138,19 @@ async def consume_to_state(port: int, n: int) -> float:
             await asyncio.sleep(0.02)
 
 
-async def run_bench(events: int = 50_000, batch: int = 5_000,
-                    echo: Callable[..., Any] = print) -> int:
+async def run_bench(
+    events: int = 50_000, batch: int = 5_000, echo: Callable[..., Any] = print
+) -> int:
     data = bench_events(events)
     payloads = [json.dumps(e).encode() for e in data]
     tmp = Path(tempfile.mkdtemp(prefix="sendwatch-bench-"))
     broker = start_tansu()
     os.environ.setdefault("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
-    stack = Stack(var_dir=tmp, bootstrap=broker.bootstrap,
-                  ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")})
+    stack = Stack(
+        var_dir=tmp,
+        bootstrap=broker.bootstrap,
+        ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")},
+    )
     (tmp / "logs").mkdir(parents=True)
     db = os.environ.get("SENDWATCH_DATABASE_URL", "")
     try:
@@ -139,8 +158,10 @@ async def run_bench(events: int = 50_000, batch: int = 5_000,
         await admin.start()
         await admin.create_topics([NewTopic("bench-raw", 3, 1)])
         await admin.close()
-        echo(f"broker {broker.bootstrap} (Tansu); {events} events of ~{len(payloads[0])} bytes; "
-             f"database {'PostgreSQL' if db else 'SQLite'}")
+        echo(
+            f"broker {broker.bootstrap} (Tansu); {events} events of ~{len(payloads[0])} bytes; "
+            f"database {'PostgreSQL' if db else 'SQLite'}"
+        )
         produce = await raw_produce(broker.bootstrap, "bench-raw", payloads)
         consume = await raw_consume(broker.bootstrap, "bench-raw", events)
         stack.start_service("ingest")

@@ -68,8 +68,14 @@ def batch_subscriber(
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=max(500, settings.session_timeout_ms // 5),
         max_poll_interval_ms=max(60_000, settings.session_timeout_ms * 6),
+        decoder=_undecoded,
         **kwargs,
     )
+
+
+async def _undecoded(message: Any) -> Any:
+    """Skip FastStream's JSON decoding: handlers validate the raw bytes themselves."""
+    return message.body
 
 
 async def ensure_topics(bootstrap: str, catalogue: TopicCatalogue | None = None) -> list[str]:

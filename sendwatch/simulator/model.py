@@ -132,7 +132,18 @@ class SimConfig:
     # Demand (DfE 2024 Shropshire: 833 requests received).
     requests_per_year: float = 833.0
     monthly_seasonality: tuple[float, ...] = (
-        1.05, 1.05, 1.05, 0.95, 1.05, 1.05, 1.00, 0.75, 0.95, 1.05, 1.05, 0.95,
+        1.05,
+        1.05,
+        1.05,
+        0.95,
+        1.05,
+        1.05,
+        1.00,
+        0.75,
+        0.95,
+        1.05,
+        1.05,
+        0.95,
     )
     """Relative request rate for January..December (normalised to a mean of 1)."""
 
@@ -218,42 +229,57 @@ class SimConfig:
         (RequestSource.OTHER.value, 0.02),
     )
     setting_weights: tuple[tuple[str, Weights], ...] = (
-        (Phase.EARLY_YEARS.value, (
-            (SettingType.EARLY_YEARS.value, 0.80),
-            (SettingType.MAINSTREAM.value, 0.15),
-            (SettingType.NOT_IN_EDUCATION.value, 0.05),
-        )),
-        (Phase.PRIMARY.value, (
-            (SettingType.MAINSTREAM.value, 0.82),
-            (SettingType.MAINSTREAM_SEN_UNIT.value, 0.05),
-            (SettingType.SPECIAL.value, 0.05),
-            (SettingType.EHE.value, 0.03),
-            (SettingType.INDEPENDENT_SPECIAL.value, 0.02),
-            (SettingType.OTHER.value, 0.02),
-            (SettingType.AP_PRU.value, 0.01),
-        )),
-        (Phase.SECONDARY.value, (
-            (SettingType.MAINSTREAM.value, 0.70),
-            (SettingType.SPECIAL.value, 0.07),
-            (SettingType.MAINSTREAM_SEN_UNIT.value, 0.05),
-            (SettingType.INDEPENDENT_SPECIAL.value, 0.05),
-            (SettingType.AP_PRU.value, 0.05),
-            (SettingType.EHE.value, 0.05),
-            (SettingType.OTHER.value, 0.03),
-        )),
-        (Phase.POST_16.value, (
-            (SettingType.FE.value, 0.55),
-            (SettingType.MAINSTREAM.value, 0.15),
-            (SettingType.SPECIALIST_POST_16.value, 0.15),
-            (SettingType.NEET.value, 0.10),
-            (SettingType.OTHER.value, 0.05),
-        )),
-        (Phase.POST_19.value, (
-            (SettingType.FE.value, 0.50),
-            (SettingType.SPECIALIST_POST_16.value, 0.30),
-            (SettingType.NEET.value, 0.15),
-            (SettingType.OTHER.value, 0.05),
-        )),
+        (
+            Phase.EARLY_YEARS.value,
+            (
+                (SettingType.EARLY_YEARS.value, 0.80),
+                (SettingType.MAINSTREAM.value, 0.15),
+                (SettingType.NOT_IN_EDUCATION.value, 0.05),
+            ),
+        ),
+        (
+            Phase.PRIMARY.value,
+            (
+                (SettingType.MAINSTREAM.value, 0.82),
+                (SettingType.MAINSTREAM_SEN_UNIT.value, 0.05),
+                (SettingType.SPECIAL.value, 0.05),
+                (SettingType.EHE.value, 0.03),
+                (SettingType.INDEPENDENT_SPECIAL.value, 0.02),
+                (SettingType.OTHER.value, 0.02),
+                (SettingType.AP_PRU.value, 0.01),
+            ),
+        ),
+        (
+            Phase.SECONDARY.value,
+            (
+                (SettingType.MAINSTREAM.value, 0.70),
+                (SettingType.SPECIAL.value, 0.07),
+                (SettingType.MAINSTREAM_SEN_UNIT.value, 0.05),
+                (SettingType.INDEPENDENT_SPECIAL.value, 0.05),
+                (SettingType.AP_PRU.value, 0.05),
+                (SettingType.EHE.value, 0.05),
+                (SettingType.OTHER.value, 0.03),
+            ),
+        ),
+        (
+            Phase.POST_16.value,
+            (
+                (SettingType.FE.value, 0.55),
+                (SettingType.MAINSTREAM.value, 0.15),
+                (SettingType.SPECIALIST_POST_16.value, 0.15),
+                (SettingType.NEET.value, 0.10),
+                (SettingType.OTHER.value, 0.05),
+            ),
+        ),
+        (
+            Phase.POST_19.value,
+            (
+                (SettingType.FE.value, 0.50),
+                (SettingType.SPECIALIST_POST_16.value, 0.30),
+                (SettingType.NEET.value, 0.15),
+                (SettingType.OTHER.value, 0.05),
+            ),
+        ),
     )
     exception_reason_weights: Weights = (
         (ExceptionReason.EXCEPTIONAL_PERSONAL_CIRCUMSTANCES_CHILD.value, 0.45),
@@ -279,8 +305,14 @@ class SimConfig:
         ):
             if any(p < 0 for p in parts) or not math.isclose(sum(parts), 1.0, abs_tol=1e-6):
                 raise ValueError(f"{name} probabilities must be >= 0 and sum to 1: {parts}")
-        for name in ("decision_within_6_weeks", "p_exception", "baseline_timely",
-                     "target_timely", "p_transfer_ceased", "p_plan_ceased"):
+        for name in (
+            "decision_within_6_weeks",
+            "p_exception",
+            "baseline_timely",
+            "target_timely",
+            "p_transfer_ceased",
+            "p_plan_ceased",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if len(self.monthly_seasonality) != 12 or min(self.monthly_seasonality) < 0:
@@ -519,16 +551,18 @@ def _request_case(
     subject = f"case-{_hex12(rng)}"
     attrs = _attributes(rng, tables)
     steps: list[_Step] = [
-        (0, 0, _tod(rng), REQUEST_RECEIVED,
-         {"request_source": _pick(rng, tables.request_source), "rya": False}),
+        (
+            0,
+            0,
+            _tod(rng),
+            REQUEST_RECEIVED,
+            {"request_source": _pick(rng, tables.request_source), "rya": False},
+        ),
         (0, 1, 0, NEED_RECORDED, {"sen_type": attrs["primary_need"], "rank": 1}),
     ]
     # Decision whether to assess: ~70% within six weeks.
-    if rng.random() < cfg.decision_within_6_weeks:
-        d1 = rng.randint(10, 42)
-    else:
-        d1 = rng.randint(43, 84)
-    d1 = _weekday(day, d1)
+    within = rng.random() < cfg.decision_within_6_weeks
+    d1 = _weekday(day, rng.randint(10, 42) if within else rng.randint(43, 84))
     u = rng.random()
     if u >= cfg.p_assess:
         withdrawn = u >= cfg.p_assess + cfg.p_not_assess
@@ -536,8 +570,7 @@ def _request_case(
         when = _weekday(day, rng.randint(5, d1)) if withdrawn else d1
         steps.append((when, 2, _tod(rng), DECISION_TO_ASSESS, {"outcome": outcome.value}))
         return _materialise(seed, cfg.source, subject, day, attrs, steps)
-    steps.append((d1, 2, _tod(rng), DECISION_TO_ASSESS,
-                  {"outcome": RequestOutcome.ASSESS.value}))
+    steps.append((d1, 2, _tod(rng), DECISION_TO_ASSESS, {"outcome": RequestOutcome.ASSESS.value}))
 
     total, _on_time = _duration(rng, day, d1, start, cfg)
     u = rng.random()
@@ -586,8 +619,15 @@ def _request_case(
     if draft is not None:
         steps.append((draft, 5, _tod(rng), DRAFT_ISSUED, {}))
     decided = _tod(rng) if outcome is not AssessmentOutcome.ISSUE else 8 * 3600
-    steps.append((total, 6, decided + rng.randrange(0, 7 * 3600), ASSESSMENT_DECISION,
-                  {"outcome": outcome.value}))
+    steps.append(
+        (
+            total,
+            6,
+            decided + rng.randrange(0, 7 * 3600),
+            ASSESSMENT_DECISION,
+            {"outcome": outcome.value},
+        )
+    )
     if outcome is AssessmentOutcome.ISSUE:
         steps.append((total, 7, 0, FINAL_ISSUED, {}))
         if rng.random() < cfg.p_plan_ceased:
@@ -603,8 +643,13 @@ def _transfer_case(
     subject = f"case-{_hex12(rng)}"
     attrs = _attributes(rng, tables)
     steps: list[_Step] = [
-        (0, 0, _tod(rng), TRANSFERRED_IN,
-         {"other_la": rng.choice(_NEIGHBOUR_LAS), "historical": True}),
+        (
+            0,
+            0,
+            _tod(rng),
+            TRANSFERRED_IN,
+            {"other_la": rng.choice(_NEIGHBOUR_LAS), "historical": True},
+        ),
         (0, 1, 0, NEED_RECORDED, {"sen_type": attrs["primary_need"], "rank": 1}),
     ]
     if rng.random() < cfg.p_transfer_ceased:
@@ -615,7 +660,11 @@ def _transfer_case(
 
 
 def _materialise(
-    seed: int, source: str, subject: str, base: date, attrs: dict[str, Any],
+    seed: int,
+    source: str,
+    subject: str,
+    base: date,
+    attrs: dict[str, Any],
     steps: Sequence[_Step],
 ) -> _CaseEvents:
     """Order a case's steps causally, give them strictly increasing times, build events."""

@@ -21,9 +21,20 @@ def test_jsonl_import_reports_bad_lines_and_keeps_good_ones(stack_factory, tmp_p
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "sendwatch", "ingest", str(path), "--batch-size", "3",
-         "--url", f"http://127.0.0.1:{stack.ports['ingest']}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "sendwatch",
+            "ingest",
+            str(path),
+            "--batch-size",
+            "3",
+            "--url",
+            f"http://127.0.0.1:{stack.ports['ingest']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "line 3: malformed_json" in proc.stderr

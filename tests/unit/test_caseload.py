@@ -20,13 +20,27 @@ def fold(events: list) -> dict[str, CaseRecord]:
 def history(case: int, kind: int) -> list:
     evs = [case_event(case * 10, case=case)]
     if kind == 1:
-        evs.append(case_event(case * 10 + 1, "ehc.assessment.decision-to-assess", case=case,
-                              day=20, data={"outcome": "N"}))
+        evs.append(
+            case_event(
+                case * 10 + 1,
+                "ehc.assessment.decision-to-assess",
+                case=case,
+                day=20,
+                data={"outcome": "N"},
+            )
+        )
     elif kind == 2:
         evs.append(case_event(case * 10 + 2, "ehc.plan.final-issued", case=case, day=130))
     elif kind == 3:
-        evs.append(case_event(case * 10 + 3, "ehc.assessment.decision-to-assess", case=case,
-                              day=20, data={"outcome": "Y"}))
+        evs.append(
+            case_event(
+                case * 10 + 3,
+                "ehc.assessment.decision-to-assess",
+                case=case,
+                day=20,
+                data={"outcome": "Y"},
+            )
+        )
     return [parse_case_event(e) for e in evs]
 
 

@@ -86,12 +86,22 @@ def test_pseudonymous_ids_do_not_trip_the_guard() -> None:
 
 def test_dead_letter_never_carries_personal_data() -> None:
     raw = '{"id": "evt-1", "data": {"surname": "Smith"}}'
-    letter = dead_letter(rejected_by="ingest", reason=RejectReason.PERSONAL_DATA,
-                         field="data.surname", message="no", raw=raw)
+    letter = dead_letter(
+        rejected_by="ingest",
+        reason=RejectReason.PERSONAL_DATA,
+        field="data.surname",
+        message="no",
+        raw=raw,
+    )
     assert letter.data.payload is None and letter.data.payload_redacted
     assert "Smith" not in letter.model_dump_json()
-    other = dead_letter(rejected_by="ingest", reason=RejectReason.UNKNOWN_FIELD,
-                        field="x", message="no", raw='{"subject": "TF1 2AB"}')
+    other = dead_letter(
+        rejected_by="ingest",
+        reason=RejectReason.UNKNOWN_FIELD,
+        field="x",
+        message="no",
+        raw='{"subject": "TF1 2AB"}',
+    )
     assert other.data.payload is None and other.data.payload_redacted
 
 
@@ -100,7 +110,8 @@ def test_topic_catalogue_and_sources() -> None:
     assert topics.name("case-events") == "sendwatch.case-events.v1"
     assert topics["case-events"].key == "subject"
     assert {t.name for t in topics.topics.values()} >= {
-        "sendwatch.dlq.v1", "sendwatch.kpi-snapshots.v1",
+        "sendwatch.dlq.v1",
+        "sendwatch.kpi-snapshots.v1",
     }
     sources = load_sources()
     assert sources.authenticate(DEV_KEY) == "case-management"
@@ -117,8 +128,13 @@ def test_snapshot_contract() -> None:
             "type": "sendwatch.kpi.snapshot",
             "subject": "kpi-set:timeliness",
             "time": "2026-04-01T00:00:00Z",
-            "data": {"producer": "timeliness", "sequence": 1, "as_of": None,
-                     "events_applied": 0, "values": []},
+            "data": {
+                "producer": "timeliness",
+                "sequence": 1,
+                "as_of": None,
+                "events_applied": 0,
+                "values": [],
+            },
         }
     )
     assert snap.data.sequence == 1

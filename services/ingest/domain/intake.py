@@ -90,13 +90,13 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
             "type",
             f"source {source_id!r} may not send {event_type!r}",
         )
+    if item.get("recorded") is None:
+        item = {**item, "recorded": now}
     try:
-        event = parse_case_event(item)
+        event = parse_case_event(item, privacy_checked=True)
     except ValidationError as exc:
         reason, field, message = classify(exc)
         return Verdict(index, event_id, reason, field, message)
-    if event.recorded is None:
-        event = event.model_copy(update={"recorded": now})
     return Verdict(index, event.id, event=event)
 
 

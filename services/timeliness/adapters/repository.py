@@ -24,8 +24,16 @@ _STATE_KEY = "caseload"
 
 
 _COLUMNS = (
-    "case_id", "person_id", "locality", "age_band", "phase", "primary_need",
-    "attrs_time", "received_at", "closed_at", "closed_reason",
+    "case_id",
+    "person_id",
+    "locality",
+    "age_band",
+    "phase",
+    "primary_need",
+    "attrs_time",
+    "received_at",
+    "closed_at",
+    "closed_reason",
 )
 _CASES = CaseRow.__table__  # type: ignore[attr-defined]
 
