@@ -106,7 +106,7 @@ def test_event_ids_are_unique(year: list[EventDict]) -> None:
 
 
 def test_every_event_validates_against_the_contract(year: list[EventDict]) -> None:
-    types = Counter()
+    types: Counter[str] = Counter()
     for raw in year:
         event = parse_case_event(raw)
         assert event.source == "case-management"
@@ -223,7 +223,7 @@ def test_decision_to_assess_mostly_within_six_weeks(
     by_case: dict[str, list[EventDict]],
 ) -> None:
     within = total = 0
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for events in by_case.values():
         if events[0]["type"] != "ehc.request.received" or not _in_year(events[0]):
             continue
