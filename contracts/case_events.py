@@ -47,6 +47,13 @@ class CaseAttributes(StrictModel):
 class RequestReceivedData(CaseAttributes):
     request_source: RequestSource | None = None
     rya: bool = False
+    historical: bool = Field(
+        default=False,
+        description=(
+            "SEN2 outcome H: decided before the collection period (or transferred in); "
+            "kept for caseload, excluded from timeliness measures."
+        ),
+    )
 
 
 class DecisionToAssessData(CaseAttributes):

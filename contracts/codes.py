@@ -38,6 +38,7 @@ class ExceptionReason(StrEnum):
     EXCEPTIONAL_PERSONAL_CIRCUMSTANCES_CHILD = "10(4)(b)"
     EXCEPTIONAL_PERSONAL_CIRCUMSTANCES_PARENT = "10(4)(c)"
     ABSENT_FROM_AREA = "10(4)(d)"  # child or parent absent from the area for 4+ weeks
+    UNSPECIFIED = "unspecified"  # SEN2 Week20 = 1 says an exception applied, not which
 
 
 class CeaseReason(StrEnum):
