@@ -1,9 +1,11 @@
 """Reporting service process: consumes KPI snapshots, serves ``GET /v1/kpis`` on 8000."""
 
 import asyncio
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 
 from contracts.snapshots import KpiSnapshot
 from contracts.topics import load_topics
@@ -77,5 +79,25 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                 for r in rows
             ]
         }
+
+    @app.get("/", response_class=HTMLResponse, tags=["dashboard"])
+    async def overview() -> str:
+        assert runtime.engine is not None
+        rows = await asyncio.to_thread(current_kpis, runtime.engine)
+        body = "".join(
+            f"<tr><td>{escape(r.kpi)}</td><td>{escape(r.cycle)}</td>"
+            f"<td>{escape(r.breakdown)}</td><td>{'' if r.value is None else r.value:g}</td>"
+            f"<td>{escape(str(r.as_of or ''))}</td></tr>"
+            for r in rows
+        )
+        return (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            "<title>sendwatch: partnership dashboard</title></head><body>"
+            "<h1>SEND partnership dashboard</h1>"
+            "<table><caption>Current KPI values</caption><thead><tr><th scope=col>KPI</th>"
+            "<th scope=col>Cycle</th><th scope=col>Breakdown</th><th scope=col>Value</th>"
+            f"<th scope=col>Data as of</th></tr></thead><tbody>{body}</tbody></table>"
+            "</body></html>"
+        )
 
     return app
