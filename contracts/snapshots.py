@@ -11,11 +11,24 @@ from contracts.envelope import Envelope, StrictModel
 
 class KpiValue(StrictModel):
     kpi: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$", description="KPI dictionary id")
-    cycle: str = Field(description="Cycle label, e.g. 2026-11, 2026-27-Q3, or 'current'")
+    cycle: str = Field(
+        description="Cycle label: 2026-W47, 2026-11, 2026/27-Q3, 2026/27, 2026, "
+        "R12-2026-11 (rolling 12 months to), or 'current'"
+    )
+    cycle_kind: str = Field(default="current")
     breakdown: str = Field(default="all", description="'all' or dimension=value")
     value: float | None
     numerator: int | None = None
     denominator: int | None = None
+    closed: bool = Field(default=False, description="The cycle has closed (end + grace)")
+    revision: int = Field(
+        default=0, description="0 while open; 1 at close; +1 each time a late event restates it"
+    )
+    baseline: float | None = None
+    target: float | None = Field(default=None, description="Trajectory target for the cycle")
+    standard: float | None = None
+    rag: str = "none"
+    extra: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 
 class KpiSnapshotData(StrictModel):

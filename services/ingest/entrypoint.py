@@ -16,8 +16,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from contracts.case_events import CaseEvent
 from contracts.dlq import DeadLetter, RejectReason, dead_letter
+from contracts.envelope import Envelope
+from contracts.timeline import ClockTick, TickData, TimelineMessage
 from contracts.sources import SourceRegistry, load_sources
 from contracts.topics import load_topics
 from sendwatch.bus import make_broker
@@ -66,7 +67,7 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         topics.name("case-events"),
         title="case-events",
         description="Validated, pseudonymous EHC case events, keyed by case id.",
-        schema=CaseEvent,
+        schema=TimelineMessage,
     )
     dlq = runtime.broker.publisher(
         topics.name("dead-letter"),
@@ -80,13 +81,25 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         description="Event intake for source systems. Send `Authorization: Bearer <key>`.",
     )
 
-    async def publish(accepted: list[CaseEvent], dead: list[DeadLetter]) -> None:
-        futures = [
-            await case_events.publish(
+    partitions = topics["case-events"].partitions
+
+    async def publish(accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
+        futures = []
+        for ev in accepted:
+            if isinstance(ev, ClockTick):
+                # A tick goes to every partition, so each partition's cases see it
+                # after the events published before it.
+                for p in range(partitions):
+                    copy = ev.model_copy(
+                        update={"id": f"{ev.id}:p{p}", "data": TickData(partition=p)}
+                    )
+                    futures.append(await case_events.publish(
+                        copy.model_dump_json().encode(), partition=p, no_confirm=True
+                    ))
+                continue
+            futures.append(await case_events.publish(
                 ev.model_dump_json().encode(), key=ev.partition_key(), no_confirm=True
-            )
-            for ev in accepted
-        ]
+            ))
         futures += [
             await dlq.publish(d.model_dump_json().encode(), key=d.source.encode(), no_confirm=True)
             for d in dead
