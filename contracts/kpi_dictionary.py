@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 _DEFAULT = Path(__file__).with_name("kpis.yaml")
 
-CycleKind = Literal["week", "month", "quarter", "plan_year", "calendar_year", "rolling_12",
-                    "current"]
+CycleKind = Literal[
+    "week", "month", "quarter", "plan_year", "calendar_year", "rolling_12", "current"
+]
 Rag = Literal["green", "amber", "red", "none"]
 
 

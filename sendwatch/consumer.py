@@ -1,7 +1,7 @@
 """The consume side of every service: validate a batch, dead-letter what is invalid,
 apply the rest idempotently, then let FastStream commit.
 
-The service supplies ``parse`` (bytes -> contract model) and ``apply`` (a synchronous
+The service supplies ``parse`` (consumer record -> contract model) and ``apply`` (a synchronous
 unit of work that stores state and the inbox in one transaction and returns how many
 events were new).  ``apply`` runs in a worker thread so the consumer's heartbeats keep
 going while the database works.
@@ -48,7 +48,7 @@ class ConsumerPipeline(Generic[M]):
         service: str,
         broker: KafkaBroker,
         dlq_topic: str,
-        parse: Callable[[bytes], M],
+        parse: Callable[[ConsumerRecord[Any, Any]], M],
         apply: Callable[[list[M]], int],
         after_commit: Callable[[int], Any] | None = None,
     ) -> None:
@@ -75,7 +75,7 @@ class ConsumerPipeline(Generic[M]):
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                valid.append(self.parse(record.value))
+                valid.append(self.parse(record))
             except Exception as exc:  # noqa: BLE001 - every bad payload goes to the DLQ
                 dead.append(self._dead(record, exc))
         if dead:

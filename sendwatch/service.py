@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -37,6 +38,7 @@ class Runtime:
     groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> topics
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     lag_monitors: list[LagMonitor] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # service-specific wiring
 
 
 def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:

@@ -31,7 +31,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         service=SERVICE,
         broker=broker,
         dlq_topic=topics.name("dead-letter"),
-        parse=KpiSnapshot.model_validate_json,
+        parse=lambda record: KpiSnapshot.model_validate_json(record.value),
         apply=lambda snaps: apply_snapshots(engine, snaps),
     )
 

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 
 from contracts.dlq import DeadLetter, RejectReason, dead_letter
 from contracts.envelope import Envelope
-from contracts.timeline import ClockTick, TickData, TimelineMessage
 from contracts.sources import SourceRegistry, load_sources
+from contracts.timeline import ClockTick, TickData, TimelineMessage
 from contracts.topics import load_topics
 from sendwatch.bus import make_broker
 from sendwatch.config import Settings, get_settings
@@ -93,13 +93,17 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                     copy = ev.model_copy(
                         update={"id": f"{ev.id}:p{p}", "data": TickData(partition=p)}
                     )
-                    futures.append(await case_events.publish(
-                        copy.model_dump_json().encode(), partition=p, no_confirm=True
-                    ))
+                    futures.append(
+                        await case_events.publish(
+                            copy.model_dump_json().encode(), partition=p, no_confirm=True
+                        )
+                    )
                 continue
-            futures.append(await case_events.publish(
-                ev.model_dump_json().encode(), key=ev.partition_key(), no_confirm=True
-            ))
+            futures.append(
+                await case_events.publish(
+                    ev.model_dump_json().encode(), key=ev.partition_key(), no_confirm=True
+                )
+            )
         futures += [
             await dlq.publish(d.model_dump_json().encode(), key=d.source.encode(), no_confirm=True)
             for d in dead

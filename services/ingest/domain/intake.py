@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.case_events import CASE_EVENT_TYPES, parse_case_event
-from contracts.envelope import Envelope
-from contracts.timeline import ClockTick
 from contracts.dlq import RejectReason, classify
+from contracts.envelope import Envelope
 from contracts.privacy import find_personal_data
 from contracts.sources import SourceSpec
+from contracts.timeline import ClockTick
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
@@ -11,15 +11,45 @@ class CaseRow(SQLModel, table=True):
     __tablename__ = "timeliness_case"
 
     case_id: str = Field(primary_key=True, max_length=80)
-    person_id: str = Field(max_length=80, index=True)
-    locality: str = Field(max_length=41)
-    age_band: str = Field(max_length=16)
-    phase: str = Field(max_length=16)
-    primary_need: str | None = Field(default=None, max_length=8)
-    attrs_time: datetime
-    received_at: datetime | None = None
-    closed_at: datetime | None = None
-    closed_reason: str | None = Field(default=None, max_length=32)
+    partition: int
+    received: date | None = None
+    final_issued: date | None = None
+    closed_on: date | None = None
+    historical: bool = False
+    state: str  # CaseState as JSON
+    raised: str = "[]"  # milestone alerts already raised, as a JSON list
+
+
+class KpiAgg(SQLModel, table=True):
+    __tablename__ = "timeliness_kpi_agg"
+
+    kpi: str = Field(primary_key=True, max_length=64)
+    cycle: str = Field(primary_key=True, max_length=32)
+    breakdown: str = Field(primary_key=True, max_length=80)
+    num: int = 0
+    den: int = 0
+    days: int = 0
+    over_year: int = 0
+    revision: int = 0
+
+
+class CycleRow(SQLModel, table=True):
+    __tablename__ = "timeliness_cycle"
+
+    cycle: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)
+    closes_on: date
+    closed: bool = False
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "timeliness_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=80)
+    key: str | None = Field(default=None, max_length=128)
+    partition: int | None = None
+    payload: str
 
 
 class TimelinessInbox(SQLModel, table=True):
@@ -36,3 +66,4 @@ class TimelinessState(SQLModel, table=True):
     sequence: int = 0
     events_applied: int = 0
     as_of: datetime | None = None
+    watermark: datetime | None = None

@@ -1,50 +1,567 @@
 """Unit of work for the timeliness service: one transaction per consumed batch.
 
-The inbox, the case records and the counters are written together, so a batch is
-either wholly applied or not at all, and applying it again is a no-op.
+In one transaction: the inbox (event ids applied), the case states, the KPI aggregates
+(updated by each changed case's contribution delta), cycle closing, and the outbox of
+messages to publish (milestone alerts and KPI snapshots).  A relay publishes the outbox
+after the commit, so a crash can delay a message but never lose it, and redelivered
+input changes nothing.
 """
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from contracts.case_events import CaseEvent
+from contracts.clock_rules import ClockRules
+from contracts.kpi_dictionary import KpiDictionary
+from contracts.snapshots import KpiSnapshot, KpiSnapshotData, KpiValue
+from contracts.timeline import ClockTick, MilestoneAlert, MilestoneData
 from sendwatch.inbox import claim_new
-from services.timeliness.adapters.orm import CaseRow, TimelinessInbox, TimelinessState
-from services.timeliness.domain.caseload import CaseRecord, apply
-
-_STATE_KEY = "caseload"
-
-
-_COLUMNS = (
-    "case_id",
-    "person_id",
-    "locality",
-    "age_band",
-    "phase",
-    "primary_need",
-    "attrs_time",
-    "received_at",
-    "closed_at",
-    "closed_reason",
+from services.timeliness.adapters.orm import (
+    CaseRow,
+    CycleRow,
+    KpiAgg,
+    OutboxRow,
+    TimelinessInbox,
+    TimelinessState,
 )
+from services.timeliness.domain import clocks
+from services.timeliness.domain.case import CaseState, apply, local_date
+from services.timeliness.domain.cycles import cycle_bounds, kind_of, quarter_label
+from services.timeliness.domain.kpis import Agg, Key, delta, outlook, rag, target_for
+
+SERVICE = "timeliness"
+_STATE_KEY = "caseload"
 _CASES = CaseRow.__table__  # type: ignore[attr-defined]
+_AGGS = KpiAgg.__table__  # type: ignore[attr-defined]
+SNAPSHOT_CHUNK = 2000
 
 
-def _to_record(row: Any) -> CaseRecord:
-    # Stored rows were validated on the way in; skip re-validation on the hot path.
-    return CaseRecord.model_construct(**{c: getattr(row, c) for c in _COLUMNS})
+@dataclass(frozen=True)
+class Incoming:
+    """A message from the case-events topic and the partition it came from."""
+
+    message: CaseEvent | ClockTick
+    partition: int
+
+    @property
+    def id(self) -> str:
+        return self.message.id
 
 
-def _to_params(rec: CaseRecord) -> dict[str, Any]:
-    return {c: getattr(rec, c) for c in _COLUMNS}
+@dataclass(frozen=True)
+class Topics:
+    snapshots: str
+    milestones: str
+
+
+@dataclass
+class _Case:
+    state: CaseState
+    partition: int
+    raised: set[str]
+    known: bool  # a row exists already
+    original: CaseState | None
+    original_raised: frozenset[str]
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def _load_cases(session: Session, where: Any) -> dict[str, _Case]:
+    out: dict[str, _Case] = {}
+    for row in session.execute(
+        select(_CASES.c.case_id, _CASES.c.partition, _CASES.c.state, _CASES.c.raised).where(where)
+    ):
+        state = CaseState.model_validate_json(row.state)
+        raised = frozenset(json.loads(row.raised))
+        out[row.case_id] = _Case(state, row.partition, set(raised), True, state, raised)
+    return out
+
+
+def _open_filter() -> Any:
+    return (
+        (_CASES.c.received.is_not(None))
+        & (_CASES.c.closed_on.is_(None))
+        & (_CASES.c.historical.is_(False))
+    )
+
+
+# --- snapshot values -----------------------------------------------------------------
+
+
+def kpi_value(
+    dictionary: KpiDictionary, key: Key, agg: Agg, *, closed: bool, revision: int
+) -> KpiValue:
+    kpi_id, cycle, breakdown = key
+    k = dictionary.kpis[kpi_id]
+    target = target_for(k, cycle, dictionary.plan_year_start_month)
+    value = agg.percent
+    extra: dict[str, float | int | str | bool | None] = {
+        "average_days": round(agg.days / agg.den, 1) if agg.den else None,
+    }
+    if k.limit_days == 140:
+        extra.update(
+            within_20_weeks=agg.num,
+            weeks_20_to_52=agg.den - agg.num - agg.over_year,
+            over_52_weeks=agg.over_year,
+            average_weeks=round(agg.days / agg.den / 7, 1) if agg.den else None,
+        )
+    return KpiValue(
+        kpi=kpi_id,
+        cycle=cycle,
+        cycle_kind=kind_of(cycle),
+        breakdown=breakdown,
+        value=value,
+        numerator=agg.num,
+        denominator=agg.den,
+        closed=closed,
+        revision=revision,
+        baseline=k.baseline,
+        target=target,
+        standard=k.standard,
+        rag=rag(k, value, target, dictionary.rag.amber_margin),
+        extra=extra,
+    )
+
+
+def _count_value(
+    dictionary: KpiDictionary,
+    kpi_id: str,
+    breakdown: str,
+    count: int,
+    extra: dict[str, Any] | None = None,
+) -> KpiValue:
+    k = dictionary.kpis[kpi_id]
+    return KpiValue(
+        kpi=kpi_id,
+        cycle="current",
+        cycle_kind="current",
+        breakdown=breakdown,
+        value=float(count),
+        numerator=count,
+        baseline=k.baseline,
+        standard=k.standard,
+        rag=rag(k, float(count), None, dictionary.rag.amber_margin),
+        extra=extra or {},
+    )
+
+
+def point_in_time_values(
+    dictionary: KpiDictionary, open_cases: list[CaseState], today: date, aggs: dict[Key, Agg]
+) -> list[KpiValue]:
+    """Open caseload, backlog past week 20, and the quarter's outlook."""
+    values: list[KpiValue] = []
+    by_locality: dict[str, list[CaseState]] = defaultdict(list)
+    for c in open_cases:
+        by_locality[c.locality].append(c)
+    for kpi_id, k in dictionary.kpis.items():
+        if k.measure == "open_count":
+            values.append(_count_value(dictionary, kpi_id, "all", len(open_cases)))
+            values += [
+                _count_value(dictionary, kpi_id, f"locality={loc}", len(cs))
+                for loc, cs in sorted(by_locality.items())
+            ]
+        elif k.measure == "backlog":
+            limit = k.limit_days or 140
+            late = [c for c in open_cases if (c.day_of(today) or 0) > limit]
+            values.append(_count_value(dictionary, kpi_id, "all", len(late)))
+            late_loc: dict[str, int] = defaultdict(int)
+            for c in late:
+                late_loc[c.locality] += 1
+            values += [
+                _count_value(dictionary, kpi_id, f"locality={loc}", late_loc[loc])
+                for loc in sorted(by_locality)
+            ]
+    quarter = quarter_label(today, dictionary.plan_year_start_month)
+    for kpi_id, k in dictionary.kpis.items():
+        if k.measure != "within_days" or k.limit_days != 140:
+            continue
+        so_far = aggs.get((kpi_id, quarter, "all"), Agg())
+        target = target_for(k, quarter, dictionary.plan_year_start_month)
+        o = outlook(k, quarter, so_far, open_cases, today, target)
+        values.append(
+            KpiValue(
+                kpi=kpi_id,
+                cycle="current",
+                cycle_kind="current",
+                breakdown="outlook",
+                value=o.best_achievable,
+                numerator=o.on_time,
+                denominator=o.issued,
+                baseline=k.baseline,
+                target=target,
+                standard=k.standard,
+                rag=rag(k, o.best_achievable, target, dictionary.rag.amber_margin),
+                extra={
+                    "quarter": quarter,
+                    "open_cases": o.open_cases,
+                    "certain_breaches": o.certain_breaches,
+                    "target_still_possible": o.target_still_possible,
+                    "summary": o.sentence(k.name),
+                },
+            )
+        )
+    return values
+
+
+# --- the batch -----------------------------------------------------------------------
+
+
+def apply_batch(
+    engine: Engine,
+    items: Sequence[Incoming],
+    dictionary: KpiDictionary,
+    rules: ClockRules,
+    topics: Topics,
+) -> int:
+    """Apply a batch idempotently; return how many messages were new."""
+    with Session(engine) as session:
+        fresh = claim_new(session, TimelinessInbox, items)
+        if not fresh:
+            session.commit()
+            return 0
+        state = session.get(TimelinessState, _STATE_KEY, with_for_update=True)
+        if state is None:
+            state = TimelinessState(key=_STATE_KEY)
+            session.add(state)
+        subjects = sorted(
+            {i.message.subject for i in fresh if not isinstance(i.message, ClockTick)}
+        )
+        tick_partitions = sorted({i.partition for i in fresh if isinstance(i.message, ClockTick)})
+        cases: dict[str, _Case] = {}
+        for n in range(0, len(subjects), 900):
+            cases.update(_load_cases(session, _CASES.c.case_id.in_(subjects[n : n + 900])))
+        if tick_partitions:
+            for cid, c in _load_cases(
+                session, _open_filter() & _CASES.c.partition.in_(tick_partitions)
+            ).items():
+                cases.setdefault(cid, c)
+        outbox: list[dict[str, Any]] = []
+        watermark = state.watermark
+        as_of = state.as_of
+        for item in fresh:
+            msg = item.message
+            if as_of is None or msg.time > as_of:
+                as_of = msg.time
+            if isinstance(msg, ClockTick):
+                if watermark is None or msg.time > watermark:
+                    watermark = msg.time
+                today = local_date(msg.time)
+                for c in cases.values():
+                    if c.partition != item.partition:
+                        continue
+                    for alert in clocks.alerts_due(c.state, rules, today, frozenset(c.raised)):
+                        c.raised.add(alert.key)
+                        outbox.append(_alert_message(alert, c.state, msg.time, topics))
+                continue
+            c = cases.get(msg.subject)
+            if c is None:
+                c = _Case(apply(None, msg), item.partition, set(), False, None, frozenset())
+                cases[msg.subject] = c
+            else:
+                c.state = apply(c.state, msg)
+        # KPI deltas from every changed case
+        deltas: dict[Key, Agg] = defaultdict(Agg)
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        for cid, c in cases.items():
+            if c.known and c.state == c.original and frozenset(c.raised) == c.original_raised:
+                continue
+            for key, d in delta(c.original, c.state, dictionary).items():
+                deltas[key] = deltas[key] + d
+            row = {
+                "case_id": cid,
+                "partition": c.partition,
+                "received": c.state.received,
+                "final_issued": c.state.final_issued,
+                "closed_on": c.state.closed_on,
+                "historical": c.state.historical,
+                "state": c.state.model_dump_json(),
+                "raised": json.dumps(sorted(c.raised)),
+            }
+            (changed_rows if c.known else new_rows).append(row)
+        if new_rows:
+            session.execute(insert(_CASES), new_rows)
+        if changed_rows:
+            cols = (
+                [c for c in new_rows[0] if c != "case_id"]
+                if new_rows
+                else [
+                    "partition",
+                    "received",
+                    "final_issued",
+                    "closed_on",
+                    "historical",
+                    "state",
+                    "raised",
+                ]
+            )
+            stmt = (
+                update(_CASES)
+                .where(_CASES.c.case_id == bindparam("b_id"))
+                .values({col: bindparam(col) for col in cols})
+            )
+            session.execute(stmt, [{**r, "b_id": r["case_id"]} for r in changed_rows])
+        touched = _apply_deltas(
+            session, dictionary, {k: v for k, v in deltas.items() if not v.is_zero}
+        )
+        today = local_date(watermark or as_of) if (watermark or as_of) else None
+        closing = _close_cycles(session, dictionary, watermark, state.watermark)
+        state.sequence += 1
+        state.events_applied += len(fresh)
+        state.as_of = as_of
+        state.watermark = watermark
+        # snapshot: every touched value, every newly closed one, and the point-in-time set
+        values = [
+            kpi_value(dictionary, key, agg, closed=closed, revision=rev)
+            for key, (agg, closed, rev) in {**touched, **closing}.items()
+        ]
+        if today is not None:
+            open_cases = [
+                CaseState.model_validate_json(r.state)
+                for r in session.execute(select(_CASES.c.state).where(_open_filter()))
+            ]
+            quarter = quarter_label(today, dictionary.plan_year_start_month)
+            q_aggs = {
+                (r.kpi, r.cycle, r.breakdown): Agg(r.num, r.den, r.days, r.over_year)
+                for r in session.execute(
+                    select(_AGGS).where((_AGGS.c.cycle == quarter) & (_AGGS.c.breakdown == "all"))
+                )
+            }
+            values += point_in_time_values(dictionary, open_cases, today, q_aggs)
+        outbox += _snapshot_messages(values, state, topics)
+        if outbox:
+            session.execute(insert(OutboxRow.__table__), outbox)  # type: ignore[attr-defined]
+        session.commit()
+        return len(fresh)
+
+
+def _alert_message(
+    alert: clocks.MilestoneAlert, case: CaseState, at: datetime, topics: Topics
+) -> dict[str, Any]:
+    msg = MilestoneAlert(
+        id=f"ms-{alert.case_id}-{alert.milestone}-{alert.kind}"[:128],
+        source=SERVICE,
+        type="ehc.milestone.slipped" if alert.kind == "slipped" else "ehc.milestone.early-warning",
+        subject=alert.case_id,
+        time=at,
+        data=MilestoneData(
+            milestone=alert.milestone,
+            kind=alert.kind,
+            kpi=alert.kpi,
+            start=alert.start,
+            due=alert.due,
+            day=alert.day,
+            locality=case.locality,
+            age_band=case.age_band,
+            primary_need=case.primary_need,
+            has_exception=case.has_exception,
+        ),
+    )
+    return {
+        "topic": topics.milestones,
+        "key": alert.case_id,
+        "partition": None,
+        "payload": msg.model_dump_json(),
+    }
+
+
+def _snapshot_messages(
+    values: list[KpiValue], state: TimelinessState, topics: Topics
+) -> list[dict[str, Any]]:
+    out = []
+    for part, n in enumerate(range(0, max(1, len(values)), SNAPSHOT_CHUNK)):
+        snap = KpiSnapshot(
+            id=f"snap-{SERVICE}-{state.sequence:012d}-{part:04d}",
+            source=SERVICE,
+            type="sendwatch.kpi.snapshot",
+            subject="kpi-set:timeliness",
+            time=state.as_of or datetime.now(UTC),
+            recorded=datetime.now(UTC),
+            data=KpiSnapshotData(
+                producer=SERVICE,
+                sequence=state.sequence,
+                as_of=state.as_of,
+                events_applied=state.events_applied,
+                values=values[n : n + SNAPSHOT_CHUNK],
+            ),
+        )
+        out.append(
+            {
+                "topic": topics.snapshots,
+                "key": "timeliness",
+                "partition": None,
+                "payload": snap.model_dump_json(),
+            }
+        )
+    return out
+
+
+def _apply_deltas(
+    session: Session, dictionary: KpiDictionary, deltas: dict[Key, Agg]
+) -> dict[Key, tuple[Agg, bool, int]]:
+    """Add the deltas to the stored aggregates; return the new (agg, closed, revision)."""
+    if not deltas:
+        return {}
+    keys = list(deltas)
+    existing: dict[Key, tuple[Agg, int]] = {}
+    for n in range(0, len(keys), 300):
+        chunk = keys[n : n + 300]
+        rows = session.execute(
+            select(_AGGS).where(tuple_(_AGGS.c.kpi, _AGGS.c.cycle, _AGGS.c.breakdown).in_(chunk))
+        )
+        for r in rows:
+            existing[(r.kpi, r.cycle, r.breakdown)] = (
+                Agg(r.num, r.den, r.days, r.over_year),
+                r.revision,
+            )
+    cycles = sorted({k[1] for k in keys})
+    closed_cycles = set(
+        session.execute(
+            select(CycleRow.cycle).where(CycleRow.cycle.in_(cycles), CycleRow.closed.is_(True))
+        ).scalars()
+    )  # type: ignore[attr-defined]
+    known_cycles = set(
+        session.execute(select(CycleRow.cycle).where(CycleRow.cycle.in_(cycles))).scalars()
+    )  # type: ignore[attr-defined]
+    new_cycles = [c for c in cycles if c not in known_cycles]
+    if new_cycles:
+        session.execute(
+            insert(CycleRow.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "cycle": c,
+                    "kind": kind_of(c),
+                    "closed": False,
+                    "closes_on": cycle_bounds(kind_of(c), c, dictionary.plan_year_start_month)[1]
+                    + timedelta(days=dictionary.grace_days.get(kind_of(c), 0)),
+                }
+                for c in new_cycles
+            ],
+        )
+    inserts, updates = [], []
+    out: dict[Key, tuple[Agg, bool, int]] = {}
+    for key, d in deltas.items():
+        closed = key[1] in closed_cycles
+        if key in existing:
+            agg, rev = existing[key]
+            agg = agg + d
+            rev = rev + 1 if closed else rev
+            updates.append(
+                {
+                    "b_kpi": key[0],
+                    "b_cycle": key[1],
+                    "b_breakdown": key[2],
+                    "num": agg.num,
+                    "den": agg.den,
+                    "days": agg.days,
+                    "over_year": agg.over_year,
+                    "revision": rev,
+                }
+            )
+        else:
+            agg, rev = d, (1 if closed else 0)
+            inserts.append(
+                {
+                    "kpi": key[0],
+                    "cycle": key[1],
+                    "breakdown": key[2],
+                    "num": agg.num,
+                    "den": agg.den,
+                    "days": agg.days,
+                    "over_year": agg.over_year,
+                    "revision": rev,
+                }
+            )
+        out[key] = (agg, closed, rev)
+    if inserts:
+        session.execute(insert(_AGGS), inserts)
+    if updates:
+        session.execute(
+            update(_AGGS)
+            .where(
+                (_AGGS.c.kpi == bindparam("b_kpi"))
+                & (_AGGS.c.cycle == bindparam("b_cycle"))
+                & (_AGGS.c.breakdown == bindparam("b_breakdown"))
+            )
+            .values(
+                num=bindparam("num"),
+                den=bindparam("den"),
+                days=bindparam("days"),
+                over_year=bindparam("over_year"),
+                revision=bindparam("revision"),
+            ),
+            updates,
+        )
+    return out
+
+
+def _close_cycles(
+    session: Session, dictionary: KpiDictionary, watermark: datetime | None, before: datetime | None
+) -> dict[Key, tuple[Agg, bool, int]]:
+    """Close every cycle whose end + grace the clock has passed; their values become
+    revision 1 (final unless a late event restates them)."""
+    if watermark is None or (before is not None and watermark <= before):
+        return {}
+    today = local_date(watermark)
+    due = list(
+        session.execute(
+            select(CycleRow.cycle).where(  # type: ignore[call-overload]
+                CycleRow.closed.is_(False), CycleRow.closes_on < today
+            )
+        ).scalars()
+    )  # type: ignore[attr-defined]
+    if not due:
+        return {}
+    session.execute(
+        update(CycleRow.__table__)
+        .where(  # type: ignore[attr-defined]
+            CycleRow.cycle.in_(due)
+        )
+        .values(closed=True)
+    )  # type: ignore[attr-defined]
+    out: dict[Key, tuple[Agg, bool, int]] = {}
+    rows = session.execute(select(_AGGS).where(_AGGS.c.cycle.in_(due))).all()
+    session.execute(
+        update(_AGGS).where(_AGGS.c.cycle.in_(due), _AGGS.c.revision == 0).values(revision=1)
+    )
+    for r in rows:
+        out[(r.kpi, r.cycle, r.breakdown)] = (
+            Agg(r.num, r.den, r.days, r.over_year),
+            True,
+            max(1, r.revision),
+        )
+    return out
+
+
+# --- outbox relay and reads ----------------------------------------------------------
+
+
+def pending_outbox(engine: Engine, limit: int = 5000) -> list[OutboxRow]:
+    with Session(engine) as session:
+        return list(
+            session.execute(select(OutboxRow).order_by(OutboxRow.id).limit(limit)).scalars()
+        )  # type: ignore[arg-type]
+
+
+def mark_published(engine: Engine, ids: list[int]) -> None:
+    with Session(engine) as session:
+        session.execute(
+            delete(OutboxRow.__table__).where(  # type: ignore[attr-defined]
+                OutboxRow.id.in_(ids)
+            )
+        )  # type: ignore[union-attr]
+        session.commit()
 
 
 @dataclass(frozen=True)
@@ -54,68 +571,15 @@ class CaseloadView:
     events_applied: int
     sequence: int
     as_of: datetime | None
-
-
-def apply_batch(engine: Engine, events: Sequence[CaseEvent]) -> int:
-    """Apply a batch idempotently in one transaction; return how many events were new.
-
-    Core (not ORM) statements: one SELECT per 900 cases, one multi-row INSERT for new
-    cases and one executemany UPDATE for known ones.
-    """
-    with Session(engine) as session:
-        fresh = claim_new(session, TimelinessInbox, events)
-        if not fresh:
-            session.commit()
-            return 0
-        subjects = sorted({ev.subject for ev in fresh})
-        known: dict[str, CaseRecord] = {}
-        for i in range(0, len(subjects), 900):
-            rows = session.execute(
-                select(_CASES).where(_CASES.c.case_id.in_(subjects[i : i + 900]))
-            )
-            known.update({r.case_id: _to_record(r) for r in rows})
-        records = dict(known)
-        for ev in fresh:
-            records[ev.subject] = apply(records.get(ev.subject), ev)
-        new_rows = [_to_params(r) for cid, r in records.items() if cid not in known]
-        changed = [
-            {**_to_params(r), "b_case_id": cid}
-            for cid, r in records.items()
-            if cid in known and r != known[cid]
-        ]
-        if new_rows:
-            session.execute(insert(_CASES), new_rows)
-        if changed:
-            stmt = (
-                update(_CASES)
-                .where(_CASES.c.case_id == bindparam("b_case_id"))
-                .values({c: bindparam(c) for c in _COLUMNS if c != "case_id"})
-            )
-            session.execute(stmt, changed)
-        state = session.get(TimelinessState, _STATE_KEY, with_for_update=True)
-        if state is None:
-            state = TimelinessState(key=_STATE_KEY)
-            session.add(state)
-        state.sequence += 1
-        state.events_applied += len(fresh)
-        latest = max(ev.time for ev in fresh)
-        if state.as_of is None or latest > state.as_of:
-            state.as_of = latest
-        session.commit()
-        return len(fresh)
+    watermark: datetime | None
 
 
 def read_caseload(engine: Engine) -> CaseloadView:
     with Session(engine) as session:
         open_count = session.execute(
-            select(func.count())
-            .select_from(CaseRow)
-            .where(
-                CaseRow.received_at.is_not(None),  # type: ignore[union-attr]
-                CaseRow.closed_at.is_(None),  # type: ignore[union-attr]
-            )
+            select(func.count()).select_from(_CASES).where(_open_filter())
         ).scalar_one()
-        total = session.execute(select(func.count()).select_from(CaseRow)).scalar_one()
+        total = session.execute(select(func.count()).select_from(_CASES)).scalar_one()
         state = session.get(TimelinessState, _STATE_KEY)
         return CaseloadView(
             open_caseload=open_count,
@@ -123,4 +587,50 @@ def read_caseload(engine: Engine) -> CaseloadView:
             events_applied=state.events_applied if state else 0,
             sequence=state.sequence if state else 0,
             as_of=state.as_of if state else None,
+            watermark=state.watermark if state else None,
         )
+
+
+def applied_ids(engine: Engine, ids: list[str]) -> list[str]:
+    with Session(engine) as session:
+        found: list[str] = []
+        for n in range(0, len(ids), 900):
+            found += (
+                session.execute(
+                    select(TimelinessInbox.event_id).where(  # type: ignore[call-overload]
+                        TimelinessInbox.event_id.in_(ids[n : n + 900])
+                    )
+                )
+                .scalars()
+                .all()
+            )  # type: ignore[attr-defined]
+        return found
+
+
+def read_aggregates(
+    engine: Engine, kpi: str | None = None, cycle: str | None = None, breakdown: str | None = None
+) -> list[KpiAgg]:
+    with Session(engine) as session:
+        stmt = select(KpiAgg)
+        if kpi:
+            stmt = stmt.where(KpiAgg.kpi == kpi)
+        if cycle:
+            stmt = stmt.where(KpiAgg.cycle == cycle)
+        if breakdown:
+            stmt = stmt.where(KpiAgg.breakdown == breakdown)
+        return list(session.execute(stmt).scalars())
+
+
+def all_case_states(engine: Engine, where: Any = None) -> list[CaseState]:
+    with Session(engine) as session:
+        stmt = select(_CASES.c.state)
+        if where is not None:
+            stmt = stmt.where(where)
+        return [CaseState.model_validate_json(r.state) for r in session.execute(stmt)]
+
+
+def open_case_states(engine: Engine) -> list[CaseState]:
+    return all_case_states(engine, _open_filter())
+
+
+CASES_TABLE = _CASES

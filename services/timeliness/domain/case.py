@@ -139,8 +139,10 @@ def _min(current: date | None, candidate: date) -> date:
 def _earlier_decision(
     cur_date: date | None, cur_outcome: str | None, new_date: date, new_outcome: str
 ) -> tuple[date, str]:
-    if cur_date is None or new_date < cur_date or (
-        new_date == cur_date and cur_outcome is not None and new_outcome < cur_outcome
+    if (
+        cur_date is None
+        or new_date < cur_date
+        or (new_date == cur_date and cur_outcome is not None and new_outcome < cur_outcome)
     ):
         return new_date, new_outcome
     return cur_date, cur_outcome or new_outcome
@@ -159,12 +161,15 @@ def apply(state: CaseState | None, event: CaseEvent) -> CaseState:
         "sex": d.sex.value if d.sex else None,
         "ethnicity": d.ethnicity,
     }
-    if event.type == "ehc.need.recorded" and event.data.rank == 1:  # type: ignore[union-attr]
-        attrs["primary_need"] = event.data.sen_type.value  # type: ignore[union-attr]
+    if event.type == "ehc.need.recorded" and event.data.rank == 1:
+        attrs["primary_need"] = event.data.sen_type.value
     if state is None:
-        state = CaseState(case_id=event.subject, attrs_time=event.time,
-                          **{k: v for k, v in attrs.items() if v is not None},
-                          attr_times={k: event.time for k, v in attrs.items() if v is not None})
+        state = CaseState(
+            case_id=event.subject,
+            attrs_time=event.time,
+            **{k: v for k, v in attrs.items() if v is not None},
+            attr_times={k: event.time for k, v in attrs.items() if v is not None},
+        )
     changes: dict[str, object] = {}
     # Each attribute takes the value of the latest event that carries one (ties: the
     # smallest value), so the result does not depend on arrival order.
@@ -174,8 +179,10 @@ def apply(state: CaseState | None, event: CaseEvent) -> CaseState:
             continue
         seen = times.get(key)
         current = getattr(state, key)
-        if seen is None or event.time > seen or (
-            event.time == seen and (current is None or str(value) < str(current))
+        if (
+            seen is None
+            or event.time > seen
+            or (event.time == seen and (current is None or str(value) < str(current)))
         ):
             times[key] = event.time
             changes[key] = value
@@ -195,8 +202,9 @@ def apply(state: CaseState | None, event: CaseEvent) -> CaseState:
             else:  # an assessment continued here: its clock starts on transfer
                 changes["received"] = _min(state.received, day)
         case DecisionToAssess():
-            dd, oo = _earlier_decision(state.decision_to_assess, state.decision_outcome, day,
-                                       event.data.outcome.value)
+            dd, oo = _earlier_decision(
+                state.decision_to_assess, state.decision_outcome, day, event.data.outcome.value
+            )
             changes.update(decision_to_assess=dd, decision_outcome=oo)
         case AdviceRequested():
             giver = event.data.advice_giver.value
@@ -213,8 +221,9 @@ def apply(state: CaseState | None, event: CaseEvent) -> CaseState:
         case DraftPlanIssued():
             changes["draft_issued"] = _min(state.draft_issued, day)
         case AssessmentDecision():
-            dd, oo = _earlier_decision(state.assessment_decision, state.assessment_outcome, day,
-                                       event.data.outcome.value)
+            dd, oo = _earlier_decision(
+                state.assessment_decision, state.assessment_outcome, day, event.data.outcome.value
+            )
             changes.update(assessment_decision=dd, assessment_outcome=oo)
         case FinalPlanIssued():
             changes["final_issued"] = _min(state.final_issued, day)

@@ -61,13 +61,20 @@ def statuses(case: CaseState, rules: ClockRules) -> list[MilestoneStatus]:
         if start is None or not _applies(case, rule):
             continue
         done_dates = [d for d in (case.date_of(f) for f in rule.done) if d is not None]
-        out.append(MilestoneStatus(name, start, start + timedelta(days=rule.due_day),
-                                   min(done_dates) if done_dates else None))
+        out.append(
+            MilestoneStatus(
+                name,
+                start,
+                start + timedelta(days=rule.due_day),
+                min(done_dates) if done_dates else None,
+            )
+        )
     return out
 
 
-def alerts_due(case: CaseState, rules: ClockRules, today: date,
-               already: frozenset[str]) -> list[MilestoneAlert]:
+def alerts_due(
+    case: CaseState, rules: ClockRules, today: date, already: frozenset[str]
+) -> list[MilestoneAlert]:
     """Alerts the case owes as of the end of ``today`` and has not raised yet.
 
     A milestone slips when its due day has passed with no completion (due day 140: day
@@ -89,8 +96,9 @@ def alerts_due(case: CaseState, rules: ClockRules, today: date,
             kind = "early_warning"
         if kind is None or f"{st.milestone}:{kind}" in already:
             continue
-        out.append(MilestoneAlert(case.case_id, st.milestone, kind, st.start, st.due, day,
-                                  today, rule.kpi))
+        out.append(
+            MilestoneAlert(case.case_id, st.milestone, kind, st.start, st.due, day, today, rule.kpi)
+        )
     return out
 
 

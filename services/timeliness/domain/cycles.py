@@ -48,16 +48,17 @@ def labels_for(kind: str, d: date, start_month: int = 4) -> list[str]:
     if kind == "calendar_year":
         return [f"{d.year:04d}"]
     if kind == "rolling_12":
-        return [f"R12-{y:04d}-{m:02d}" for y, m in (_add_months(d.year, d.month, k)
-                                                    for k in range(12))]
+        return [
+            f"R12-{y:04d}-{m:02d}" for y, m in (_add_months(d.year, d.month, k) for k in range(12))
+        ]
     raise ValueError(f"unknown cycle kind {kind!r}")
 
 
 def cycle_bounds(kind: str, label: str, start_month: int = 4) -> tuple[date, date]:
     """First and last day of a cycle."""
     if kind == "week":
-        year, week = label.split("-W")
-        first = date.fromisocalendar(int(year), int(week), 1)
+        iso_year, iso_week = label.split("-W")
+        first = date.fromisocalendar(int(iso_year), int(iso_week), 1)
         return first, first + timedelta(days=6)
     if kind == "month":
         y, m = map(int, label.split("-"))
@@ -103,7 +104,8 @@ def previous(label: str, start_month: int = 4) -> str:
     """The cycle immediately before ``label`` (same kind)."""
     kind = kind_of(label)
     if kind == "rolling_12":
-        y, m = _add_months(*map(int, label[4:].split("-")), -1)
+        year, month = (int(x) for x in label[4:].split("-"))
+        y, m = _add_months(year, month, -1)
         return f"R12-{y:04d}-{m:02d}"
     first, _ = cycle_bounds(kind, label, start_month)
     return labels_for(kind, first - timedelta(days=1), start_month)[0]

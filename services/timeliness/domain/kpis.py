@@ -29,12 +29,20 @@ class Agg:
     over_year: int = 0  # completions after 52 weeks or more
 
     def __add__(self, other: Agg) -> Agg:
-        return Agg(self.num + other.num, self.den + other.den, self.days + other.days,
-                   self.over_year + other.over_year)
+        return Agg(
+            self.num + other.num,
+            self.den + other.den,
+            self.days + other.days,
+            self.over_year + other.over_year,
+        )
 
     def __sub__(self, other: Agg) -> Agg:
-        return Agg(self.num - other.num, self.den - other.den, self.days - other.days,
-                   self.over_year - other.over_year)
+        return Agg(
+            self.num - other.num,
+            self.den - other.den,
+            self.days - other.days,
+            self.over_year - other.over_year,
+        )
 
     @property
     def is_zero(self) -> bool:
@@ -70,7 +78,7 @@ def contributions(case: CaseState, dictionary: KpiDictionary) -> dict[Key, Agg]:
         agg = Agg(int(days <= (k.limit_days or 0)), 1, days, int(days >= OVER_A_YEAR_DAYS))
         for kind in k.cycles:
             for cycle in labels_for(kind, end, dictionary.plan_year_start_month):
-                for breakdown in (labels if kind != "rolling_12" else ["all"]):
+                for breakdown in labels if kind != "rolling_12" else ["all"]:
                     out[(kpi_id, cycle, breakdown)] = agg
     return out
 
@@ -159,11 +167,20 @@ class Outlook:
         return f"{text}; the trajectory target of {self.target:.0f}% {verdict}."
 
 
-def outlook(k: KpiDef, cycle: str, so_far: Agg, open_cases: list[CaseState], today: date,
-            target: float | None) -> Outlook:
+def outlook(
+    k: KpiDef,
+    cycle: str,
+    so_far: Agg,
+    open_cases: list[CaseState],
+    today: date,
+    target: float | None,
+) -> Outlook:
     limit = k.limit_days or 0
-    eligible = [c for c in open_cases if not c.historical and not (
-        k.exceptions == "exclude" and c.has_exception)]
+    eligible = [
+        c
+        for c in open_cases
+        if not c.historical and not (k.exceptions == "exclude" and c.has_exception)
+    ]
     late = sum(1 for c in eligible if (c.day_of(today) or 0) > limit)
     could = len(eligible) - late
     den = so_far.den + len(eligible)
