@@ -30,6 +30,7 @@ class Stack:
     broker: TansuBroker | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=service_ports)
+    wall_clock: bool = False  # without the simulator, time advances by the wall clock
 
     def env(self) -> dict[str, str]:
         return {
@@ -37,6 +38,7 @@ class Stack:
             "SENDWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "SENDWATCH_VAR_DIR": str(self.var_dir),
             "PYTHONUNBUFFERED": "1",
+            **({"SENDWATCH_WALL_CLOCK": "1"} if self.wall_clock else {}),
         }
 
     def start_broker(self, bootstrap: str | None) -> None:
@@ -140,7 +142,7 @@ def run_stack(
 ) -> None:
     say = echo if callable(echo) else print
     (var_dir / "logs").mkdir(parents=True, exist_ok=True)
-    stack = Stack(var_dir=var_dir)
+    stack = Stack(var_dir=var_dir, wall_clock=not simulate)
     stopping = False
 
     def _terminate(_signum: int, _frame: object) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -50,6 +51,7 @@ class SimStats:
     batches: int = 0
     retries: int = 0
     backfilled: int = 0
+    ticks: int = 0
     sim_time: datetime | None = None
     last_event_time: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -240,6 +242,14 @@ def _midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
+_LONDON = ZoneInfo("Europe/London")
+
+
+def _end_of_day(d: date) -> datetime:
+    """The last second of an English calendar day, in UTC."""
+    return datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=_LONDON).astimezone(UTC)
+
+
 async def run_simulation(
     ingest_url: str,
     api_key: str,
@@ -258,6 +268,7 @@ async def run_simulation(
     retry_delay: float = 0.5,
     max_retry_delay: float = 10.0,
     timeout: float = 30.0,
+    clock_key: str | None = "dev-clock-key",
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -267,6 +278,10 @@ async def run_simulation(
     events it has reached are posted, at most ``batch_size`` a request.  ``on_progress``
     (sync or async) is called with the stats after each delivered batch.  ``transport``
     is for tests (``httpx.MockTransport``).
+
+    At the end of each simulated day (23:59:59 London) the simulator also posts a
+    ``clock.tick`` with ``clock_key`` (the clock source), after that day's events: the
+    statutory clocks advance on these ticks.  ``clock_key=None`` posts no ticks.
     """
     global _clock
     if batch_size < 1:
@@ -293,8 +308,44 @@ async def run_simulation(
         backfill_days=backfill_days,
         url=url,
     )
-    async with httpx.AsyncClient(transport=transport, headers=headers, timeout=timeout) as client:
+    async with (
+        httpx.AsyncClient(transport=transport, headers=headers, timeout=timeout) as client,
+        httpx.AsyncClient(
+            transport=transport,
+            headers={"Authorization": f"Bearer {clock_key}"},
+            timeout=timeout,
+        ) as clock_client,
+    ):
         poster = _Poster(client, url, stats, stop, retry_delay, max_retry_delay, on_progress)
+        ticker = _Poster(
+            clock_client,
+            url,
+            SimStats(seed=seed, start=start_dt),
+            stop,
+            retry_delay,
+            max_retry_delay,
+            None,
+        )
+        next_tick_day = start
+
+        async def post_ticks(until: datetime) -> bool:
+            nonlocal next_tick_day
+            while clock_key is not None and _end_of_day(next_tick_day) <= until:
+                day = next_tick_day
+                tick = {
+                    "id": f"sim-tick-{seed}-{day.isoformat()}",
+                    "source": "clock",
+                    "type": "clock.tick",
+                    "subject": "clock:simulated",
+                    "time": _end_of_day(day).isoformat(),
+                    "data": {},
+                }
+                if not await ticker.post([TimedEvent(_end_of_day(day), tick)]):
+                    return False
+                stats.ticks += 1
+                next_tick_day = day + timedelta(days=1)
+            return True
+
         try:
             # History: everything dated before the start, at once.
             while not stop.is_set():
@@ -315,7 +366,7 @@ async def run_simulation(
                     if not await poster.post(batch):
                         delivered = False
                         break
-                if not delivered:
+                if not delivered or not await post_ticks(now):
                     break
                 if end_dt is not None and now >= end_dt:
                     break

@@ -300,6 +300,7 @@ async def _run(ingest: FakeIngest, **kwargs: Any) -> Any:
         "transport": httpx.MockTransport(ingest),
         "retry_delay": 0.001,
         "tick": 0.005,
+        "clock_key": None,
     }
     options.update(kwargs)
     return await run_simulation("http://ingest.test/", KEY, **options)
@@ -371,3 +372,38 @@ def test_sim_clock_runs_accelerated_and_stops_at_end() -> None:
     clock.freeze()
     real[0] += 100
     assert clock.now() == START_DT + timedelta(days=10)
+
+
+async def test_runner_posts_a_tick_after_each_simulated_day() -> None:
+    posts: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def ingest(request: httpx.Request) -> httpx.Response:
+        events = json.loads(request.content)["events"]
+        posts.append((request.headers["authorization"], events))
+        return httpx.Response(200, json={"accepted": len(events), "rejected": 0})
+
+    stats = await asyncio.wait_for(
+        run_simulation(
+            "http://ingest.test",
+            KEY,
+            seed=SEED,
+            start=START,
+            speed=86400.0 * 365,
+            days=3,
+            transport=httpx.MockTransport(ingest),
+            tick=0.005,
+            clock_key="dev-clock-key",
+        ),
+        timeout=20,
+    )
+    ticks = [
+        (i, e) for i, (auth, evs) in enumerate(posts) for e in evs if e["type"] == "clock.tick"
+    ]
+    assert stats.ticks == len(ticks) == 3
+    assert all(posts[i][0] == "Bearer dev-clock-key" for i, _ in ticks)
+    assert all(e["source"] == "clock" for _, e in ticks)
+    # every case event of a day is posted before that day's tick
+    for index, tick in ticks:
+        tick_time = datetime.fromisoformat(tick["time"])
+        later = [e for _, evs in posts[index + 1 :] for e in evs if e["type"] != "clock.tick"]
+        assert all(datetime.fromisoformat(e["time"]) > tick_time for e in later)
