@@ -35,6 +35,10 @@ class KpiSnapshotData(StrictModel):
     producer: str
     sequence: int = Field(ge=0, description="Monotonic per producer; newer replaces older")
     as_of: AwareDatetime | None = Field(description="Latest event time applied")
+    watermark: AwareDatetime | None = Field(
+        default=None,
+        description="Latest clock tick: 'now' in event time (cycles close against it)",
+    )
     events_applied: int = Field(ge=0, description="Distinct events applied so far")
     values: list[KpiValue]
 
