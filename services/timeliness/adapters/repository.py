@@ -271,14 +271,21 @@ def apply_batch(
             else:
                 c.state = apply(c.state, msg)
         # KPI deltas from every changed case
-        deltas: dict[Key, Agg] = defaultdict(Agg)
+        deltas: dict[Key, list[int]] = {}
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
         for cid, c in cases.items():
             if c.known and c.state == c.original and frozenset(c.raised) == c.original_raised:
                 continue
             for key, d in delta(c.original, c.state, dictionary).items():
-                deltas[key] = deltas[key] + d
+                acc = deltas.get(key)
+                if acc is None:
+                    deltas[key] = list(d)
+                else:
+                    acc[0] += d[0]
+                    acc[1] += d[1]
+                    acc[2] += d[2]
+                    acc[3] += d[3]
             row = {
                 "case_id": cid,
                 "partition": c.partition,
@@ -313,7 +320,7 @@ def apply_batch(
             )
             session.execute(stmt, [{**r, "b_id": r["case_id"]} for r in changed_rows])
         touched = _apply_deltas(
-            session, dictionary, {k: v for k, v in deltas.items() if not v.is_zero}
+            session, dictionary, {k: Agg(*v) for k, v in deltas.items() if any(v)}
         )
         today = local_date(watermark or as_of) if (watermark or as_of) else None
         closing = _close_cycles(session, dictionary, watermark, state.watermark)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date
 
 from contracts.kpi_dictionary import KpiDef, KpiDictionary, Rag
@@ -21,32 +22,21 @@ Key = tuple[str, str, str]  # (kpi, cycle label, breakdown)
 OVER_A_YEAR_DAYS = 365  # DfE: "over 52 weeks" is 365 days or more
 
 
-@dataclass(frozen=True)
-class Agg:
+class Agg(NamedTuple):
     num: int = 0  # completions within the limit
     den: int = 0  # completions
     days: int = 0  # sum of elapsed days (for the average)
     over_year: int = 0  # completions after 52 weeks or more
 
-    def __add__(self, other: Agg) -> Agg:
-        return Agg(
-            self.num + other.num,
-            self.den + other.den,
-            self.days + other.days,
-            self.over_year + other.over_year,
-        )
+    def __add__(self, other: tuple[int, ...]) -> Agg:  # type: ignore[override]
+        return Agg(self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3])
 
-    def __sub__(self, other: Agg) -> Agg:
-        return Agg(
-            self.num - other.num,
-            self.den - other.den,
-            self.days - other.days,
-            self.over_year - other.over_year,
-        )
+    def __sub__(self, other: tuple[int, ...]) -> Agg:
+        return Agg(self[0] - other[0], self[1] - other[1], self[2] - other[2], self[3] - other[3])
 
     @property
     def is_zero(self) -> bool:
-        return self == ZERO
+        return not (self[0] or self[1] or self[2] or self[3])
 
     @property
     def percent(self) -> float | None:
@@ -84,13 +74,23 @@ def contributions(case: CaseState, dictionary: KpiDictionary) -> dict[Key, Agg]:
 
 
 def delta(old: CaseState | None, new: CaseState, dictionary: KpiDictionary) -> dict[Key, Agg]:
-    before = contributions(old, dictionary) if old is not None else {}
+    """What changes in the aggregates when a case goes from ``old`` to ``new``."""
     after = contributions(new, dictionary)
+    if old is None:
+        return after
+    before = contributions(old, dictionary)
+    if before == after:
+        return {}
     out: dict[Key, Agg] = {}
-    for key in before.keys() | after.keys():
-        d = after.get(key, ZERO) - before.get(key, ZERO)
-        if not d.is_zero:
-            out[key] = d
+    for key, a in after.items():
+        b = before.get(key)
+        if b is None:
+            out[key] = a
+        elif a != b:
+            out[key] = a - b
+    for key, b in before.items():
+        if key not in after:
+            out[key] = ZERO - b
     return out
 
 
