@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import date
+from typing import NamedTuple
 
 from contracts.kpi_dictionary import KpiDef, KpiDictionary, Rag
 from services.timeliness.domain.case import CaseState
