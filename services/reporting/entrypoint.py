@@ -14,7 +14,11 @@ from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.service import Runtime, create_service_app
-from services.reporting.adapters.repository import apply_snapshots, current_kpis
+from services.reporting.adapters.repository import (
+    apply_snapshots,
+    current_kpis,
+    producer_state,
+)
 
 SERVICE = "reporting"
 GROUP = "sendwatch-reporting"
@@ -78,6 +82,18 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                 }
                 for r in rows
             ]
+        }
+
+    @app.get("/v1/status", tags=["operations"])
+    async def status() -> dict[str, Any]:
+        """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
+        assert runtime.engine is not None
+        st = await asyncio.to_thread(producer_state, runtime.engine, "timeliness")
+        return {
+            "timeliness_sequence": st.sequence if st else None,
+            "events_applied": st.events_applied if st else 0,
+            "as_of": st.as_of if st else None,
+            "watermark": st.watermark if st else None,
         }
 
     @app.get("/", response_class=HTMLResponse, tags=["dashboard"])

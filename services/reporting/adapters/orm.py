@@ -21,6 +21,17 @@ class KpiRevision(SQLModel, table=True):
     denominator: int | None = None
     as_of: datetime | None = None
     received_at: datetime
+    detail: str | None = None  # the full KpiValue (target, RAG, closed, extra) as JSON
+
+
+class ProducerState(SQLModel, table=True):
+    __tablename__ = "reporting_producer_state"
+
+    producer: str = Field(primary_key=True, max_length=32)
+    sequence: int
+    events_applied: int
+    as_of: datetime | None = None
+    watermark: datetime | None = None
 
 
 class ReportingInbox(SQLModel, table=True):

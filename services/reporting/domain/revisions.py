@@ -1,7 +1,8 @@
 """Which KPI values in a snapshot are news.
 
 Reporting keeps every revision of a KPI value: a snapshot adds a revision for each
-(kpi, cycle, breakdown) whose value, numerator or denominator changed.  Snapshots
+(kpi, cycle, breakdown) whose value, numerator, denominator, closed state or upstream
+revision changed.  Snapshots
 older than what is stored (lower sequence) are ignored, so redelivery and reordering
 are harmless.
 """
@@ -21,6 +22,8 @@ class Stored:
     value: float | None
     numerator: int | None
     denominator: int | None
+    closed: bool = False
+    upstream_revision: int = 0
 
 
 def key_of(v: KpiValue) -> Key:
@@ -33,11 +36,13 @@ def new_revisions(stored: dict[Key, Stored], snapshot: KpiSnapshot) -> list[KpiV
         current = stored.get(key_of(v))
         if current is not None and current.sequence >= snapshot.data.sequence:
             continue
-        if current is not None and (current.value, current.numerator, current.denominator) == (
-            v.value,
-            v.numerator,
-            v.denominator,
-        ):
+        if current is not None and (
+            current.value,
+            current.numerator,
+            current.denominator,
+            current.closed,
+            current.upstream_revision,
+        ) == (v.value, v.numerator, v.denominator, v.closed, v.revision):
             continue
         out.append(v)
     return out
