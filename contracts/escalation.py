@@ -1,0 +1,159 @@
+"""Escalation policies and alert-rule settings (``escalation.yaml`` or
+``SENDWATCH_ESCALATION_FILE``), read by the alerts service.
+
+A policy is an ordered list of levels (a governance body or role, its recipients, what
+is asked of it, the delay before the next level if nobody acknowledges, and optionally a
+recovery plan due in working days).  Policies carry a ``version``; an open alert keeps
+the policy it started with, stored as JSON, so editing the file never changes an alert
+already under way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.kpi_dictionary import CycleKind, KpiDictionary
+
+_DEFAULT = Path(__file__).with_name("escalation.yaml")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+Channel = Literal["email", "webhook"]
+MilestoneKind = Literal["slipped", "early_warning"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Recipient(_Strict):
+    """One address: an email address or a webhook URL (JSON POST)."""
+
+    email: str | None = None
+    webhook: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_address(self) -> Recipient:
+        if (self.email is None) == (self.webhook is None):
+            raise ValueError("a recipient has exactly one of `email` or `webhook`")
+        if self.email is not None and not _EMAIL.match(self.email):
+            raise ValueError(f"not an email address: {self.email!r}")
+        if self.webhook is not None and not self.webhook.startswith(("http://", "https://")):
+            raise ValueError(f"webhook must be an http(s) URL: {self.webhook!r}")
+        return self
+
+    @property
+    def channel(self) -> Channel:
+        return "email" if self.email is not None else "webhook"
+
+    @property
+    def address(self) -> str:
+        return self.email if self.email is not None else str(self.webhook)
+
+
+class RecoveryPlanRule(_Strict):
+    working_days: int = Field(ge=1, le=120)
+    document: str = "recovery plan"
+    notify_next_level_when_overdue: bool = True
+
+
+class Level(_Strict):
+    body: str = Field(min_length=1, description="Governance body or role")
+    role: str = ""
+    ask: str = ""
+    recipients: list[Recipient] = Field(min_length=1)
+    escalate_after_days: float | None = Field(
+        default=None, gt=0, description="Event-time delay before the next level; None = last"
+    )
+    requires_recovery_plan: RecoveryPlanRule | None = None
+
+
+class Policy(_Strict):
+    version: int = Field(ge=1)
+    title: str
+    rule: str = Field(pattern=r"^[A-Z]{1,3}[0-9]{1,3}[a-z]?$")
+    levels: list[Level] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _last_level_has_no_delay(self) -> Policy:
+        if self.levels[-1].escalate_after_days is not None:
+            raise ValueError("the last level has nowhere to escalate: drop escalate_after_days")
+        return self
+
+
+class Watch(_Strict):
+    kpi: str
+    cycle_kinds: list[CycleKind] = Field(min_length=1)
+    breakdowns: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+
+    def matches(self, kpi: str, cycle_kind: str, breakdown: str) -> bool:
+        return (
+            kpi == self.kpi
+            and cycle_kind in self.cycle_kinds
+            and any(fnmatch.fnmatchcase(breakdown, p) for p in self.breakdowns)
+        )
+
+
+def _both() -> list[MilestoneKind]:
+    return ["slipped", "early_warning"]
+
+
+def _slipped() -> list[MilestoneKind]:
+    return ["slipped"]
+
+
+class MilestoneSettings(_Strict):
+    record: list[MilestoneKind] = Field(default_factory=lambda: _both())
+    notify: list[MilestoneKind] = Field(default_factory=lambda: _slipped())
+
+
+class EscalationConfig(_Strict):
+    version: int
+    horizon_days: int = Field(default=14, ge=0)
+    watch: list[Watch] = Field(default_factory=list)
+    milestones: MilestoneSettings = MilestoneSettings()
+    owners: dict[str, list[Recipient]] = Field(default_factory=dict)
+    policies: dict[str, Policy]
+
+    def watched(self, kpi: str, cycle_kind: str, breakdown: str) -> bool:
+        return any(w.matches(kpi, cycle_kind, breakdown) for w in self.watch)
+
+    def problems(self, dictionary: KpiDictionary) -> list[str]:
+        """Cross-checks against the KPI dictionary (empty when consistent)."""
+        out: list[str] = []
+        for w in self.watch:
+            k = dictionary.kpis.get(w.kpi)
+            if k is None:
+                out.append(f"watch: unknown kpi {w.kpi!r}")
+                continue
+            if k.escalation_policy is None:
+                out.append(f"watch: kpi {w.kpi!r} has no escalation_policy in the dictionary")
+            elif k.escalation_policy not in self.policies:
+                out.append(f"watch: kpi {w.kpi!r} names unknown policy {k.escalation_policy!r}")
+            for kind in w.cycle_kinds:
+                if kind not in k.cycles:
+                    out.append(f"watch: kpi {w.kpi!r} is not computed for {kind} cycles")
+        for kpi_id, k in dictionary.kpis.items():
+            if k.escalation_policy and k.escalation_policy not in self.policies:
+                out.append(f"kpi {kpi_id!r} names unknown policy {k.escalation_policy!r}")
+        return out
+
+
+def horizon_days(config: EscalationConfig) -> int:
+    """The backfill horizon: SENDWATCH_ALERTS_HORIZON_DAYS, else the file's value."""
+    raw = os.environ.get("SENDWATCH_ALERTS_HORIZON_DAYS")
+    return int(raw) if raw else config.horizon_days
+
+
+@lru_cache(maxsize=4)
+def load_escalation(path: str | None = None) -> EscalationConfig:
+    file = Path(path or os.environ.get("SENDWATCH_ESCALATION_FILE") or _DEFAULT)
+    return EscalationConfig.model_validate(yaml.safe_load(file.read_text()))

@@ -1,0 +1,163 @@
+"""Cycle labels as the timeliness service writes them (``2026-W47``, ``2026-11``,
+``2026/27-Q3``, ``2026/27``, ``2026``, ``R12-2026-11``): their kind, first and last day,
+the cycle before and after, the day they close, and plain-English names."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
+    idx = year * 12 + (month - 1) + n
+    return idx // 12, idx % 12 + 1
+
+
+def kind_of(label: str) -> str:
+    if label == "current":
+        return "current"
+    if label.startswith("R12-"):
+        return "rolling_12"
+    if "-W" in label:
+        return "week"
+    if "-Q" in label:
+        return "quarter"
+    if "/" in label:
+        return "plan_year"
+    if len(label) == 4:
+        return "calendar_year"
+    return "month"
+
+
+def bounds(label: str, start_month: int = 4) -> tuple[date, date]:
+    """First and last day of a cycle."""
+    kind = kind_of(label)
+    if kind == "week":
+        iso_year, iso_week = label.split("-W")
+        first = date.fromisocalendar(int(iso_year), int(iso_week), 1)
+        return first, first + timedelta(days=6)
+    if kind == "month":
+        y, m = map(int, label.split("-"))
+        ny, nm = _add_months(y, m, 1)
+        return date(y, m, 1), date(ny, nm, 1) - timedelta(days=1)
+    if kind == "quarter":
+        py, q = label.split("-Q")
+        sy, sm = _add_months(int(py.split("/")[0]), start_month, (int(q) - 1) * 3)
+        ey, em = _add_months(sy, sm, 3)
+        return date(sy, sm, 1), date(ey, em, 1) - timedelta(days=1)
+    if kind == "plan_year":
+        year = int(label.split("/")[0])
+        return date(year, start_month, 1), date(year + 1, start_month, 1) - timedelta(days=1)
+    if kind == "calendar_year":
+        return date(int(label), 1, 1), date(int(label), 12, 31)
+    if kind == "rolling_12":
+        y, m = map(int, label[4:].split("-"))
+        sy, sm = _add_months(y, m, -11)
+        ny, nm = _add_months(y, m, 1)
+        return date(sy, sm, 1), date(ny, nm, 1) - timedelta(days=1)
+    raise ValueError(f"cycle {label!r} has no bounds")
+
+
+def label_for(kind: str, d: date, start_month: int = 4) -> str:
+    """The label of the ``kind`` cycle containing ``d``."""
+    if kind == "week":
+        iso = d.isocalendar()
+        return f"{iso.year:04d}-W{iso.week:02d}"
+    if kind == "month":
+        return f"{d.year:04d}-{d.month:02d}"
+    py = d.year if d.month >= start_month else d.year - 1
+    if kind == "quarter":
+        return f"{py}/{(py + 1) % 100:02d}-Q{((d.month - start_month) % 12) // 3 + 1}"
+    if kind == "plan_year":
+        return f"{py}/{(py + 1) % 100:02d}"
+    if kind == "calendar_year":
+        return f"{d.year:04d}"
+    if kind == "rolling_12":
+        return f"R12-{d.year:04d}-{d.month:02d}"
+    raise ValueError(f"unknown cycle kind {kind!r}")
+
+
+def _shift_rolling(label: str, n: int) -> str:
+    year, month = (int(x) for x in label[4:].split("-"))
+    y, m = _add_months(year, month, n)
+    return f"R12-{y:04d}-{m:02d}"
+
+
+def previous(label: str, start_month: int = 4) -> str:
+    """The cycle of the same kind just before ``label``."""
+    if kind_of(label) == "rolling_12":
+        return _shift_rolling(label, -1)
+    first, _ = bounds(label, start_month)
+    return label_for(kind_of(label), first - timedelta(days=1), start_month)
+
+
+def following(label: str, start_month: int = 4) -> str:
+    """The cycle of the same kind just after ``label``."""
+    if kind_of(label) == "rolling_12":
+        return _shift_rolling(label, 1)
+    _, last = bounds(label, start_month)
+    return label_for(kind_of(label), last + timedelta(days=1), start_month)
+
+
+def closed_on(label: str, grace_days: dict[str, int], start_month: int = 4) -> date:
+    """The first day on which the cycle counts as closed (its end plus grace, passed)."""
+    _, last = bounds(label, start_month)
+    return last + timedelta(days=grace_days.get(kind_of(label), 0) + 1)
+
+
+def describe(label: str, start_month: int = 4) -> str:
+    """A cycle in plain English: 'June 2026', 'the week of 16 to 22 November 2026'."""
+    kind = kind_of(label)
+    if kind == "current":
+        return "the current position"
+    first, last = bounds(label, start_month)
+    if kind == "month":
+        return f"{_MONTHS[first.month - 1]} {first.year}"
+    if kind == "week":
+        if first.month == last.month:
+            return f"the week of {first.day} to {human_date(last)}"
+        return f"the week of {first.day} {_MONTHS[first.month - 1]} to {human_date(last)}"
+    if kind == "quarter":
+        q = label.split("-Q")[1]
+        return (
+            f"quarter {q} of {label.split('-Q')[0]} "
+            f"({_MONTHS[first.month - 1]} to {_MONTHS[last.month - 1]} {last.year})"
+        )
+    if kind == "plan_year":
+        return f"the plan year {label} (April {first.year} to March {last.year})"
+    if kind == "calendar_year":
+        return f"the calendar year {label}"
+    return f"the 12 months to {_MONTHS[last.month - 1]} {last.year}"
+
+
+def noun(kind: str) -> str:
+    return {
+        "week": "week",
+        "month": "month",
+        "quarter": "quarter",
+        "plan_year": "plan year",
+        "calendar_year": "year",
+        "rolling_12": "rolling 12-month period",
+    }.get(kind, "cycle")
+
+
+def human_date(d: date) -> str:
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def human_day(d: date) -> str:
+    return f"{d.strftime('%A')} {human_date(d)}"

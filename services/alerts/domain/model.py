@@ -1,0 +1,247 @@
+"""The alerts service's domain objects: closed-cycle results, alerts and their episodes,
+silences, recovery plans, and the effects a decision produces (audit entries and
+notifications to put in the outbox).  Plain dataclasses; no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from contracts.escalation import Policy
+
+LONDON = ZoneInfo("Europe/London")
+
+AlertKind = Literal["deterioration", "escalation", "milestone", "overdue"]
+Status = Literal["open", "acknowledged", "resolved", "superseded"]
+Verdict = Literal["met", "missed", "no_data"]
+Notice = Literal["alert", "resolved"]
+OPEN_STATUSES: tuple[Status, ...] = ("open", "acknowledged")
+
+
+def local_date(at: datetime) -> date:
+    """The calendar date in England of an event-time instant."""
+    return at.astimezone(LONDON).date()
+
+
+def start_of_day(d: date) -> datetime:
+    """Midnight at the start of ``d`` in England, as an aware UTC datetime."""
+    return datetime.combine(d, time(0, 0), tzinfo=LONDON).astimezone(UTC)
+
+
+def alert_id(fingerprint: str) -> str:
+    """Alert ids are derived from the fingerprint: a replay into an empty database gives
+    the same ids, and re-triggers of one condition keep one id (with a new episode)."""
+    return "al-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """A closed cycle of a watched KPI series, judged against its goal."""
+
+    kpi: str
+    cycle_kind: str
+    breakdown: str
+    cycle: str
+    revision: int
+    value: float | None
+    target: float | None
+    standard: float | None
+    numerator: int | None
+    denominator: int | None
+    closed_on: date  # the first day the cycle counted as closed
+
+    @property
+    def goal(self) -> float | None:
+        """The trajectory target when the cycle has one, else the standard."""
+        return self.target if self.target is not None else self.standard
+
+    @property
+    def goal_label(self) -> str:
+        return "trajectory target" if self.target is not None else "standard"
+
+    def verdict(self, direction: str) -> Verdict:
+        goal = self.goal
+        if self.value is None or goal is None or direction == "none":
+            return "no_data"
+        if direction == "lower":
+            return "met" if self.value <= goal else "missed"
+        return "met" if self.value >= goal else "missed"
+
+    def fact(self, label: str) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "label": label,
+            "revision": self.revision,
+            "value": self.value,
+            "target": self.target,
+            "standard": self.standard,
+            "goal": self.goal,
+            "goal_label": self.goal_label,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+        }
+
+
+@dataclass(frozen=True)
+class MilestoneInput:
+    event_id: str
+    case: str
+    at: datetime  # event time it fired
+    milestone: str
+    kind: Literal["slipped", "early_warning"]
+    kpi: str
+    start: date
+    due: date
+    day: int
+    locality: str
+    age_band: str
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    kpi: str | None
+    breakdown: str | None
+    until: datetime
+    reason: str
+    created_by: str
+
+    def mutes(self, kpi: str, breakdown: str, now: datetime) -> bool:
+        return (
+            now < self.until
+            and (self.kpi is None or self.kpi == kpi)
+            and (self.breakdown is None or self.breakdown == breakdown)
+        )
+
+
+@dataclass(frozen=True)
+class PlanAction:
+    action: str
+    owner: str
+    due: date
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    summary: str
+    actions: tuple[PlanAction, ...]
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A recipient notified in an episode (the basis of 'at most once per level' and of
+    who receives the resolved notice)."""
+
+    level: int
+    channel: str
+    address: str
+    notice: Notice
+
+
+@dataclass
+class Alert:
+    id: str
+    fingerprint: str
+    rule: str
+    kind: AlertKind
+    kpi: str
+    cycle_kind: str
+    breakdown: str
+    cycle: str | None
+    title: str
+    opened_at: datetime
+    updated_at: datetime
+    status: Status = "open"
+    episode: int = 1
+    historical: bool = False
+    policy_name: str | None = None
+    policy: Policy | None = None
+    level: int = 0
+    level_at: datetime | None = None
+    level_muted: bool = False
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    ack_note: str | None = None
+    follow_up_due: date | None = None
+    plan_due: date | None = None
+    plan_asked_on: date | None = None
+    plan_level: int | None = None
+    plan_document: str | None = None
+    plan_recorded_at: datetime | None = None
+    plan_overdue_at: datetime | None = None
+    parent_id: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    notified: list[Sent] = field(default_factory=list)
+    next_check_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def policy_version(self) -> int | None:
+        return self.policy.version if self.policy else None
+
+    def next_escalation_at(self) -> datetime | None:
+        """When the next level is due if nobody acknowledges (None: nothing pending)."""
+        if (
+            self.status != "open"
+            or self.kind != "escalation"
+            or self.historical
+            or self.policy is None
+            or self.level < 1
+            or self.level_muted
+            or self.level_at is None
+            or self.level >= len(self.policy.levels)
+        ):
+            return None
+        delay = self.policy.levels[self.level - 1].escalate_after_days
+        return None if delay is None else self.level_at + timedelta(days=delay)
+
+    def plan_overdue_from(self) -> datetime | None:
+        """The instant the recovery plan becomes overdue (the day after it is due)."""
+        if (
+            self.plan_due is None
+            or self.plan_recorded_at is not None
+            or self.plan_overdue_at is not None
+            or not self.is_open
+        ):
+            return None
+        return start_of_day(self.plan_due + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    alert_id: str | None
+    episode: int | None
+    at: datetime  # event time
+    kind: str
+    message: str
+    actor: str = "sendwatch"
+    channel: str | None = None
+    recipient: str | None = None
+    outcome: str | None = None
+    level: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message to deliver, created in the same transaction as the decision."""
+
+    alert_id: str
+    episode: int
+    level: int
+    notice: Notice
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    payload: dict[str, Any]
+    decided_at: datetime  # event time
