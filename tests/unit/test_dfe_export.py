@@ -351,18 +351,22 @@ def req(
     return case(received, decision_to_assess=decided, decision_outcome=outcome, **kw)
 
 
-def test_request_outcomes_as_at_end_of_year() -> None:
+def test_request_outcomes_as_recorded_or_as_at_a_date() -> None:
     cases = [
         req(date(2024, 3, 1), date(2024, 4, 1), "Y"),
         req(date(2024, 3, 1), date(2024, 4, 1), "N"),
         req(date(2024, 3, 1), date(2024, 3, 5), "W"),
         req(date(2024, 3, 1), transferred_out=date(2024, 3, 20)),  # left before deciding
-        req(date(2024, 12, 1), date(2025, 1, 5), "Y"),  # decided after 31 Dec: not made
+        req(date(2024, 12, 1), date(2025, 1, 5), "Y"),  # decided after 31 Dec
         req(date(2024, 12, 1)),  # no decision
         req(date(2023, 12, 1), date(2024, 1, 5), "Y"),  # received in another year
         req(date(2024, 2, 1), date(2024, 3, 1), "Y", historical=True),
     ]
-    r = all_row(dfe.requests_rows(cases, 2024, SHROPSHIRE))
+    recorded = all_row(dfe.requests_rows(cases, 2024, SHROPSHIRE))
+    assert recorded["requests_received_in_year"] == "6"
+    assert recorded["requests_decided_to_assess"] == "2"  # as the January return records it
+    assert recorded["requests_decision_not_made"] == "1"
+    r = all_row(dfe.requests_rows(cases, 2024, SHROPSHIRE, as_at=date(2024, 12, 31)))
     assert r["requests_received_in_year"] == "6"
     assert (r["requests_decided_to_assess"], r["requests_decided_not_to_assess"]) == ("1", "1")
     assert (r["requests_withdrawn"], r["requests_decision_not_made"]) == ("2", "2")

@@ -459,7 +459,9 @@ def _six_week_tally(case: CaseState, decided: date) -> _Requests:
     return t
 
 
-def _request_tally(case: CaseState, year: int, basis: SixWeekBasis) -> _Requests | None:
+def _request_tally(
+    case: CaseState, year: int, basis: SixWeekBasis, as_at: date | None
+) -> _Requests | None:
     if case.historical:
         return None
     end = date(year, 12, 31)
@@ -467,7 +469,7 @@ def _request_tally(case: CaseState, year: int, basis: SixWeekBasis) -> _Requests
     received_in_year = case.received is not None and case.received.year == year
     if received_in_year:
         t.received = 1
-        outcome = _outcome_at(case, end)
+        outcome = _outcome_at(case, as_at or date.max)
         t.assess = int(outcome == "Y")
         t.not_assess = int(outcome == "N")
         t.withdrawn = int(outcome == "W")
@@ -513,14 +515,16 @@ def requests_rows(
     *,
     ethnicity: bool = False,
     six_week_basis: SixWeekBasis = "decided_in_year",
+    as_at: date | None = None,
 ) -> list[dict[str, str]]:
     """The LA's rows of ``requests.csv`` for calendar year ``year``.
 
     * ``requests_received_in_year``: non-historical cases with ``received`` in ``year``.
-    * Their outcome as at 31 December: decided to assess (Y), not to assess (N),
-      withdrawn (W, or the case closed by transfer out or cessation before a decision),
-      or decision not made (no decision by 31 December, including decisions dated
-      later).  The four percentages are over the requests received.
+    * Their outcome as recorded (SEN2 reports the outcome as at the January return, so
+      by default every decision known is counted; ``as_at`` cuts off at a date, e.g. the
+      census day): decided to assess (Y), not to assess (N), withdrawn (W, or the case
+      closed by transfer out or cessation before a decision), or decision not made.
+      The four percentages are over the requests received.
     * ``request_outcome_six_weeks`` / ``_over_6_weeks``: Y/N decisions made at most 42
       days, or more than 42 days, after the request.  With the default
       ``six_week_basis="decided_in_year"`` these are the decisions *dated in* ``year``,
@@ -539,7 +543,7 @@ def requests_rows(
     """
     totals: dict[Group, _Requests] = {}
     for case in cases:
-        t = _request_tally(case, year, six_week_basis)
+        t = _request_tally(case, year, six_week_basis, as_at)
         if t is None:
             continue
         for g in _groups(case, REQUESTS_ALL, REQUESTS_AGE_LABELS, REQUESTS_AGE_UNKNOWN, ethnicity):
