@@ -138,6 +138,65 @@ async def consume_to_state(port: int, n: int) -> float:
             await asyncio.sleep(0.02)
 
 
+async def run_sen2_bench(requests: int, echo: Callable[..., Any] = print) -> int:
+    """Import and process a synthetic SEN2 file of ``requests`` requests end to end
+    (parse, pseudonymise, ingest, timeliness state and KPIs), against raw aiokafka
+    consumption of the same case-events topic on the same broker."""
+    from sendwatch.sen2.importer import import_sen2
+    from sendwatch.sen2.synthetic import generate_sen2_xml
+
+    tmp = Path(tempfile.mkdtemp(prefix="sendwatch-bench-sen2-"))
+    persons = max(1, int(requests / 1.1))
+    xml, expected = generate_sen2_xml(seed=2025, persons=persons, year=2025)
+    path = tmp / "sen2.xml"
+    path.write_bytes(xml)
+    os.environ.setdefault("SENDWATCH_PSEUDONYM_KEY", "bench-pseudonym-key-000000")
+    os.environ.setdefault("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
+    broker = start_tansu()
+    stack = Stack(
+        var_dir=tmp,
+        bootstrap=broker.bootstrap,
+        ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")},
+    )
+    (tmp / "logs").mkdir(parents=True)
+    try:
+        stack.start_service("ingest")
+        stack.start_service("timeliness")
+        await asyncio.to_thread(stack.wait_healthy)
+        echo(
+            f"SEN2 file: {expected.requests:,} requests, {expected.persons:,} persons, "
+            f"{len(xml) / 1e6:.0f} MB; broker {broker.bootstrap} (Tansu)"
+        )
+        started = time.perf_counter()
+        summary = await asyncio.to_thread(
+            import_sen2,
+            path,
+            f"http://127.0.0.1:{stack.ports['ingest']}",
+            "dev-sen2-import-key",
+            wait=True,
+            timeliness_url=f"http://127.0.0.1:{stack.ports['timeliness']}",
+            wait_timeout=3600,
+        )
+        elapsed = time.perf_counter() - started
+        events = summary.accepted
+        consume = await raw_consume(broker.bootstrap, "sendwatch.case-events.v1", events)
+    finally:
+        stack.stop()
+        broker.stop()
+    pipeline = events / elapsed
+    echo(f"{'path':46} {'events/s':>10} {'ratio to raw':>13}")
+    echo(f"{'raw aiokafka consume + validation (same topic)':46} {consume:10,.0f}")
+    echo(
+        f"{'SEN2 import -> ingest -> timeliness state+KPIs':46} {pipeline:10,.0f} "
+        f"{pipeline / consume:13.3f}"
+    )
+    echo(
+        f"{events:,} events from {expected.requests:,} requests in {elapsed:.1f} s "
+        f"({expected.requests / elapsed:,.0f} requests/s)"
+    )
+    return 0
+
+
 async def run_bench(
     events: int = 50_000, batch: int = 5_000, echo: Callable[..., Any] = print
 ) -> int:

@@ -273,12 +273,20 @@ def bench(
     events: int = 50_000,
     batch: Annotated[int, typer.Option(help="events per ingest request")] = 5_000,
     database_url: Annotated[str | None, typer.Option(envvar="SENDWATCH_DATABASE_URL")] = None,
+    sen2: Annotated[
+        int,
+        typer.Option(
+            help="instead: import a synthetic SEN2 file of N requests end to end (e.g. 150000)"
+        ),
+    ] = 0,
 ) -> None:
     """Measure ingest and consume-to-state throughput against raw aiokafka, same broker."""
-    from sendwatch.bench import run_bench
+    from sendwatch.bench import run_bench, run_sen2_bench
 
     if database_url:
         os.environ["SENDWATCH_DATABASE_URL"] = database_url
+    if sen2:
+        sys.exit(asyncio.run(run_sen2_bench(sen2, echo=console.print)))
     sys.exit(asyncio.run(run_bench(events=events, batch=batch, echo=console.print)))
 
 
