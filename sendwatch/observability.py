@@ -49,6 +49,16 @@ INGEST_REQUEST_LATENCY = Histogram(
     "Ingest request handling time (validation and publication)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+ALERTS_FIRED = Counter(
+    "sendwatch_alerts_fired",
+    "Alerts raised (new alerts and re-triggered episodes), by rule id",
+    ["rule"],
+)
+NOTIFICATIONS = Counter(
+    "sendwatch_notifications",
+    "Alert notifications by channel and outcome (queued, muted, sent, retry, failed)",
+    ["channel", "outcome"],
+)
 
 
 def metrics_payload() -> tuple[bytes, str]:

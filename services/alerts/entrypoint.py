@@ -1,38 +1,103 @@
-"""Alerts service process: consumes KPI snapshots, port 8003.
+"""Alerts service process (port 8003): exception alerts and escalation along the
+partnership's governance chain.
 
-This step keeps the latest KPI observations and serves the open caseload; the rules,
-escalation ladders and notifications build on these observations.
+Consumes KPI snapshots and milestone alerts; evaluates the rules and pending escalations
+in event time (the latest watermark seen) in one transaction per batch, with the
+notifications in a transactional outbox; a relay delivers them by SMTP and webhook.
+API (``Authorization: Bearer``; roles ``read`` and ``ack``, ``admin`` implies both):
+alerts with their full timeline, escalations, acknowledgements, recovery plans,
+silences and the notification outbox.
 """
 
+from __future__ import annotations
+
 import asyncio
-from typing import Any
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.escalation import horizon_days, load_escalation
+from contracts.kpi_dictionary import load_kpis
 from contracts.snapshots import KpiSnapshot
+from contracts.timeline import MilestoneAlert
+from contracts.tokens import Principal, load_tokens
 from contracts.topics import load_topics
 from sendwatch.bus import batch_subscriber, current_records, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
+from sendwatch.observability import ALERTS_FIRED, NOTIFICATIONS, get_logger
 from sendwatch.service import Runtime, create_service_app
-from services.alerts.adapters.repository import apply_snapshots, observation
+from services.alerts.adapters.notify import Relay
+from services.alerts.adapters.repository import AlertStore, Incoming, Outcome, observation
+from services.alerts.domain.engine import AlertNotFound, Conflict
+from services.alerts.domain.model import LONDON, PlanAction, RecoveryPlan
 
 SERVICE = "alerts"
 GROUP = "sendwatch-alerts"
+GROUP_MILESTONES = "sendwatch-alerts-milestones"
+log = get_logger(__name__)
+
+
+def count(out: Outcome) -> None:
+    for rule, n in out.fired.items():
+        ALERTS_FIRED.labels(rule).inc(n)
+    for channel, n in out.queued.items():
+        NOTIFICATIONS.labels(channel, "queued").inc(n)
+    for channel, n in out.muted.items():
+        NOTIFICATIONS.labels(channel, "muted").inc(n)
 
 
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     topics = load_topics()
+    config = load_escalation()
+    dictionary = load_kpis()
+    problems = config.problems(dictionary)
+    if problems:
+        raise ValueError(
+            "escalation.yaml does not match the KPI dictionary: " + "; ".join(problems)
+        )
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
-    pipeline: ConsumerPipeline[KpiSnapshot] = ConsumerPipeline(
+    store = AlertStore(
+        engine,
+        config,
+        dictionary,
+        horizon_days=horizon_days(config),
+        base_url=os.environ.get("SENDWATCH_DASHBOARD_URL", "http://127.0.0.1:8000"),
+    )
+    relay = Relay.from_env(store)
+
+    def apply(items: list[Incoming]) -> int:
+        out = store.apply_batch(items)
+        count(out)
+        return out.applied
+
+    async def after_commit(_applied: int) -> None:
+        relay.wake()
+
+    snapshots: ConsumerPipeline[Incoming] = ConsumerPipeline(
         service=SERVICE,
         broker=broker,
         dlq_topic=topics.name("dead-letter"),
         parse=lambda record: KpiSnapshot.model_validate_json(record.value),
-        apply=lambda snaps: apply_snapshots(engine, snaps),
+        apply=apply,
+        after_commit=after_commit,
+    )
+    milestones: ConsumerPipeline[Incoming] = ConsumerPipeline(
+        service=SERVICE,
+        broker=broker,
+        dlq_topic=topics.name("dead-letter"),
+        parse=lambda record: MilestoneAlert.model_validate_json(record.value),
+        apply=apply,
+        after_commit=after_commit,
     )
 
     @batch_subscriber(
@@ -41,25 +106,128 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         topics.name("kpi-snapshots"),
         GROUP,
         title="kpi-snapshots",
-        description="KPI values the rules evaluate",
+        description="Closed KPI cycles the rules evaluate; their watermark is 'now'",
     )
     async def on_snapshots(body: list[KpiSnapshot]) -> None:
-        await pipeline.handle(current_records(broker))
+        await snapshots.handle(current_records(broker))
 
-    return Runtime(
+    @batch_subscriber(
+        broker,
+        settings,
+        topics.name("milestones"),
+        GROUP_MILESTONES,
+        title="milestones",
+        description="Milestone slips (MS1) and early warnings (MS2)",
+    )
+    async def on_milestones(body: list[MilestoneAlert]) -> None:
+        await milestones.handle(current_records(broker))
+
+    runtime = Runtime(
         name=SERVICE,
         settings=settings,
         broker=broker,
         engine=engine,
-        groups={GROUP: [topics.name("kpi-snapshots")]},
+        groups={
+            GROUP: [topics.name("kpi-snapshots")],
+            GROUP_MILESTONES: [topics.name("milestones")],
+        },
     )
+    runtime.extras = {"store": store, "relay": relay, "dictionary": dictionary}
+    return runtime
+
+
+# --- request bodies ------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AckBody(_Body):
+    by: str | None = Field(default=None, max_length=120, description="Who is acknowledging")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PlanActionBody(_Body):
+    action: str = Field(min_length=3, max_length=1000)
+    owner: str = Field(min_length=2, max_length=200, description="Named owner")
+    due: date = Field(description="Timescale: the date the action is due")
+
+
+class PlanBody(_Body):
+    summary: str = Field(min_length=3, max_length=4000)
+    recorded_by: str | None = Field(default=None, max_length=120)
+    actions: list[PlanActionBody] = Field(min_length=1, max_length=100)
+
+
+class SilenceBody(_Body):
+    kpi: str | None = Field(default=None, max_length=64)
+    breakdown: str | None = Field(default=None, max_length=80)
+    until: datetime | date = Field(description="Mute until this time (a date: its end)")
+    reason: str = Field(min_length=3, max_length=2000)
+    by: str | None = Field(default=None, max_length=120)
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: datetime | date) -> datetime | date:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. 2026-12-01T00:00:00Z) or a date")
+        return value
+
+    def until_utc(self) -> datetime:
+        if isinstance(self.until, datetime):
+            return self.until.astimezone(UTC)
+        return datetime.combine(self.until, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
+
+
+# --- the app -------------------------------------------------------------------------
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
+    store: AlertStore = runtime.extras["store"]
+    relay: Relay = runtime.extras["relay"]
+    dictionary = runtime.extras["dictionary"]
+    tokens = load_tokens()
     app = create_service_app(
-        runtime, title="sendwatch alerts", description="Exception alerts and escalation."
+        runtime,
+        title="sendwatch alerts",
+        description="Exception alerts and escalation along the partnership's governance chain.",
     )
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            relay.start()
+            try:
+                yield state
+            finally:
+                await relay.stop()
+
+    app.router.lifespan_context = lifespan
+
+    def role(needed: str) -> Callable[..., Principal]:
+        def check(authorization: Annotated[str | None, Header()] = None) -> Principal:
+            who = tokens.from_header(authorization)
+            if who is None:
+                raise HTTPException(
+                    401,
+                    "missing or unknown token (Authorization: Bearer <token>)",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if not who.allows(needed):
+                raise HTTPException(403, f"this token lacks the {needed!r} role")
+            return who
+
+        return check
+
+    reader = Depends(role("read"))
+    acker = Depends(role("ack"))
+
+    def actor(who: Principal, name: str | None) -> str:
+        return f"{name} ({who.name})" if name else who.name
 
     @app.get("/v1/caseload", tags=["kpis"])
     async def caseload() -> dict[str, Any]:
@@ -69,5 +237,113 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             "open_caseload": int(obs.value) if obs and obs.value is not None else None,
             "sequence": obs.sequence if obs else None,
         }
+
+    @app.get("/v1/alerts", tags=["alerts"], dependencies=[reader])
+    async def list_alerts(
+        status: Literal["open", "acknowledged", "resolved", "superseded"] | None = None,
+        kpi: str | None = Query(None, max_length=64),
+        rule: str | None = Query(None, pattern=r"^[A-Z]{1,3}[0-9]{1,3}[a-z]?$"),
+        historical: bool | None = None,
+        kind: Literal["deterioration", "escalation", "milestone", "overdue"] | None = None,
+        limit: int = Query(200, ge=1, le=5000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        if kpi is not None and kpi not in dictionary.kpis:
+            raise HTTPException(422, f"unknown kpi {kpi!r}")
+        total, rows = await asyncio.to_thread(
+            lambda: store.list_alerts(
+                status=status,
+                kpi=kpi,
+                rule=rule,
+                historical=historical,
+                kind=kind,
+                limit=limit,
+                offset=offset,
+            )
+        )
+        return {"total": total, "alerts": rows, "now": await asyncio.to_thread(store.now)}
+
+    @app.get("/v1/alerts/{alert_id}", tags=["alerts"], dependencies=[reader])
+    async def get_alert(alert_id: str) -> dict[str, Any]:
+        view = await asyncio.to_thread(store.alert_detail, alert_id[:64])
+        if view is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        return view
+
+    @app.get("/v1/escalations", tags=["alerts"], dependencies=[reader])
+    async def escalations() -> dict[str, Any]:
+        return await asyncio.to_thread(store.escalations)
+
+    def _act(fn: Callable[[], tuple[dict[str, Any], Outcome]]) -> dict[str, Any]:
+        try:
+            view, out = fn()
+        except AlertNotFound as exc:
+            raise HTTPException(404, f"no alert {exc.args[0]!r}") from exc
+        except Conflict as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        count(out)
+        relay.wake()
+        return view
+
+    @app.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
+    async def ack(
+        alert_id: str, body: AckBody | None = None, who: Principal = acker
+    ) -> dict[str, Any]:
+        b = body or AckBody()
+        return await asyncio.to_thread(
+            _act, lambda: store.acknowledge(alert_id[:64], actor(who, b.by), b.note)
+        )
+
+    @app.post("/v1/alerts/{alert_id}/recovery-plan", tags=["alerts"])
+    async def recovery_plan(
+        alert_id: str, body: PlanBody, who: Principal = acker
+    ) -> dict[str, Any]:
+        plan = RecoveryPlan(
+            summary=body.summary,
+            actions=tuple(PlanAction(a.action, a.owner, a.due) for a in body.actions),
+            recorded_by=actor(who, body.recorded_by),
+        )
+        return await asyncio.to_thread(_act, lambda: store.record_plan(alert_id[:64], plan))
+
+    @app.post("/v1/silences", tags=["alerts"], status_code=201)
+    async def create_silence(body: SilenceBody, who: Principal = acker) -> dict[str, Any]:
+        if body.kpi is None and body.breakdown is None:
+            raise HTTPException(422, "a silence needs a kpi, a breakdown or both")
+        if body.kpi is not None and body.kpi not in dictionary.kpis:
+            raise HTTPException(422, f"unknown kpi {body.kpi!r}")
+        return await asyncio.to_thread(
+            _act,
+            lambda: store.create_silence(
+                body.kpi, body.breakdown, body.until_utc(), body.reason, actor(who, body.by)
+            ),
+        )
+
+    @app.get("/v1/silences", tags=["alerts"], dependencies=[reader])
+    async def silences() -> dict[str, Any]:
+        return {"silences": await asyncio.to_thread(store.silences)}
+
+    @app.get("/v1/outbox", tags=["alerts"], dependencies=[reader])
+    async def outbox(
+        status: Literal["pending", "sent", "failed"] | None = None,
+        alert_id: str | None = Query(None, max_length=64),
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        total, rows = await asyncio.to_thread(
+            lambda: store.outbox(status=status, alert_id=alert_id, limit=limit, offset=offset)
+        )
+        pending = await asyncio.to_thread(store.pending_counts)
+        return {
+            "total": total,
+            "pending": pending,
+            "smtp_configured": relay.smtp.host is not None,
+            "notifications": rows,
+        }
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_request: Any, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     return app
