@@ -463,8 +463,8 @@ def _tally(expected: ExpectedFigures, req: _Request, birth: date, sex: str) -> N
         ev["ehc.need.recorded"] += len(req.needs)
     if a is not None and a.week20:
         ev["ehc.exception.started"] += 1
-    if req.outcome in ("Y", "N", "W") and req.outcome_date is not None:
-        ev["ehc.assessment.decision-to-assess"] += 1
+    if (req.outcome in ("Y", "N") and req.outcome_date is not None) or req.outcome == "W":
+        ev["ehc.assessment.decision-to-assess"] += 1  # W without a date: dated on receipt
     if a is not None and a.outcome in ("Y", "N", "W") and a.outcome_date is not None:
         ev["ehc.assessment.decision"] += 1
         if a.outcome == "Y":
