@@ -382,7 +382,11 @@ def test_mapping_of_each_sen2_field() -> None:
         ("ehc.assessment.decision-to-assess", "N"),
     ]
     assert c2[0]["data"]["age_band"] == "11-15"  # 11 on 2024-03-04
-    assert [e["type"] for e in c3] == ["ehc.request.received"]
+    # W needs no RequestOutcomeDate: the withdrawal is dated on the request.
+    assert [(e["type"], e["data"].get("outcome"), e["time"][:10]) for e in c3] == [
+        ("ehc.request.received", None, "2024-05-01"),
+        ("ehc.assessment.decision-to-assess", "W", "2024-05-01"),
+    ]
     assert [e["type"] for e in c4] == ["ehc.request.received"]
     assert [e["type"] for e in c5] == ["ehc.request.received", "ehc.need.recorded"]
     assert c5[0]["data"]["historical"] is True
