@@ -167,6 +167,13 @@ class SilenceBody(_Body):
     reason: str = Field(min_length=3, max_length=2000)
     by: str | None = Field(default=None, max_length=120)
 
+    @field_validator("until", mode="before")
+    @classmethod
+    def _date_or_time(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value)  # a date: until the end of that day
+        return value
+
     @field_validator("until")
     @classmethod
     def _aware(cls, value: datetime | date) -> datetime | date:
