@@ -113,6 +113,11 @@ def _slipped() -> list[MilestoneKind]:
 class MilestoneSettings(_Strict):
     record: list[MilestoneKind] = Field(default_factory=lambda: _both())
     notify: list[MilestoneKind] = Field(default_factory=lambda: _slipped())
+    workstream_owners: dict[str, list[Recipient]] = Field(
+        default_factory=dict,
+        description="Where a workstream's milestone alerts go (kpis.yaml `workstream`); "
+        "workstreams not listed use level 1 of the KPI's policy",
+    )
 
 
 class EscalationConfig(_Strict):

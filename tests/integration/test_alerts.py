@@ -498,13 +498,14 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
 
     # The SRO acknowledges: no escalation mail to ICB Place leadership.
     assert post(port, f"/v1/alerts/{r5['id']}/ack", {"by": "Natasha Moody"}).status_code == 200
-    # A slipped health advice milestone goes to the SRO too (MS1).
+    # A slipped health advice milestone goes to the workstream's owner, the DCO (MS1).
     feed.milestone(
         "case-00004242", "2026-11-27", "advice_health", "advice_6wk_health", "2026-11-26"
     )
-    wait_for(lambda: len(mail_to(sink, SRO)) == 2, timeout=20)
-    ms1 = mail_to(sink, SRO)[1]
+    wait_for(lambda: len(mail_to(sink, DCO)) == 2, timeout=20)
+    ms1 = mail_to(sink, DCO)[1]
     assert ms1["Subject"].startswith("[sendwatch MS1] Milestone slipped: health advice")
+    assert "To Designated Clinical Officer, for Health dependencies (ICB)." in body(ms1)
     assert "case case-00004242 (locality oswestry" in body(ms1)
 
     # No plan by the due date: on 11 December the plan is overdue (R1).
@@ -514,7 +515,7 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     feed.snapshot("2026-12-11")
     overdue = wait_for(lambda: alerts(port, rule="R1"), timeout=20)[0]
     assert overdue["parent_id"] == r5["id"]
-    wait_for(lambda: mail_to(sink, ICB) and len(mail_to(sink, SRO)) == 3, timeout=20)
+    wait_for(lambda: mail_to(sink, ICB) and len(mail_to(sink, SRO)) == 2, timeout=20)
     icb = mail_to(sink, ICB)
     assert len(icb) == 1 and icb[0]["Subject"].startswith("[sendwatch R1] Overdue: joint recovery")
     assert "was due by 10 December 2026" in body(icb[0])

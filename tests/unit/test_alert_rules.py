@@ -483,14 +483,14 @@ CASES = yaml.safe_load(
   exp_mail:
     - [ws3-ehcp-timeliness@example.org, 1, alert, MS1]
 
-- name: a slipped health advice milestone goes to the SRO (level 1 of health-dependency)
+- name: a slipped health advice milestone goes to the DCO (the workstream's owner), not the SRO
   steps:
     - at: 2026-05-14
       milestone: {case: case-00000002, name: advice_health, kpi: advice_6wk_health}
   exp_alerts:
     - {rule: MS1, status: open, level: 1}
   exp_mail:
-    - [sro-send@example.org, 1, alert, MS1]
+    - [dco@example.org, 1, alert, MS1]
 
 - name: an old milestone replayed is historical
   steps:

@@ -41,7 +41,7 @@ from typing import Any
 from contracts.escalation import EscalationConfig, Policy, Recipient
 from contracts.kpi_dictionary import KpiDef, KpiDictionary
 from services.alerts.domain import cycles
-from services.alerts.domain.messages import fmt_value, render
+from services.alerts.domain.messages import an, fmt_value, render
 from services.alerts.domain.model import (
     Alert,
     AlertKind,
@@ -364,7 +364,14 @@ class Engine:
             "age_band": m.age_band,
             "event_id": m.event_id,
         }
-        notify = m.kind in self.config.milestones.notify and policy is not None and not hist
+        if k is not None and k.workstream in self.config.milestones.workstream_owners:
+            facts["routed_to"] = ", ".join(
+                r.name or r.address for r in self.config.milestones.workstream_owners[k.workstream]
+            )
+        routed = k is not None and k.workstream in self.config.milestones.workstream_owners
+        notify = (
+            m.kind in self.config.milestones.notify and (policy is not None or routed) and not hist
+        )
         a = self._raise(
             fp,
             lambda: Alert(
@@ -440,6 +447,10 @@ class Engine:
     def _recipients(self, a: Alert) -> list[tuple[int, Recipient]]:
         if a.kind == "deterioration":
             return [(0, r) for r in self.config.owners.get(str(a.facts.get("owner")), [])]
+        if a.kind == "milestone":
+            owners = self.config.milestones.workstream_owners.get(str(a.facts.get("workstream")))
+            if owners:
+                return [(1, r) for r in owners]
         if a.policy is None or a.level < 1:
             return []
         levels = a.policy.levels
@@ -508,7 +519,8 @@ class Engine:
         self._log(
             a,
             "plan_due",
-            f"A {rule.document} is required from {a.policy.levels[a.level - 1].body}, due "
+            f"{an(rule.document)} {rule.document} is required from "
+            f"{a.policy.levels[a.level - 1].body}, due "
             f"by {a.plan_due.isoformat()} ({rule.working_days} working days from "
             f"{asked_on.isoformat()}, bank holidays excluded).",
             level=a.level,

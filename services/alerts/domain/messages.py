@@ -70,7 +70,7 @@ def breakdown_text(breakdown: str) -> str:
     return f"{dim.replace('_', ' ')} {val}" if val else breakdown
 
 
-def _an(noun: object) -> str:
+def an(noun: object) -> str:
     return "An" if str(noun or "r")[:1].lower() in "aeiou" else "A"
 
 
@@ -108,6 +108,7 @@ def _level(alert: Alert, level: int) -> Level | None:
 
 
 def _who(level: Level) -> str:
+    """A level's body and role, e.g. 'Quality Assurance Group (QAG) (Chair: ...)'."""
     return f"{level.body} ({level.role})" if level.role else level.body
 
 
@@ -217,7 +218,7 @@ def _escalation(alert: Alert, level: int) -> tuple[str, str]:
         lines.append(f"What is asked of you: {lvl.ask}")
     if alert.plan_due is not None and alert.plan_level == level:
         lines.append(
-            f"{_an(alert.plan_document)} {alert.plan_document} is due by "
+            f"{an(alert.plan_document)} {alert.plan_document} is due by "
             f"{human_day(alert.plan_due)} "
             f"({lvl.requires_recovery_plan.working_days if lvl.requires_recovery_plan else ''}"
             " working days, not counting weekends and bank holidays). If none is recorded "
@@ -225,7 +226,7 @@ def _escalation(alert: Alert, level: int) -> tuple[str, str]:
         )
     elif alert.plan_due is not None:
         lines.append(
-            f"{_an(alert.plan_document)} {alert.plan_document} is due by "
+            f"{an(alert.plan_document)} {alert.plan_document} is due by "
             f"{human_day(alert.plan_due)}"
             + (" and has been recorded." if alert.plan_recorded_at else ".")
         )
@@ -276,6 +277,9 @@ def _milestone(alert: Alert, level: int) -> tuple[str, str]:
     f = alert.facts
     name = MILESTONES.get(str(f.get("milestone")), str(f.get("milestone")))
     lvl = _level(alert, level)
+    to = f"To {_who(lvl)}." if lvl else "For the record."
+    if f.get("routed_to"):
+        to = f"To {f['routed_to']}, for {f.get('workstream')}."
     slipped = f.get("milestone_kind") == "slipped"
     what = "slipped" if slipped else "early warning"
     subject = f"Milestone {what}: {name}, case {f.get('case')} (due {_date(f.get('due'))})"
@@ -285,7 +289,7 @@ def _milestone(alert: Alert, level: int) -> tuple[str, str]:
         else "is close and the step has not been recorded yet"
     )
     lines = [
-        (f"To {_who(lvl)}." if lvl else "For the record."),
+        to,
         "",
         "WHAT HAS HAPPENED",
         f"The statutory deadline for {name} for case {f.get('case')} (locality "
@@ -316,7 +320,7 @@ def _overdue(alert: Alert, level: int) -> tuple[str, str]:
         (f"To {_who(lvl)}." if lvl else "For the record."),
         "",
         "WHAT HAS HAPPENED",
-        f"{_an(f.get('document'))} {f.get('document', 'recovery plan')} was required from "
+        f"{an(f.get('document'))} {f.get('document', 'recovery plan')} was required from "
         f"{f.get('asked_of', 'the accountable body')} on {_date(f.get('asked_on'))}, "
         f"under escalation alert {f.get('parent_id')} ({f.get('parent_rule')}: "
         f"{f.get('parent_title', '')}). It was due by {_date(f.get('plan_due'))} "
