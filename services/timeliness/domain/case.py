@@ -73,6 +73,11 @@ class CaseState(BaseModel):
         return bool(self.exception_starts)
 
     @property
+    def assess_decision(self) -> date | None:
+        """The council's decision whether to assess (Y or N); a withdrawal is not one."""
+        return self.decision_to_assess if self.decision_outcome in ("Y", "N") else None
+
+    @property
     def not_issue_decision(self) -> date | None:
         return self.assessment_decision if self.assessment_outcome == "N" else None
 
@@ -108,11 +113,11 @@ class CaseState(BaseModel):
 
     @property
     def is_open(self) -> bool:
-        return self.received is not None and self.closed_on is None
+        return not self.historical and self.received is not None and self.closed_on is None
 
     def open_on(self, day: date) -> bool:
         """Open at the end of ``day``."""
-        if self.received is None or self.received > day:
+        if self.historical or self.received is None or self.received > day:
             return False
         closed = self.closed_on
         return closed is None or closed > day
