@@ -223,7 +223,7 @@ def alerts(port: int, **filters: str) -> list[dict[str, Any]]:
     return api(port, f"/v1/alerts?{query}")["alerts"]
 
 
-def settle(seconds: float = 1.5) -> None:
+def settle(seconds: float = 1.0) -> None:
     """Give the service time to do something it must not do."""
     time.sleep(seconds)
 
@@ -596,7 +596,7 @@ def test_kill_9_between_decision_and_send_still_sends_each_level_once(
         stack.start_service("alerts")
         stack.wait_healthy()
         wait_for(lambda: mail_to(sink, WS3) and mail_to(sink, OWNER) and True, timeout=30)
-        settle(2.0)
+        settle(1.5)
         assert len(mail_to(sink, WS3)) == 1
         assert len(mail_to(sink, OWNER)) == 1
         assert len(sink.messages) == 2

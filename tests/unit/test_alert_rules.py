@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from contracts.escalation import load_escalation
+from contracts.escalation import EscalationConfig, load_escalation
 from contracts.kpi_dictionary import load_kpis
 from services.alerts.domain import cycles
 from services.alerts.domain.engine import Engine
@@ -60,6 +60,7 @@ class Harness:
     kpi: str = "ehcp_20wk"
     breakdown: str = "all"
     horizon_days: int = 14
+    config: EscalationConfig = CONFIG
     alerts: dict[str, Alert] = field(default_factory=dict)
     values: dict[tuple[str, str, str], dict[str, CycleResult]] = field(default_factory=dict)
     silences: list[Silence] = field(default_factory=list)
@@ -71,7 +72,7 @@ class Harness:
     def engine(self, when: datetime) -> Engine:
         self.now = max(self.now or when, when)
         return Engine(
-            config=CONFIG,
+            config=self.config,
             dictionary=DICTIONARY,
             now=self.now,
             lookup=lambda aid: copy.deepcopy(self.alerts.get(aid)),
@@ -600,11 +601,28 @@ def test_an_open_alert_keeps_its_policy_version() -> None:
             {"at": "2026-07-11", "cycle": "2026-06", "value": 45.0},
         ]
     )
-    esc = h.find("R11")
-    # A new policy version (faster, different addresses) must not touch the open alert.
-    newer = CONFIG.policies["ws3-governance"].model_copy(update={"version": 2})
-    assert esc.policy is not None and esc.policy.version == 1
-    assert newer.version == 2
+    # Version 2 of the policy: a 1-day delay and a different QAG address.
+    raw = CONFIG.model_dump(mode="json")
+    ws3 = raw["policies"]["ws3-governance"]
+    ws3["version"] = 2
+    ws3["levels"][0]["escalate_after_days"] = 1
+    ws3["levels"][1]["recipients"] = [{"email": "qag-v2@example.org"}]
+    h.config = EscalationConfig.model_validate(raw)
+    h.run([{"at": "2026-07-14", "tick": True}])
+    assert h.find("R11").level == 1  # still version 1's 7 days
     h.run([{"at": "2026-07-18", "tick": True}])
-    assert h.find("R11").policy_version == 1
-    assert h.find("R11").level == 2
+    esc = h.find("R11")
+    assert (esc.level, esc.policy_version) == (2, 1)
+    assert [m[0] for m in h.mail() if m[1] == 2] == [QAG]
+    # Recovery, then a re-trigger: the new episode starts under version 2.
+    h.run(
+        [
+            {"at": "2026-08-11", "cycle": "2026-07", "value": 95.0},
+            {"at": "2026-09-11", "cycle": "2026-08", "value": 40.0},
+            {"at": "2026-10-11", "cycle": "2026-09", "value": 40.0},
+            {"at": "2026-10-13", "tick": True},
+        ]
+    )
+    esc = h.find("R11")
+    assert (esc.episode, esc.policy_version, esc.level) == (2, 2, 2)
+    assert [m[0] for m in h.mail() if m[1] == 2] == [QAG, "qag-v2@example.org"]
