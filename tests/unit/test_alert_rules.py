@@ -240,6 +240,17 @@ CASES = yaml.safe_load(
     - [principal-ep@example.org, 0, resolved, R10]
     - [principal-ep@example.org, 0, alert, R10]
 
+- name: an open escalation keeps the two latest missed cycles after a gap
+  steps:
+    - {at: 2026-06-11, cycle: 2026-05, value: 40.0}
+    - {at: 2026-07-11, cycle: 2026-06, value: 45.0}
+    - {at: 2026-08-11, cycle: 2026-07, value: null}
+    - {at: 2026-09-11, cycle: 2026-08, value: 42.0}
+  exp_alerts:
+    - {rule: R10, status: superseded}
+    - {rule: R11, status: open, cycle: 2026-08, cycles: [2026-06, 2026-08]}
+    - {rule: R1, status: open}      # nobody acknowledged: QAG's plan went overdue
+
 - name: a cycle with no value breaks the run
   steps:
     - {at: 2026-06-11, cycle: 2026-05, value: 40.0}
@@ -526,6 +537,8 @@ def test_rule_table(case: dict[str, Any]) -> None:
                 want = date.fromisoformat(str(want)) if isinstance(want, str) else want
             elif key == "policy":
                 have = a.policy_name
+            elif key == "cycles":
+                have = [c["cycle"] for c in a.facts["cycles"]]
             else:
                 have = getattr(a, key)
             assert have == want, f"{exp['rule']}.{key}: {have!r} != {want!r}"

@@ -188,6 +188,9 @@ class Engine:
         facts = self._series_facts(k, policy, [cur])
         for a in (esc, det):
             if a is not None and a.is_open:
+                kept = [c for c in a.facts.get("cycles", []) if c.get("cycle") != cur.cycle]
+                if a.kind == "escalation":  # keep the two latest missed cycles
+                    facts["cycles"] = (kept + facts["cycles"])[-2:]
                 self._also_missed(a, cur, {**a.facts, "cycles": facts["cycles"]}, restated)
                 if a.historical and not hist:
                     self._go_live(a)
@@ -303,7 +306,11 @@ class Engine:
         if a.kind == "deterioration":
             a.follow_up_due = cycles.bounds(cycles.following(cur.cycle, start), start)[1]
         self._touch(a)
-        what = f"restated (revision {cur.revision})" if restated else "closed"
+        what = (
+            f"re-evaluated after a late event restated a closed cycle (revision {cur.revision})"
+            if restated
+            else "closed"
+        )
         self._log(
             a,
             "cycle_missed",
