@@ -7,6 +7,27 @@ notifications in a transactional outbox; a relay delivers them by SMTP and webho
 API (``Authorization: Bearer``; roles ``read`` and ``ack``, ``admin`` implies both):
 alerts with their full timeline, escalations, acknowledgements, recovery plans,
 silences and the notification outbox.
+
+Configuration (environment):
+
+    SENDWATCH_SMTP_HOST / _PORT / _TLS (none|starttls|ssl) / _USER / _PASSWORD / _FROM
+        mail server; with no host, email waits in the outbox (webhooks still go)
+    SENDWATCH_DASHBOARD_URL        base of the alert links (default http://127.0.0.1:8000)
+    SENDWATCH_ESCALATION_FILE      policies and rule settings (default contracts/escalation.yaml)
+    SENDWATCH_TOKENS_FILE          API tokens (default contracts/tokens.yaml)
+    SENDWATCH_ALERTS_HORIZON_DAYS  backfill horizon (default: the file's horizon_days, 14)
+    SENDWATCH_NOTIFY_POLL_S / _RETRY_BASE_S / _RETRY_MAX_S
+        relay poll interval (2 s) and retry back-off (5 s doubling, at most 300 s)
+
+Time: "now" is the latest event-time watermark seen (a snapshot's ``watermark``, else its
+``as_of``; and milestone alert times), taken per consumed batch.  Snapshots arriving
+together after an outage are therefore judged against the latest of them: cycles that
+closed more than the horizon before it are historical and notify nobody.
+
+Exactly once: the inbox, the decision and its outbox rows commit together; a level
+notifies a recipient at most once per episode (a unique key on the outbox).  Delivery
+marks each row sent right after the server accepts it, so only a crash in that instant
+can repeat one message (same Message-ID / Idempotency-Key).
 """
 
 from __future__ import annotations
