@@ -16,6 +16,8 @@ class CaseRow(SQLModel, table=True):
     final_issued: date | None = None
     closed_on: date | None = None
     historical: bool = False
+    locality: str | None = Field(default=None, max_length=41)
+    has_exception: bool = False
     state: str  # CaseState as JSON
     raised: str = "[]"  # milestone alerts already raised, as a JSON list
 

@@ -10,7 +10,6 @@ input changes nothing.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -37,7 +36,7 @@ from services.timeliness.adapters.orm import (
 from services.timeliness.domain import clocks
 from services.timeliness.domain.case import CaseState, apply, local_date
 from services.timeliness.domain.cycles import cycle_bounds, kind_of, quarter_label
-from services.timeliness.domain.kpis import Agg, Key, delta, outlook, rag, target_for
+from services.timeliness.domain.kpis import Agg, Key, delta, outlook_from_counts, rag, target_for
 
 SERVICE = "timeliness"
 _STATE_KEY = "caseload"
@@ -156,31 +155,57 @@ def _count_value(
     )
 
 
+@dataclass(frozen=True)
+class OpenCounts:
+    """Open assessments counted by (locality, has an exception, already past day 140)."""
+
+    cells: dict[tuple[str, bool, bool], int]
+
+    def total(
+        self,
+        *,
+        locality: str | None = None,
+        late: bool | None = None,
+        exclude_exceptions: bool = False,
+    ) -> int:
+        return sum(
+            n
+            for (loc, exc, is_late), n in self.cells.items()
+            if (locality is None or loc == locality)
+            and (late is None or is_late == late)
+            and not (exclude_exceptions and exc)
+        )
+
+    @property
+    def localities(self) -> list[str]:
+        return sorted({loc for loc, _, _ in self.cells})
+
+
+def count_open(session: Session, today: date, limit_days: int = 140) -> OpenCounts:
+    cutoff = today - timedelta(days=limit_days)
+    late = _CASES.c.received < cutoff
+    rows = session.execute(
+        select(_CASES.c.locality, _CASES.c.has_exception, late.label("late"), func.count())
+        .where(_open_filter())
+        .group_by(_CASES.c.locality, _CASES.c.has_exception, late)
+    )
+    return OpenCounts({(loc or "unknown", bool(exc), bool(lt)): n for loc, exc, lt, n in rows})
+
+
 def point_in_time_values(
-    dictionary: KpiDictionary, open_cases: list[CaseState], today: date, aggs: dict[Key, Agg]
+    dictionary: KpiDictionary, counts: OpenCounts, today: date, aggs: dict[Key, Agg]
 ) -> list[KpiValue]:
     """Open caseload, backlog past week 20, and the quarter's outlook."""
     values: list[KpiValue] = []
-    by_locality: dict[str, list[CaseState]] = defaultdict(list)
-    for c in open_cases:
-        by_locality[c.locality].append(c)
     for kpi_id, k in dictionary.kpis.items():
-        if k.measure == "open_count":
-            values.append(_count_value(dictionary, kpi_id, "all", len(open_cases)))
+        if k.measure in ("open_count", "backlog"):
+            late = True if k.measure == "backlog" else None
+            values.append(_count_value(dictionary, kpi_id, "all", counts.total(late=late)))
             values += [
-                _count_value(dictionary, kpi_id, f"locality={loc}", len(cs))
-                for loc, cs in sorted(by_locality.items())
-            ]
-        elif k.measure == "backlog":
-            limit = k.limit_days or 140
-            late = [c for c in open_cases if (c.day_of(today) or 0) > limit]
-            values.append(_count_value(dictionary, kpi_id, "all", len(late)))
-            late_loc: dict[str, int] = defaultdict(int)
-            for c in late:
-                late_loc[c.locality] += 1
-            values += [
-                _count_value(dictionary, kpi_id, f"locality={loc}", late_loc[loc])
-                for loc in sorted(by_locality)
+                _count_value(
+                    dictionary, kpi_id, f"locality={loc}", counts.total(locality=loc, late=late)
+                )
+                for loc in counts.localities
             ]
     quarter = quarter_label(today, dictionary.plan_year_start_month)
     for kpi_id, k in dictionary.kpis.items():
@@ -188,7 +213,14 @@ def point_in_time_values(
             continue
         so_far = aggs.get((kpi_id, quarter, "all"), Agg())
         target = target_for(k, quarter, dictionary.plan_year_start_month)
-        o = outlook(k, quarter, so_far, open_cases, today, target)
+        excl = k.exceptions == "exclude"
+        o = outlook_from_counts(
+            quarter,
+            so_far,
+            counts.total(exclude_exceptions=excl),
+            counts.total(late=True, exclude_exceptions=excl),
+            target,
+        )
         values.append(
             KpiValue(
                 kpi=kpi_id,
@@ -293,6 +325,8 @@ def apply_batch(
                 "final_issued": c.state.final_issued,
                 "closed_on": c.state.closed_on,
                 "historical": c.state.historical,
+                "locality": c.state.locality,
+                "has_exception": c.state.has_exception,
                 "state": c.state.model_dump_json(),
                 "raised": json.dumps(sorted(c.raised)),
             }
@@ -309,6 +343,8 @@ def apply_batch(
                     "final_issued",
                     "closed_on",
                     "historical",
+                    "locality",
+                    "has_exception",
                     "state",
                     "raised",
                 ]
@@ -334,10 +370,7 @@ def apply_batch(
             for key, (agg, closed, rev) in {**touched, **closing}.items()
         ]
         if today is not None:
-            open_cases = [
-                CaseState.model_validate_json(r.state)
-                for r in session.execute(select(_CASES.c.state).where(_open_filter()))
-            ]
+            counts = count_open(session, today)
             quarter = quarter_label(today, dictionary.plan_year_start_month)
             q_aggs = {
                 (r.kpi, r.cycle, r.breakdown): Agg(r.num, r.den, r.days, r.over_year)
@@ -345,7 +378,7 @@ def apply_batch(
                     select(_AGGS).where((_AGGS.c.cycle == quarter) & (_AGGS.c.breakdown == "all"))
                 )
             }
-            values += point_in_time_values(dictionary, open_cases, today, q_aggs)
+            values += point_in_time_values(dictionary, counts, today, q_aggs)
         outbox += _snapshot_messages(values, state, topics)
         if outbox:
             session.execute(insert(OutboxRow.__table__), outbox)  # type: ignore[attr-defined]

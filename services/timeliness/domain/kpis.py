@@ -182,7 +182,15 @@ def outlook(
         if not c.historical and not (k.exceptions == "exclude" and c.has_exception)
     ]
     late = sum(1 for c in eligible if (c.day_of(today) or 0) > limit)
-    could = len(eligible) - late
-    den = so_far.den + len(eligible)
+    return outlook_from_counts(cycle, so_far, len(eligible), late, target)
+
+
+def outlook_from_counts(
+    cycle: str, so_far: Agg, open_cases: int, late: int, target: float | None
+) -> Outlook:
+    """The same, from counts: ``open_cases`` eligible open cases of which ``late`` are
+    already past the limit."""
+    could = open_cases - late
+    den = so_far.den + open_cases
     best = round(100.0 * (so_far.num + could) / den, 1) if den else None
-    return Outlook(cycle, so_far.den, so_far.num, len(eligible), late, best, target)
+    return Outlook(cycle, so_far.den, so_far.num, open_cases, late, best, target)
