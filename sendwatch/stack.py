@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from sendwatch.config import service_ports
-from sendwatch.tansu import TansuBroker, port_is_open, start_tansu
+from sendwatch.tansu import TansuBroker, free_port, port_is_open, start_tansu, wait_for_port
 
 START_ORDER = ("timeliness", "alerts", "reporting", "ingest")
 
@@ -31,15 +31,49 @@ class Stack:
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=service_ports)
     wall_clock: bool = False  # without the simulator, time advances by the wall clock
+    mail_port: int | None = None  # the dev-mode mail sink, when it runs
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
+            "SENDWATCH_DASHBOARD_URL": f"http://127.0.0.1:{self.ports['reporting']}",
+            "SENDWATCH_TIMELINESS_URL": f"http://127.0.0.1:{self.ports['timeliness']}",
+            "SENDWATCH_ALERTS_URL": f"http://127.0.0.1:{self.ports['alerts']}",
+            "SENDWATCH_ALERTS_TOKEN": "dev-alerts-read-token",
             **os.environ,
             "SENDWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "SENDWATCH_VAR_DIR": str(self.var_dir),
             "PYTHONUNBUFFERED": "1",
-            **({"SENDWATCH_WALL_CLOCK": "1"} if self.wall_clock else {}),
         }
+        if self.wall_clock:
+            env["SENDWATCH_WALL_CLOCK"] = "1"
+        if self.mail_port is not None:
+            env.update(
+                SENDWATCH_SMTP_HOST="127.0.0.1",
+                SENDWATCH_SMTP_PORT=str(self.mail_port),
+                SENDWATCH_SMTP_TLS="none",
+            )
+        return env
+
+    def start_mailsink(self) -> None:
+        """Dev mode: capture every notification as an .eml file under var/mail/."""
+        self.mail_port = free_port()
+        log = open(self.var_dir / "logs" / "mailsink.log", "ab")  # noqa: SIM115
+        self.children["mailsink"] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sendwatch.mailsink",
+                "--dir",
+                str(self.var_dir / "mail"),
+                "--port",
+                str(self.mail_port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+            start_new_session=True,
+        )
+        wait_for_port(self.mail_port)
 
     def start_broker(self, bootstrap: str | None) -> None:
         if bootstrap:
@@ -110,7 +144,7 @@ class Stack:
 
     def stop(self, timeout: float = 20.0) -> None:
         # Simulator first, then ingest, then the consumers, then the broker.
-        order = ["simulator", *reversed(START_ORDER)]
+        order = ["simulator", *reversed(START_ORDER), "mailsink"]
         for name in order:
             proc = self.children.get(name)
             if proc is not None and proc.poll() is None:
@@ -152,6 +186,8 @@ def run_stack(
     try:
         stack.start_broker(bootstrap)
         say(f"Kafka broker     {stack.bootstrap}" + ("" if bootstrap else "  (Tansu, in memory)"))
+        if not os.environ.get("SENDWATCH_SMTP_HOST"):
+            stack.start_mailsink()
         for name in START_ORDER:
             stack.start_service(name)
         stack.wait_healthy()
@@ -161,14 +197,26 @@ def run_stack(
         say(f"Reporting API    http://127.0.0.1:{stack.ports['reporting']}/v1/kpis")
         say(f"Ingest API       http://127.0.0.1:{stack.ports['ingest']}/v1/events")
         say(f"Timeliness       http://127.0.0.1:{stack.ports['timeliness']}/v1/caseload")
-        say(f"Alerts           http://127.0.0.1:{stack.ports['alerts']}/v1/caseload")
+        say(
+            f"Alerts API       http://127.0.0.1:{stack.ports['alerts']}/v1/alerts"
+            "  (Bearer dev-alerts-read-token; acknowledge: dev-alerts-ack-token)"
+        )
+        say(f"Outbox           http://127.0.0.1:{stack.ports['reporting']}/outbox")
+        say(
+            "Mail             "
+            + (
+                f"captured in {var_dir / 'mail'} (local sink)"
+                if stack.mail_port
+                else f"sent via {os.environ.get('SENDWATCH_SMTP_HOST')}"
+            )
+        )
         say("Metrics          /metrics on each service;  health: /healthz")
         say(f"Logs             {var_dir / 'logs'}")
         say("Simulator        " + ("running (accelerated time)" if simulate else "off"))
         say("Press Ctrl-C to stop.")
         while True:
             for name, proc in stack.children.items():
-                if proc.poll() is not None and name != "simulator":
+                if proc.poll() is not None and name not in ("simulator",):
                     raise RuntimeError(f"{name} stopped unexpectedly (exit {proc.returncode})")
             time.sleep(0.5)
     except KeyboardInterrupt:

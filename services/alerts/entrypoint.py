@@ -266,6 +266,11 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             "sequence": obs.sequence if obs else None,
         }
 
+    @app.get("/v1/status", tags=["operations"])
+    async def status() -> dict[str, Any]:
+        """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
+        return await asyncio.to_thread(store.status)
+
     @app.get("/v1/alerts", tags=["alerts"], dependencies=[reader])
     async def list_alerts(
         status: Literal["open", "acknowledged", "resolved", "superseded"] | None = None,

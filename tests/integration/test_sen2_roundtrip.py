@@ -112,7 +112,7 @@ def test_sen2_import_then_export_matches_the_xml(
     xml, expected = generate_sen2_xml(seed=7, persons=400, year=YEAR)
     path = tmp_path / "sen2.xml"
     path.write_bytes(xml)
-    stack = stack_factory("timeliness", "reporting", "ingest")
+    stack = stack_factory("timeliness", "reporting", "alerts", "ingest")
     p = stack.ports
 
     refused = run_cli(

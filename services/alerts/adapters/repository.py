@@ -558,6 +558,17 @@ class AlertStore:
             clock = session.get(ClockRow, _CLOCK)
             return clock.now if clock else None
 
+    def status(self) -> dict[str, Any]:
+        """The latest timeliness snapshot applied, and event-time now (for ``--wait``)."""
+        with Session(self.db) as session:
+            clock = session.get(ClockRow, _CLOCK)
+            return {
+                "timeliness_sequence": clock.last_sequence if clock else None,
+                "now": clock.now if clock else None,
+                "snapshots": clock.snapshots if clock else 0,
+                "milestones": clock.milestones if clock else 0,
+            }
+
     # -- the outbox relay --
 
     def due_notifications(self, channels: Sequence[str], limit: int = 100) -> list[OutboxRow]:
