@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import smtplib
 import ssl
@@ -89,10 +90,66 @@ def build_email(row: OutboxRow, sender: str) -> EmailMessage:
     return msg
 
 
+DIGEST_RULES = frozenset({"MS1", "MS2"})  # case-level milestone notices
+
+
+def _rule_of(row: OutboxRow) -> str | None:
+    try:
+        return str(json.loads(row.payload).get("rule"))
+    except ValueError:
+        return None
+
+
+def split_digests(rows: list[OutboxRow]) -> tuple[list[OutboxRow], list[list[OutboxRow]]]:
+    """Case-level milestone emails due at the same time for the same recipient go out as
+    one digest (a clock tick can slip dozens of cases at once); everything else, and a
+    lone milestone email, goes out on its own."""
+    groups: dict[str, list[OutboxRow]] = {}
+    single: list[OutboxRow] = []
+    for row in rows:
+        if row.channel == "email" and _rule_of(row) in DIGEST_RULES:
+            groups.setdefault(row.recipient, []).append(row)
+        else:
+            single.append(row)
+    digests = []
+    for group in groups.values():
+        if len(group) == 1:
+            single.append(group[0])
+        else:
+            digests.append(group)
+    return single, digests
+
+
+def build_digest(rows: list[OutboxRow], sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = rows[0].recipient
+    msg["Subject"] = f"[sendwatch MS1] {len(rows)} statutory milestones slipped"
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    ids = "-".join(str(r.id) for r in rows[:3])
+    msg["Message-ID"] = f"<sendwatch-digest-{ids}-{len(rows)}@sendwatch.local>"
+    msg["X-Sendwatch-Alerts"] = ", ".join(r.alert_id for r in rows)
+    lines = [
+        f"{len(rows)} case milestones have passed their statutory deadline without being "
+        "completed. Each is listed below in full.",
+        "",
+        *[f"- {r.subject.removeprefix('[sendwatch MS1] ')}" for r in rows],
+        "",
+    ]
+    for r in rows:
+        lines += ["-" * 72, r.body, ""]
+    msg.set_content("\n".join(lines))
+    return msg
+
+
 def send_email(settings: SmtpSettings, row: OutboxRow) -> None:
+    """Deliver one outbox row; raise TransientError or PermanentError."""
+    send_message(settings, build_email(row, settings.sender))
+
+
+def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     """Deliver one message; raise TransientError or PermanentError."""
     assert settings.host is not None
-    msg = build_email(row, settings.sender)
     try:
         client: smtplib.SMTP
         if settings.tls == "ssl":
@@ -189,9 +246,32 @@ class Relay:
 
     async def deliver_due(self) -> int:
         rows = await asyncio.to_thread(self.store.due_notifications, self.channels)
-        for row in rows:
+        single, digests = split_digests(rows)
+        for row in single:
             await self.deliver(row)
+        for group in digests:
+            await self.deliver_digest(group)
         return len(rows)
+
+    async def deliver_digest(self, rows: list[OutboxRow]) -> None:
+        """Several case-level milestone slips for one recipient, due together: one email.
+        Every row is marked with the outcome of that one delivery."""
+        try:
+            await asyncio.to_thread(send_message, self.smtp, build_digest(rows, self.smtp.sender))
+        except PermanentError as exc:
+            for row in rows:
+                await asyncio.to_thread(self.store.mark_delivered, row, "failed", str(exc))
+            NOTIFICATIONS.labels("email", "failed").inc(len(rows))
+        except TransientError as exc:
+            retry_at = datetime.now(UTC) + timedelta(seconds=self.backoff(rows[0].attempts + 1))
+            for row in rows:
+                await asyncio.to_thread(self.store.mark_delivered, row, "retry", str(exc), retry_at)
+            NOTIFICATIONS.labels("email", "retry").inc(len(rows))
+        else:
+            for row in rows:
+                await asyncio.to_thread(self.store.mark_delivered, row, "sent")
+            NOTIFICATIONS.labels("email", "sent").inc(len(rows))
+            log.info("digest_sent", to=rows[0].recipient, slips=len(rows))
 
     async def deliver(self, row: OutboxRow) -> None:
         try:
