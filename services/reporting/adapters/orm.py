@@ -32,6 +32,7 @@ class ProducerState(SQLModel, table=True):
     events_applied: int
     as_of: datetime | None = None
     watermark: datetime | None = None
+    received_at: datetime | None = None  # wall time the latest snapshot was applied
 
 
 class ReportingInbox(SQLModel, table=True):
@@ -39,3 +40,41 @@ class ReportingInbox(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=128)
     processed_at: datetime
+
+
+class Benchmark(SQLModel, table=True):
+    """A row of DfE's published EHC plan statistics (``sendwatch load-benchmarks``)."""
+
+    __tablename__ = "reporting_benchmark"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset: str = Field(max_length=64)
+    time_period: int
+    geographic_level: str = Field(max_length=32)
+    area_code: str = Field(max_length=16)
+    area_name: str = Field(max_length=80)
+    region_name: str | None = Field(default=None, max_length=80)
+    plans: int | None = None
+    plans_ex: int | None = None
+    within_20_weeks: int | None = None
+    within_20_weeks_ex: int | None = None
+    pc_within_20_weeks: float | None = None
+    pc_within_20_weeks_ex: float | None = None
+    over_52_weeks: int | None = None
+
+
+class Neighbour(SQLModel, table=True):
+    __tablename__ = "reporting_neighbour"
+
+    la_name: str = Field(primary_key=True, max_length=80)
+    rank: int = Field(primary_key=True)
+    neighbour: str = Field(max_length=80)
+
+
+class BenchmarkSource(SQLModel, table=True):
+    __tablename__ = "reporting_benchmark_source"
+
+    dataset: str = Field(primary_key=True, max_length=64)
+    source: str = Field(max_length=400)
+    rows: int
+    loaded_at: datetime

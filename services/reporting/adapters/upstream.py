@@ -1,0 +1,126 @@
+"""HTTP clients for the services the dashboard reads from: timeliness (cases at risk,
+DfE-layout exports) and alerts (alerts, escalations, the dev-mode outbox).
+
+Addresses and the alerts token come from the environment (``SENDWATCH_TIMELINESS_URL``,
+``SENDWATCH_ALERTS_URL``, ``SENDWATCH_ALERTS_TOKEN``); ``sendwatch up`` sets them.  Any
+failure (refused, timeout, 5xx, bad JSON) becomes :class:`Unavailable`, which the pages
+show as "... service unavailable" instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_TIMELINESS = "http://127.0.0.1:8002"
+DEFAULT_ALERTS = "http://127.0.0.1:8003"
+DEV_ALERTS_TOKEN = "dev-alerts-read-token"  # well-known development token (tokens.yaml)
+
+
+class Unavailable(Exception):
+    """An upstream service did not answer usefully."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service} service unavailable: {reason}")
+        self.service = service
+        self.reason = reason
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    timeliness_url: str
+    alerts_url: str
+    alerts_token: str
+    timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> Upstreams:
+        return cls(
+            os.environ.get("SENDWATCH_TIMELINESS_URL", DEFAULT_TIMELINESS).rstrip("/"),
+            os.environ.get("SENDWATCH_ALERTS_URL", DEFAULT_ALERTS).rstrip("/"),
+            os.environ.get("SENDWATCH_ALERTS_TOKEN", DEV_ALERTS_TOKEN),
+            float(os.environ.get("SENDWATCH_UPSTREAM_TIMEOUT_S", "10")),
+        )
+
+    async def _get(
+        self,
+        service: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                r = await client.get(url, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise Unavailable(service, type(exc).__name__) from exc
+        if r.status_code == 404:
+            raise NotFound(url)
+        if r.status_code != 200:
+            raise Unavailable(service, f"HTTP {r.status_code}")
+        return r
+
+    async def _json(
+        self, service: str, url: str, params: dict[str, Any] | None = None, auth: bool = False
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self.alerts_token}"} if auth else None
+        r = await self._get(service, url, params, headers)
+        try:
+            return r.json()
+        except ValueError as exc:
+            raise Unavailable(service, "not JSON") from exc
+
+    # --- timeliness ---
+
+    async def cases_at_risk(self, limit: int = 5000) -> dict[str, Any]:
+        data = await self._json(
+            "timeliness", f"{self.timeliness_url}/v1/cases-at-risk", {"limit": limit}
+        )
+        if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+            raise Unavailable("timeliness", "unexpected answer")
+        return data
+
+    async def dfe_export(self, name: str, year: int) -> str:
+        r = await self._get(
+            "timeliness", f"{self.timeliness_url}/v1/exports/{name}", {"year": year}
+        )
+        return r.text
+
+    # --- alerts ---
+
+    async def alerts(self, **params: Any) -> dict[str, Any]:
+        query = {k: v for k, v in params.items() if v is not None}
+        data = await self._json("alerts", f"{self.alerts_url}/v1/alerts", query, auth=True)
+        if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
+            raise Unavailable("alerts", "unexpected answer")
+        return data
+
+    async def alert(self, alert_id: str) -> dict[str, Any]:
+        data = await self._json("alerts", f"{self.alerts_url}/v1/alerts/{alert_id}", auth=True)
+        if not isinstance(data, dict):
+            raise Unavailable("alerts", "unexpected answer")
+        return data
+
+    async def escalations(self) -> dict[str, Any]:
+        data = await self._json("alerts", f"{self.alerts_url}/v1/escalations", auth=True)
+        if not isinstance(data, dict):
+            raise Unavailable("alerts", "unexpected answer")
+        return data
+
+    async def outbox(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        data = await self._json(
+            "alerts",
+            f"{self.alerts_url}/v1/outbox",
+            {"limit": limit, "offset": offset},
+            auth=True,
+        )
+        if not isinstance(data, dict):
+            raise Unavailable("alerts", "unexpected answer")
+        return data

@@ -1,0 +1,89 @@
+"""Reporting's Prometheus metrics: KPI gauges and the age of the last KPI snapshot.
+
+The KPI gauges have a bounded label set: breakdown ``all`` only, and per KPI at most
+three cycles: ``current`` (a count now, or a rate's plan-year quarter in progress), the
+latest closed month and the latest closed quarter (by their labels, e.g. ``2026-10`` and
+``2026/27-Q2``).  When a newer cycle closes, the older series is removed.  Operations
+metrics are internal (Prometheus is not a published output), so values are unsuppressed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from prometheus_client import Gauge
+
+from contracts.snapshots import KpiValue
+from services.reporting.domain import periods
+
+KPI_VALUE = Gauge(
+    "sendwatch_kpi_value",
+    "Latest KPI value (percent or count), breakdown 'all'; cycle is 'current' (a count "
+    "now, or the plan-year quarter in progress) or the latest closed month or quarter",
+    ["kpi", "cycle", "breakdown"],
+)
+KPI_TARGET = Gauge(
+    "sendwatch_kpi_target",
+    "Trajectory target (percent) for the cycle of sendwatch_kpi_value with the same labels",
+    ["kpi", "cycle", "breakdown"],
+)
+SNAPSHOT_PUBLISHED = Gauge(
+    "sendwatch_kpi_snapshot_last_published_timestamp_seconds",
+    "Unix time reporting last received and stored a KPI snapshot from timeliness",
+)
+SNAPSHOT_SEQUENCE = Gauge(
+    "sendwatch_kpi_snapshot_sequence", "Sequence number of the latest KPI snapshot applied"
+)
+
+_lock = threading.Lock()
+_series: dict[str, set[tuple[str, str]]] = {}  # kpi -> (cycle, breakdown) label sets
+
+
+def snapshot_received(at: datetime, sequence: int | None = None) -> None:
+    SNAPSHOT_PUBLISHED.set(at.timestamp())
+    if sequence is not None:
+        SNAPSHOT_SEQUENCE.set(sequence)
+
+
+def gauge_values(values: Iterable[KpiValue], today: date | None) -> dict[str, list[KpiValue]]:
+    """Per KPI, the values the gauges show (see the module docstring)."""
+    by_kpi: dict[str, dict[str, KpiValue]] = {}
+    for v in values:
+        if v.breakdown == "all":
+            by_kpi.setdefault(v.kpi, {})[v.cycle] = v
+    quarter = periods.quarter_label(today) if today else None
+    out: dict[str, list[KpiValue]] = {}
+    for kpi, cycles in by_kpi.items():
+        chosen: list[KpiValue] = []
+        if "current" in cycles:
+            chosen.append(cycles["current"])
+        elif quarter is not None and quarter in cycles:
+            chosen.append(cycles[quarter].model_copy(update={"cycle": "current"}))
+        for kind in ("month", "quarter"):
+            closed = [v for c, v in cycles.items() if periods.kind_of(c) == kind and v.closed]
+            if closed:
+                chosen.append(max(closed, key=lambda v: periods.sort_key(v.cycle)))
+        out[kpi] = chosen
+    return out
+
+
+def update_kpi_gauges(values: Iterable[KpiValue], today: date | None) -> None:
+    chosen = gauge_values(values, today)
+    with _lock:
+        for kpi, vals in chosen.items():
+            keep = {(v.cycle, v.breakdown) for v in vals}
+            for cycle, breakdown in _series.get(kpi, set()) - keep:
+                for g in (KPI_VALUE, KPI_TARGET):
+                    with contextlib.suppress(KeyError):
+                        g.remove(kpi, cycle, breakdown)
+            for v in vals:
+                for gauge, figure in ((KPI_VALUE, v.value), (KPI_TARGET, v.target)):
+                    if figure is not None:
+                        gauge.labels(kpi, v.cycle, v.breakdown).set(figure)
+                    else:
+                        with contextlib.suppress(KeyError):
+                            gauge.remove(kpi, v.cycle, v.breakdown)
+            _series[kpi] = keep

@@ -1,0 +1,355 @@
+"""The reporting service's application layer: published views of the stored KPI values
+(suppressed for non-operational audiences, cached per data version), headline tiles,
+KPI pages, the insight summary and the quarterly return.  Synchronous; the HTTP layer
+runs it in worker threads."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy.engine import Engine
+
+from contracts.kpi_dictionary import KpiDictionary
+from services.reporting.adapters import repository as repo
+from services.reporting.adapters.orm import ProducerState
+from services.reporting.domain import dashboard, periods
+from services.reporting.domain.exports import QUARTERLY_COLUMNS, Authority, quarterly_rows, to_csv
+from services.reporting.domain.insight import InsightSummary, build_insight
+from services.reporting.domain.suppression import (
+    Published,
+    SuppressionPolicy,
+    add_remainders,
+    protect_kpi,
+    protect_revision,
+    unsuppressed,
+)
+
+LONDON = ZoneInfo("Europe/London")
+AUTHORITY_FILE = Path(__file__).resolve().parents[2] / "contracts" / "authority.yaml"
+Values = dict[tuple[str, str], Published]
+
+
+@dataclass(frozen=True)
+class Place:
+    la_name: str
+    new_la_code: str
+    region_name: str
+
+
+def load_place(path: Path = AUTHORITY_FILE) -> Place:
+    data = yaml.safe_load(path.read_text())
+    return Place(data["la_name"], data["new_la_code"], data["region_name"])
+
+
+def local_date(dt: datetime | None) -> date | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(LONDON).date()
+
+
+@dataclass
+class KpiPage:
+    kpi: str
+    tile: dashboard.Tile
+    trend: dashboard.TrendView
+    kind: str
+    cycle: str | None
+    cycles: list[tuple[str, str]]
+    breakdowns: list[dashboard.BreakdownTable]
+    outlook: Published | None
+    closed_detail: Published | None
+    benchmark: dashboard.BenchmarkView | None = None
+    benchmark_note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Reporting:
+    def __init__(
+        self,
+        engine: Engine,
+        dictionary: KpiDictionary,
+        policy: SuppressionPolicy,
+        place: Place | None = None,
+    ) -> None:
+        self.engine = engine
+        self.dictionary = dictionary
+        self.policy = policy
+        self.place = place or load_place()
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, bool], tuple[int, Values]] = {}
+        self._stored: dict[str, tuple[int, dict[tuple[str, str], repo.StoredValue]]] = {}
+
+    # --- data ---------------------------------------------------------------------
+
+    def version(self) -> int:
+        return repo.data_version(self.engine)
+
+    def state(self) -> ProducerState | None:
+        return repo.producer_state(self.engine, "timeliness")
+
+    def today(self) -> date | None:
+        """The date of the data: the event-time clock (watermark), else the latest event."""
+        st = self.state()
+        if st is None:
+            return None
+        return local_date(st.watermark or st.as_of)
+
+    def published(self, kpi: str, suppressed: bool) -> Values:
+        version = self.version()
+        key = (kpi, suppressed)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        raw = [s.value for s in self.stored(kpi).values()]
+        if suppressed:
+            out = protect_kpi(raw, self.policy)
+        else:
+            out = [unsuppressed(v) for v in add_remainders(raw)]
+        values = {(p.cycle, p.breakdown): p for p in out}
+        with self._lock:
+            self._cache[key] = (version, values)
+        return values
+
+    def stored(self, kpi: str) -> dict[tuple[str, str], repo.StoredValue]:
+        """The latest stored revision of each of a KPI's values (with its snapshot)."""
+        version = self.version()
+        with self._lock:
+            hit = self._stored.get(kpi)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        rows = {(s.value.cycle, s.value.breakdown): s for s in repo.latest_values(self.engine, kpi)}
+        with self._lock:
+            self._stored[kpi] = (version, rows)
+        return rows
+
+    def all_published(self, suppressed: bool) -> dict[str, Values]:
+        return {kpi: self.published(kpi, suppressed) for kpi in self.dictionary.kpis}
+
+    def _earlier(
+        self, v: repo.StoredValue, latest: Published | None, suppressed: bool
+    ) -> Published:
+        if not suppressed:
+            return unsuppressed(v.value)
+        return protect_revision(v.value, latest, self.policy)
+
+    def count_at(self, kpi: str, when: date, suppressed: bool) -> Published | None:
+        """A point-in-time KPI's value at the end of ``when`` (from its revisions)."""
+        history = repo.value_history(self.engine, kpi, "current", "all")
+        best = None
+        for s in history:
+            d = local_date(s.as_of)
+            if d is not None and d <= when:
+                best = s
+        if best is None:
+            return None
+        latest = self.published(kpi, suppressed).get(("current", "all"))
+        if latest is not None and best.revision == history[-1].revision:
+            return latest
+        return self._earlier(best, latest, suppressed)
+
+    def first_closed(self, kpi: str, suppressed: bool) -> dict[str, Published]:
+        """For each cycle (breakdown all), the value as first published at its close."""
+        latest = self.published(kpi, suppressed)
+        out: dict[str, Published] = {}
+        for s in repo.value_history(self.engine, kpi, breakdown="all"):
+            if s.value.closed and s.value.revision == 1 and s.value.cycle not in out:
+                out[s.value.cycle] = self._earlier(
+                    s, latest.get((s.value.cycle, "all")), suppressed
+                )
+        return out
+
+    # --- pages --------------------------------------------------------------------
+
+    def tiles(self, suppressed: bool) -> list[dashboard.Tile]:
+        today = self.today()
+        out = []
+        for kpi, k in self.dictionary.kpis.items():
+            if not k.headline:
+                continue
+            values = self.published(kpi, suppressed)
+            prev = None
+            if today is not None and k.measure != "within_days":
+                when = today - timedelta(days=28)
+                p = self.count_at(kpi, when, suppressed)
+                if p is not None:
+                    prev = (when, p)
+            out.append(dashboard.tile(kpi, k, values, today, previous_count=prev))
+        return out
+
+    def kpi_page(
+        self, kpi: str, suppressed: bool, kind: str = "month", cycle: str | None = None
+    ) -> KpiPage:
+        k = self.dictionary.kpis[kpi]
+        today = self.today()
+        values = self.published(kpi, suppressed)
+        prev = None
+        if today is not None and k.measure != "within_days":
+            when = today - timedelta(days=28)
+            p = self.count_at(kpi, when, suppressed)
+            prev = (when, p) if p is not None else None
+        t = dashboard.tile(kpi, k, values, today, previous_count=prev)
+        kinds = [c for c in ("month", "quarter", "week") if c in k.cycles]
+        if kind not in kinds:
+            kind = kinds[0] if kinds else "month"
+        tv = dashboard.trend_view(
+            kpi, k, values, kind, first_closed=self.first_closed(kpi, suppressed)
+        )
+        choices = dashboard.cycle_choices(values, ["month", "quarter", "plan_year", "current"])
+        if k.measure != "within_days":
+            choices = [("current", "now")]
+        if cycle is None or cycle not in {c for c, _ in choices}:
+            cycle = self._default_cycle(k.measure, values, today, choices)
+        tables = dashboard.breakdown_tables(k, values, cycle) if cycle else []
+        outlook = values.get(("current", "outlook"))
+        detail = values.get((cycle, "all")) if cycle else None
+        return KpiPage(kpi, t, tv, kind, cycle, choices, tables, outlook, detail)
+
+    @staticmethod
+    def _default_cycle(
+        measure: str, values: Values, today: date | None, choices: list[tuple[str, str]]
+    ) -> str | None:
+        if measure != "within_days":
+            return "current"
+        if today is not None:
+            q = periods.quarter_label(today)
+            if (q, "all") in values:
+                return q
+        return choices[0][0] if choices else None
+
+    def benchmark(
+        self, kpi: str, suppressed: bool, dataset: str = "timeliness_20_week"
+    ) -> tuple[dashboard.BenchmarkView | None, str]:
+        k = self.dictionary.kpis[kpi]
+        if k.limit_days != 140 or k.measure != "within_days":
+            return None, ""
+        rows = repo.benchmark_rows(self.engine, dataset)
+        if not rows:
+            return None, "DfE benchmarks are not loaded (sendwatch load-benchmarks DIR)."
+        ex = k.exceptions == "exclude"
+        mine = [r for r in rows if r.area_name == self.place.la_name]
+        year = max((r.time_period for r in mine), default=max(r.time_period for r in rows))
+        picked = [
+            (
+                r.geographic_level,
+                r.area_name,
+                r.plans_ex if ex else r.plans,
+                r.pc_within_20_weeks_ex if ex else r.pc_within_20_weeks,
+            )
+            for r in rows
+            if r.time_period == year
+        ]
+        neighbours = repo.neighbours_of(self.engine, self.place.la_name)
+        own = self._own_latest(kpi, suppressed)
+        view = dashboard.benchmark_view(
+            self.place.la_name,
+            self.place.region_name,
+            year,
+            picked,
+            neighbours,
+            own,
+            excluding_exceptions=ex,
+        )
+        src = repo.benchmark_source(self.engine, dataset)
+        note = f"Source: DfE, Education, health and care plans ({src.source})" if src else ""
+        return view, note
+
+    def _own_latest(self, kpi: str, suppressed: bool) -> tuple[str, float | None] | None:
+        """sendwatch's own figure to set beside DfE's: the latest calendar year for
+        unsuppressed roles; for others (calendar years are not published suppressed) the
+        latest closed plan-year quarter."""
+        today = self.today()
+        if today is None:
+            return None
+        if not suppressed:
+            values = self.published(kpi, False)
+            year = str(today.year)
+            p = values.get((year, "all"))
+            if p is None:
+                return None
+            label = f"{self.place.la_name} {year} so far (sendwatch)"
+            if p.source.closed:
+                label = f"{self.place.la_name} {year} (sendwatch)"
+            return label, p.value
+        values = self.published(kpi, True)
+        closed = sorted(
+            (
+                p
+                for (c, b), p in values.items()
+                if b == "all" and periods.kind_of(c) == "quarter" and p.source.closed
+            ),
+            key=lambda p: periods.sort_key(p.cycle),
+        )
+        if not closed:
+            return None
+        p = closed[-1]
+        return f"{self.place.la_name} {p.cycle.replace('-Q', ' Q')} (sendwatch)", p.value
+
+    # --- documents ----------------------------------------------------------------
+
+    def insight(
+        self,
+        month: str,
+        alerts: list[dict[str, Any]] | None,
+        cases: list[dict[str, Any]] | None,
+    ) -> InsightSummary:
+        first, last = periods.bounds(month)
+        values = {
+            kpi: self.published(kpi, True)
+            for kpi, k in self.dictionary.kpis.items()
+            if k.measure == "within_days"
+        }
+        counts = {}
+        for kpi, k in self.dictionary.kpis.items():
+            if k.measure != "within_days":
+                counts[kpi] = (
+                    self.count_at(kpi, last, True),
+                    self.count_at(kpi, first - timedelta(days=1), True),
+                )
+        return build_insight(
+            month, self.dictionary, values, counts, alerts, cases, self.today(), self.policy
+        )
+
+    def quarters_available(self) -> list[str]:
+        found: set[str] = set()
+        for kpi, k in self.dictionary.kpis.items():
+            if k.measure == "within_days":
+                found |= {
+                    c for (c, _b) in self.published(kpi, True) if periods.kind_of(c) == "quarter"
+                }
+        return sorted(found, key=periods.sort_key)
+
+    def quarterly_csv(self, quarters: list[str] | None) -> str:
+        quarters = quarters or self.quarters_available()
+        today = self.today()
+        values = {
+            kpi: self.published(kpi, True)
+            for kpi, k in self.dictionary.kpis.items()
+            if k.measure == "within_days"
+        }
+        counts: dict[tuple[str, str], Published | None] = defaultdict(lambda: None)
+        for kpi, k in self.dictionary.kpis.items():
+            if k.measure == "within_days":
+                continue
+            for q in quarters:
+                _first, last = periods.bounds(q)
+                when = min(last, today) if today else last
+                counts[(kpi, q)] = self.count_at(kpi, when, True)
+        rows = quarterly_rows(
+            quarters,
+            self.dictionary,
+            values,
+            counts,
+            Authority(self.place.la_name, self.place.new_la_code),
+            today,
+        )
+        return to_csv(rows, QUARTERLY_COLUMNS)
