@@ -210,7 +210,9 @@ def bar_chart(
     width: int = 720,
 ) -> str:
     """Horizontal bars with labels and values written next to each bar."""
-    row_h, left, right, top = 26, 230, 70, 12
+    longest = max((len(b.label) for b in bars), default=10)
+    row_h, right, top = 26, 70, 12
+    left = int(min(width * 0.55, 16 + 7.6 * longest))
     h = top + row_h * len(bars) + 40
     pw = width - left - right
     vals = [b.value for b in bars if b.value is not None]
