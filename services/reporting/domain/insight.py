@@ -82,6 +82,7 @@ class InsightSummary:
     suppression: str
     charts: dict[str, str] = field(default_factory=dict)  # kpi -> SVG
     notes: list[str] = field(default_factory=list)
+    trends: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # the charts' data
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -126,6 +127,7 @@ def build_insight(
     prev_month = periods.previous(month)
     rows: list[InsightKpi] = []
     charts: dict[str, str] = {}
+    trends: dict[str, list[tuple[str, str]]] = {}
     for kpi, k in dictionary.kpis.items():
         if not k.headline:
             continue
@@ -160,9 +162,20 @@ def build_insight(
                     status,
                 )
             )
-            tv = trend_view(kpi, k, vals, "month", limit=12)
+            tv = trend_view(
+                kpi,
+                k,
+                {
+                    key: p
+                    for key, p in vals.items()
+                    if periods.sort_key(key[0]) <= periods.sort_key(month)
+                },
+                "month",
+                limit=12,
+            )
             if tv.svg:
                 charts[kpi] = tv.svg
+                trends[kpi] = [(r.title, r.value_text) for r in tv.rows[-6:]]
         else:
             end, before = counts.get(kpi, (None, None))
             rows.append(
@@ -234,7 +247,7 @@ def build_insight(
             due.append(
                 DueItem(
                     f"Statutory deadline ({what}) for {_small(n, policy)} open case(s)",
-                    f"by {periods.short_date(horizon)}",
+                    f"by {periods.short_date(horizon)} (as at {periods.short_date(today or last)})",
                     "EHCP Team Manager",
                 )
             )
@@ -273,6 +286,7 @@ def build_insight(
         suppression=policy.describe(),
         charts=charts,
         notes=notes,
+        trends=trends,
     )
 
 
@@ -364,7 +378,10 @@ def to_markdown(s: InsightSummary) -> str:
         lines.append(f"- {d.what}: {d.when}{who}")
     if s.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in s.notes]
-    lines += ["", "## Trend data", ""]
-    lines.append("Monthly values behind the charts are on the dashboard's KPI pages.")
+    names = {k.kpi: k.name for k in s.kpis}
+    for kpi, rows in s.trends.items():
+        lines += ["", f"### {names.get(kpi, kpi)}: closed months", ""]
+        lines += ["| Month | Value |", "|---|---|"]
+        lines += [f"| {title} | {value} |" for title, value in rows]
     lines += ["", f"_Small numbers: {s.suppression}_", ""]
     return "\n".join(lines)
