@@ -64,7 +64,13 @@ async def insight_document(ctx: Context, month: str, fmt: str) -> tuple[bytes, s
     return pdf, MEDIA["pdf"]
 
 
-__all__ = ["PdfUnavailable", "insight_document", "fetch_insight", "fetch_quarterly"]
+__all__ = [
+    "PdfUnavailable",
+    "ReportError",
+    "fetch_insight",
+    "fetch_quarterly",
+    "insight_document",
+]
 
 
 # --- client side, for the CLI -----------------------------------------------------------
@@ -108,7 +114,19 @@ def fetch_insight(
     """``sendwatch report insight --month YYYY-MM --format md|html|pdf``: the document's
     bytes from the reporting service (``SENDWATCH_REPORTING_URL``, default :8000)."""
     base = (url or os.environ.get("SENDWATCH_REPORTING_URL") or "http://127.0.0.1:8000").rstrip("/")
-    r = _get(f"{base}/v1/reports/insight", {"month": month, "format": fmt}, token, timeout)
+    try:
+        r = _get(f"{base}/v1/reports/insight", {"month": month, "format": fmt}, token, timeout)
+    except ReportError as exc:
+        if fmt != "pdf" or not str(exc).startswith("503"):
+            raise
+        # the server has no Chromium: render the HTML here instead
+        html = _get(
+            f"{base}/v1/reports/insight", {"month": month, "format": "html"}, token, timeout
+        ).text
+        try:
+            return html_to_pdf(html)
+        except PdfUnavailable as local:
+            raise ReportError(f"{exc}; and here: {local}") from local
     return r.content
 
 
