@@ -112,7 +112,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
             if DFE.is_dir():
                 from sendwatch.benchmarks import load_benchmarks
 
-                load_benchmarks(DFE, Settings(var_dir=var, database_url=None))
+                load_benchmarks(DFE, Settings(var_dir=var))
             for name in ("timeliness", "alerts", "reporting", "ingest"):
                 stack.start_service(name)
             stack.wait_healthy()
