@@ -114,7 +114,10 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
                 new_revisions=a.new_revisions,
             )
         if applied:
-            refresh_gauges(engine)
+            try:
+                refresh_gauges(engine)
+            except Exception:  # noqa: BLE001 - the batch is stored; gauges catch up next time
+                log.exception("gauges_not_refreshed")
         return len(applied)
 
     pipeline: ConsumerPipeline[Incoming] = ConsumerPipeline(

@@ -306,7 +306,6 @@ def trend_view(
     )[-limit:]
     labels = [periods.short_title(p.cycle) for p in closed]
     unit = "%" if k.unit == "percent" else ""
-    actual = Series(k.name if len(k.name) < 28 else "Actual", [p.value for p in closed])
     actual = Series("Actual", [p.value for p in closed], BLUE, None, "circle")
     series = [actual]
     targets = [p.source.target for p in closed]
