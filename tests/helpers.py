@@ -58,8 +58,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, every: float =
     raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
 
 
-def get_json(port: int, path: str) -> Any:
-    r = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+OPERATIONAL = {"Authorization": "Bearer dev-operational-token"}  # unsuppressed reporting
+
+
+def get_json(port: int, path: str, headers: dict[str, str] | None = None) -> Any:
+    r = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5, headers=headers)
     r.raise_for_status()
     return r.json()
 

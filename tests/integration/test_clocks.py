@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.helpers import AUTH, case_event, get_json, read_topic, wait_for
+from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, read_topic, wait_for
 
 CLOCK = {"Authorization": "Bearer dev-clock-key"}
 LONDON = ZoneInfo("Europe/London")
@@ -59,7 +59,7 @@ def test_ticks_alone_raise_warning_then_slip(stack_factory, tansu) -> None:
 
     # Open caseload and backlog reach reporting as point-in-time KPIs.
     def kpi(name: str, breakdown: str = "all") -> dict | None:
-        rows = get_json(stack.ports["reporting"], "/v1/kpis")["kpis"]
+        rows = get_json(stack.ports["reporting"], "/v1/kpis", OPERATIONAL)["kpis"]
         return next(
             (
                 k

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import AUTH, case_event, get_json, wait_for
+from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
 
 
 def test_posted_event_reaches_every_service(stack_factory) -> None:
@@ -21,7 +21,7 @@ def test_posted_event_reaches_every_service(stack_factory) -> None:
     assert get_json(p["timeliness"], "/v1/caseload")["open_caseload"] == 2
 
     def reporting_value() -> float | None:
-        kpis = get_json(p["reporting"], "/v1/kpis")["kpis"]
+        kpis = get_json(p["reporting"], "/v1/kpis", OPERATIONAL)["kpis"]
         return next((k["value"] for k in kpis if k["kpi"] == "open_caseload"), None)
 
     wait_for(lambda: reporting_value() == 2.0)

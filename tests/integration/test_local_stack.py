@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from sendwatch.tansu import free_port, port_is_open
-from tests.helpers import AUTH, case_event, get_json, wait_for
+from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
 
 
 def descendants(pid: int) -> set[int]:
@@ -77,7 +77,7 @@ def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
         wait_for(
             lambda: any(
                 k["kpi"] == "open_caseload" and k["value"] == 1.0
-                for k in get_json(ports["reporting"], "/v1/kpis")["kpis"]
+                for k in get_json(ports["reporting"], "/v1/kpis", OPERATIONAL)["kpis"]
             )
         )
         family = descendants(proc.pid)
