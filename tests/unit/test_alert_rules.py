@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from contracts import cycles
 from contracts.escalation import EscalationConfig, load_escalation
 from contracts.kpi_dictionary import load_kpis
-from services.alerts.domain import cycles
 from services.alerts.domain.engine import Engine
 from services.alerts.domain.model import (
     LONDON,

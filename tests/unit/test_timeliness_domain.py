@@ -14,16 +14,16 @@ import pytest
 
 from contracts.case_events import CaseEvent, parse_case_event
 from contracts.clock_rules import load_clocks
-from contracts.kpi_dictionary import load_kpis
-from services.timeliness.adapters.repository import kpi_value
-from services.timeliness.domain import clocks
-from services.timeliness.domain.case import CaseState, apply, local_date
-from services.timeliness.domain.cycles import (
+from contracts.cycles import (
     cycle_bounds,
     kind_of,
     labels_for,
     previous,
 )
+from contracts.kpi_dictionary import load_kpis
+from services.timeliness.adapters.repository import kpi_value
+from services.timeliness.domain import clocks
+from services.timeliness.domain.case import CaseState, apply, local_date
 from services.timeliness.domain.kpis import (
     ZERO,
     Agg,

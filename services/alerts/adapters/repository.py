@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session
 
+from contracts import cycles
 from contracts.escalation import EscalationConfig, Policy
 from contracts.kpi_dictionary import KpiDictionary
 from contracts.snapshots import KpiSnapshot
@@ -41,7 +42,6 @@ from services.alerts.adapters.orm import (
     RecoveryPlanRow,
     SilenceRow,
 )
-from services.alerts.domain import cycles
 from services.alerts.domain.engine import Engine
 from services.alerts.domain.model import (
     OPEN_STATUSES,

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts import cycles
 from contracts.escalation import EscalationConfig, Policy, Recipient
 from contracts.kpi_dictionary import KpiDef, KpiDictionary
-from services.alerts.domain import cycles
 from services.alerts.domain.messages import an, fmt_value, render
 from services.alerts.domain.model import (
     Alert,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from contracts.cycles import human_date, human_day
 from contracts.escalation import Level
-from services.alerts.domain.cycles import human_date, human_day
 from services.alerts.domain.model import Alert, Notice, local_date
 
 RULES: dict[str, str] = {

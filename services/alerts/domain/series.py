@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.alerts.domain import cycles
+from contracts import cycles
 from services.alerts.domain.model import CycleResult
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from contracts.case_events import CaseEvent
 from contracts.clock_rules import ClockRules
+from contracts.cycles import cycle_bounds, kind_of, quarter_label
 from contracts.kpi_dictionary import KpiDictionary
 from contracts.snapshots import KpiSnapshot, KpiSnapshotData, KpiValue
 from contracts.timeline import ClockTick, MilestoneAlert, MilestoneData
@@ -35,7 +36,6 @@ from services.timeliness.adapters.orm import (
 )
 from services.timeliness.domain import clocks
 from services.timeliness.domain.case import CaseState, apply, local_date
-from services.timeliness.domain.cycles import cycle_bounds, kind_of, quarter_label
 from services.timeliness.domain.kpis import Agg, Key, delta, outlook_from_counts, rag, target_for
 
 SERVICE = "timeliness"

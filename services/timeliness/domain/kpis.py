@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
+from contracts.cycles import cycle_bounds, kind_of, labels_for
 from contracts.kpi_dictionary import KpiDef, KpiDictionary, Rag
 from services.timeliness.domain.case import CaseState
-from services.timeliness.domain.cycles import cycle_bounds, kind_of, labels_for
 
 Key = tuple[str, str, str]  # (kpi, cycle label, breakdown)
 OVER_A_YEAR_DAYS = 365  # DfE: "over 52 weeks" is 365 days or more

@@ -1,6 +1,8 @@
-"""Cycle labels as the timeliness service writes them (``2026-W47``, ``2026-11``,
-``2026/27-Q3``, ``2026/27``, ``2026``, ``R12-2026-11``): their kind, first and last day,
-the cycle before and after, the day they close, and plain-English names."""
+"""Calendar cycles, the vocabulary of every KPI value on the bus: ISO weeks
+(``2026-W47``), months (``2026-11``), plan-year quarters (``2026/27-Q3``; Q1 = Apr-Jun),
+plan years (``2026/27``, Apr-Mar), calendar years (``2026``, DfE) and rolling 12 months
+(``R12-2026-11``).  Bucketed by calendar, not by epoch-aligned windows.  Shared by the
+timeliness service (which writes the labels) and the services that read them."""
 
 from __future__ import annotations
 
@@ -22,12 +24,84 @@ _MONTHS = [
 ]
 
 
+def plan_year_start(d: date, start_month: int = 4) -> int:
+    return d.year if d.month >= start_month else d.year - 1
+
+
+def plan_year_label(year: int) -> str:
+    return f"{year}/{(year + 1) % 100:02d}"
+
+
+def quarter_label(d: date, start_month: int = 4) -> str:
+    year = plan_year_start(d, start_month)
+    q = ((d.month - start_month) % 12) // 3 + 1
+    return f"{plan_year_label(year)}-Q{q}"
+
+
+def month_label(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def week_label(d: date) -> str:
+    iso = d.isocalendar()
+    return f"{iso.year:04d}-W{iso.week:02d}"
+
+
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
     idx = year * 12 + (month - 1) + n
     return idx // 12, idx % 12 + 1
 
 
+def labels_for(kind: str, d: date, start_month: int = 4) -> list[str]:
+    """The labels of every cycle of ``kind`` that contains ``d``."""
+    if kind == "week":
+        return [week_label(d)]
+    if kind == "month":
+        return [month_label(d)]
+    if kind == "quarter":
+        return [quarter_label(d, start_month)]
+    if kind == "plan_year":
+        return [plan_year_label(plan_year_start(d, start_month))]
+    if kind == "calendar_year":
+        return [f"{d.year:04d}"]
+    if kind == "rolling_12":
+        return [
+            f"R12-{y:04d}-{m:02d}" for y, m in (_add_months(d.year, d.month, k) for k in range(12))
+        ]
+    raise ValueError(f"unknown cycle kind {kind!r}")
+
+
+def cycle_bounds(kind: str, label: str, start_month: int = 4) -> tuple[date, date]:
+    """First and last day of a cycle."""
+    if kind == "week":
+        iso_year, iso_week = label.split("-W")
+        first = date.fromisocalendar(int(iso_year), int(iso_week), 1)
+        return first, first + timedelta(days=6)
+    if kind == "month":
+        y, m = map(int, label.split("-"))
+        ny, nm = _add_months(y, m, 1)
+        return date(y, m, 1), date(ny, nm, 1) - timedelta(days=1)
+    if kind == "quarter":
+        py, q = label.split("-Q")
+        year = int(py.split("/")[0])
+        sy, sm = _add_months(year, start_month, (int(q) - 1) * 3)
+        ey, em = _add_months(sy, sm, 3)
+        return date(sy, sm, 1), date(ey, em, 1) - timedelta(days=1)
+    if kind == "plan_year":
+        year = int(label.split("/")[0])
+        return date(year, start_month, 1), date(year + 1, start_month, 1) - timedelta(days=1)
+    if kind == "calendar_year":
+        return date(int(label), 1, 1), date(int(label), 12, 31)
+    if kind == "rolling_12":
+        y, m = map(int, label[4:].split("-"))
+        sy, sm = _add_months(y, m, -11)
+        ny, nm = _add_months(y, m, 1)
+        return date(sy, sm, 1), date(ny, nm, 1) - timedelta(days=1)
+    raise ValueError(f"unknown cycle kind {kind!r}")
+
+
 def kind_of(label: str) -> str:
+    """Recover a cycle's kind from its label (labels are unambiguous by construction)."""
     if label == "current":
         return "current"
     if label.startswith("R12-"):
@@ -43,66 +117,34 @@ def kind_of(label: str) -> str:
     return "month"
 
 
-def bounds(label: str, start_month: int = 4) -> tuple[date, date]:
-    """First and last day of a cycle."""
+def previous(label: str, start_month: int = 4) -> str:
+    """The cycle immediately before ``label`` (same kind)."""
     kind = kind_of(label)
-    if kind == "week":
-        iso_year, iso_week = label.split("-W")
-        first = date.fromisocalendar(int(iso_year), int(iso_week), 1)
-        return first, first + timedelta(days=6)
-    if kind == "month":
-        y, m = map(int, label.split("-"))
-        ny, nm = _add_months(y, m, 1)
-        return date(y, m, 1), date(ny, nm, 1) - timedelta(days=1)
-    if kind == "quarter":
-        py, q = label.split("-Q")
-        sy, sm = _add_months(int(py.split("/")[0]), start_month, (int(q) - 1) * 3)
-        ey, em = _add_months(sy, sm, 3)
-        return date(sy, sm, 1), date(ey, em, 1) - timedelta(days=1)
-    if kind == "plan_year":
-        year = int(label.split("/")[0])
-        return date(year, start_month, 1), date(year + 1, start_month, 1) - timedelta(days=1)
-    if kind == "calendar_year":
-        return date(int(label), 1, 1), date(int(label), 12, 31)
     if kind == "rolling_12":
-        y, m = map(int, label[4:].split("-"))
-        sy, sm = _add_months(y, m, -11)
-        ny, nm = _add_months(y, m, 1)
-        return date(sy, sm, 1), date(ny, nm, 1) - timedelta(days=1)
-    raise ValueError(f"cycle {label!r} has no bounds")
+        year, month = (int(x) for x in label[4:].split("-"))
+        y, m = _add_months(year, month, -1)
+        return f"R12-{y:04d}-{m:02d}"
+    first, _ = cycle_bounds(kind, label, start_month)
+    return labels_for(kind, first - timedelta(days=1), start_month)[0]
+
+
+def bounds(label: str, start_month: int = 4) -> tuple[date, date]:
+    """First and last day of a cycle, from its label alone."""
+    return cycle_bounds(kind_of(label), label, start_month)
 
 
 def label_for(kind: str, d: date, start_month: int = 4) -> str:
-    """The label of the ``kind`` cycle containing ``d``."""
-    if kind == "week":
-        iso = d.isocalendar()
-        return f"{iso.year:04d}-W{iso.week:02d}"
-    if kind == "month":
-        return f"{d.year:04d}-{d.month:02d}"
-    py = d.year if d.month >= start_month else d.year - 1
-    if kind == "quarter":
-        return f"{py}/{(py + 1) % 100:02d}-Q{((d.month - start_month) % 12) // 3 + 1}"
-    if kind == "plan_year":
-        return f"{py}/{(py + 1) % 100:02d}"
-    if kind == "calendar_year":
-        return f"{d.year:04d}"
+    """The label of the ``kind`` cycle containing ``d`` (for rolling 12 months: the
+    12 months ending with d's month)."""
     if kind == "rolling_12":
         return f"R12-{d.year:04d}-{d.month:02d}"
-    raise ValueError(f"unknown cycle kind {kind!r}")
+    return labels_for(kind, d, start_month)[0]
 
 
 def _shift_rolling(label: str, n: int) -> str:
     year, month = (int(x) for x in label[4:].split("-"))
     y, m = _add_months(year, month, n)
     return f"R12-{y:04d}-{m:02d}"
-
-
-def previous(label: str, start_month: int = 4) -> str:
-    """The cycle of the same kind just before ``label``."""
-    if kind_of(label) == "rolling_12":
-        return _shift_rolling(label, -1)
-    first, _ = bounds(label, start_month)
-    return label_for(kind_of(label), first - timedelta(days=1), start_month)
 
 
 def following(label: str, start_month: int = 4) -> str:
