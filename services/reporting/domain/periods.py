@@ -1,14 +1,16 @@
 """Cycle labels as reporting reads them: kind, bounds, order, nesting and plain names.
 
 The labels are the timeliness service's (``2026-W47``, ``2026-11``, ``2026/27-Q3``,
-``2026/27``, ``2026``, ``R12-2026-11``, ``current``).  Reporting keeps its own small copy
-of the calendar arithmetic so the two services stay independent.
+``2026/27``, ``2026``, ``R12-2026-11``, ``current``); the calendar arithmetic is the
+shared one in ``contracts/cycles.py``, with reporting's validation and wording on top.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
+
+from contracts import cycles
 
 PLAN_YEAR_START = 4  # April
 
@@ -46,19 +48,7 @@ def is_cycle(label: str) -> bool:
 
 
 def kind_of(label: str) -> str:
-    if label == "current":
-        return "current"
-    if label.startswith("R12-"):
-        return "rolling_12"
-    if "-W" in label:
-        return "week"
-    if "-Q" in label:
-        return "quarter"
-    if "/" in label:
-        return "plan_year"
-    if len(label) == 4:
-        return "calendar_year"
-    return "month"
+    return cycles.kind_of(label)
 
 
 def add_months(year: int, month: int, n: int) -> tuple[int, int]:
@@ -67,51 +57,26 @@ def add_months(year: int, month: int, n: int) -> tuple[int, int]:
 
 
 def month_label(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
+    return cycles.month_label(d)
 
 
 def plan_year_of(d: date) -> int:
-    return d.year if d.month >= PLAN_YEAR_START else d.year - 1
+    return cycles.plan_year_start(d, PLAN_YEAR_START)
 
 
 def plan_year_label(year: int) -> str:
-    return f"{year}/{(year + 1) % 100:02d}"
+    return cycles.plan_year_label(year)
 
 
 def quarter_label(d: date) -> str:
-    q = ((d.month - PLAN_YEAR_START) % 12) // 3 + 1
-    return f"{plan_year_label(plan_year_of(d))}-Q{q}"
+    return cycles.quarter_label(d, PLAN_YEAR_START)
 
 
 def bounds(label: str) -> tuple[date, date]:
-    """First and last day of a cycle (``current`` has none)."""
-    kind = kind_of(label)
-    if kind == "week":
-        iso_year, iso_week = label.split("-W")
-        first = date.fromisocalendar(int(iso_year), int(iso_week), 1)
-        return first, first + timedelta(days=6)
-    if kind == "month":
-        y, m = map(int, label.split("-"))
-        ny, nm = add_months(y, m, 1)
-        return date(y, m, 1), date(ny, nm, 1) - timedelta(days=1)
-    if kind == "quarter":
-        py, q = label.split("-Q")
-        sy, sm = add_months(int(py[:4]), PLAN_YEAR_START, (int(q) - 1) * 3)
-        ey, em = add_months(sy, sm, 3)
-        return date(sy, sm, 1), date(ey, em, 1) - timedelta(days=1)
-    if kind == "plan_year":
-        year = int(label[:4])
-        return date(year, PLAN_YEAR_START, 1), date(year + 1, PLAN_YEAR_START, 1) - timedelta(
-            days=1
-        )
-    if kind == "calendar_year":
-        return date(int(label), 1, 1), date(int(label), 12, 31)
-    if kind == "rolling_12":
-        y, m = map(int, label[4:].split("-"))
-        sy, sm = add_months(y, m, -11)
-        ny, nm = add_months(y, m, 1)
-        return date(sy, sm, 1), date(ny, nm, 1) - timedelta(days=1)
-    raise ValueError(f"cycle {label!r} has no calendar bounds")
+    """First and last day of a cycle (``current`` has none: ValueError)."""
+    if label == "current":
+        raise ValueError("cycle 'current' has no calendar bounds")
+    return cycles.bounds(label, PLAN_YEAR_START)
 
 
 def months_in(label: str) -> list[str]:
@@ -130,22 +95,7 @@ def quarters_in(plan_year: str) -> list[str]:
 
 
 def previous(label: str) -> str:
-    kind = kind_of(label)
-    if kind == "rolling_12":
-        y, m = add_months(int(label[4:8]), int(label[9:11]), -1)
-        return f"R12-{y:04d}-{m:02d}"
-    first, _ = bounds(label)
-    before = first - timedelta(days=1)
-    if kind == "month":
-        return month_label(before)
-    if kind == "quarter":
-        return quarter_label(before)
-    if kind == "plan_year":
-        return plan_year_label(plan_year_of(before))
-    if kind == "calendar_year":
-        return str(before.year)
-    iso = before.isocalendar()
-    return f"{iso.year:04d}-W{iso.week:02d}"
+    return cycles.previous(label, PLAN_YEAR_START)
 
 
 def sort_key(label: str) -> tuple[date, date]:
