@@ -290,5 +290,89 @@ def bench(
     sys.exit(asyncio.run(run_bench(events=events, batch=batch, echo=console.print)))
 
 
+report_app = typer.Typer(help="Documents from the reporting service (small numbers suppressed).")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("insight")
+def report_insight(
+    month: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    fmt: Annotated[str, typer.Option("--format", help="md | html | pdf")] = "md",
+    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+    url: Annotated[str, typer.Option(envvar="SENDWATCH_REPORTING_URL")] = "http://127.0.0.1:8000",
+    token: Annotated[str | None, typer.Option(envvar="SENDWATCH_REPORTING_TOKEN")] = None,
+) -> None:
+    """The monthly insight summary: headline KPIs with RAG and movement, exceptions, what is due."""
+    from services.reporting.reports import ReportError, fetch_insight
+
+    if fmt not in ("md", "html", "pdf"):
+        raise typer.BadParameter("--format must be md, html or pdf")
+    try:
+        body = fetch_insight(month, fmt, url=url, token=token)
+    except ReportError as exc:
+        err.print(f"[red]insight summary failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if out is not None:
+        out.write_bytes(body)
+        console.print(f"wrote {out}")
+    elif fmt == "pdf":
+        sys.stdout.buffer.write(body)
+    else:
+        sys.stdout.write(body.decode())
+
+
+@report_app.command("quarterly")
+def report_quarterly(
+    quarter: Annotated[
+        str | None, typer.Option(help="plan-year quarter, e.g. 2026/27-Q3 (default: all)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+    url: Annotated[str, typer.Option(envvar="SENDWATCH_REPORTING_URL")] = "http://127.0.0.1:8000",
+    token: Annotated[str | None, typer.Option(envvar="SENDWATCH_REPORTING_TOKEN")] = None,
+) -> None:
+    """The quarterly data return (CSV): one row per KPI per quarter."""
+    from services.reporting.reports import ReportError, fetch_quarterly
+
+    try:
+        text = fetch_quarterly(quarter, url=url, token=token)
+    except ReportError as exc:
+        err.print(f"[red]quarterly return failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if out is not None:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("load-benchmarks")
+def load_benchmarks_command(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            help="DfE's EHC plans release (zip or data/) and statistical-neighbours.csv",
+        ),
+    ],
+    database_url: Annotated[str | None, typer.Option(envvar="SENDWATCH_DATABASE_URL")] = None,
+    var_dir: Annotated[Path, typer.Option(envvar="SENDWATCH_VAR_DIR")] = Path("var"),
+) -> None:
+    """Load DfE's published 20-week timeliness and statistical neighbours for the
+    dashboard's benchmark panel (replaces what was loaded before)."""
+    from sendwatch.benchmarks import BenchmarkError, load_benchmarks
+    from sendwatch.config import Settings
+
+    try:
+        summary = load_benchmarks(
+            directory, Settings(database_url=database_url or None, var_dir=var_dir.resolve())
+        )
+    except BenchmarkError as exc:
+        err.print(f"[red]benchmarks not loaded:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for line in summary.lines():
+        console.print(line)
+
+
 if __name__ == "__main__":
     app()

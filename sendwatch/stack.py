@@ -163,6 +163,33 @@ class Stack:
             self.broker.stop()
 
 
+SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "dfe-ehcp"
+
+
+def load_benchmarks_if_present(stack: Stack, say: object) -> None:
+    """Load DfE's published figures for the benchmark panel when they sit beside the
+    project (../shared/data/dfe-ehcp) or SENDWATCH_BENCHMARKS_DIR names them."""
+    directory = Path(os.environ.get("SENDWATCH_BENCHMARKS_DIR") or SHARED_BENCHMARKS)
+    if not directory.is_dir():
+        return
+    done = subprocess.run(
+        [sys.executable, "-m", "sendwatch", "load-benchmarks", str(directory)],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if callable(say):
+        say(
+            "Benchmarks       "
+            + (
+                "DfE published figures loaded"
+                if done.returncode == 0
+                else f"not loaded ({done.stderr.strip()[:120]})"
+            )
+        )
+
+
 def run_stack(
     *,
     simulate: bool,
@@ -191,6 +218,7 @@ def run_stack(
         for name in START_ORDER:
             stack.start_service(name)
         stack.wait_healthy()
+        load_benchmarks_if_present(stack, say)
         if simulate:
             stack.start_simulator(seed, speed, start, backfill_days)
         say(f"Dashboard        http://127.0.0.1:{stack.ports['reporting']}/")

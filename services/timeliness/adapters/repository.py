@@ -432,6 +432,7 @@ def _snapshot_messages(
                 producer=SERVICE,
                 sequence=state.sequence,
                 as_of=state.as_of,
+                watermark=state.watermark,
                 events_applied=state.events_applied,
                 values=values[n : n + SNAPSHOT_CHUNK],
             ),
