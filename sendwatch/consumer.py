@@ -10,6 +10,7 @@ going while the database works.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,27 @@ from sendwatch.observability import (
 
 log = get_logger(__name__)
 M = TypeVar("M")
+
+
+def trace_id(record: ConsumerRecord[Any, Any], event_id: str | None) -> str:
+    """The W3C trace id of a message: from its ``traceparent`` header (ingest sets one),
+    else derived from the event id, so every service logs the same id for an event."""
+    for key, value in record.headers or ():
+        if key == "traceparent" and value:
+            parts = value.decode(errors="replace").split("-")
+            if len(parts) >= 3 and len(parts[1]) == 32:
+                return parts[1]
+    return trace_of(event_id or "")
+
+
+def trace_of(event_id: str) -> str:
+    return hashlib.sha256(event_id.encode()).hexdigest()[:32]
+
+
+def traceparent(event_id: str) -> str:
+    """A W3C ``traceparent`` header for an event (trace and span derived from its id)."""
+    trace = trace_of(event_id)
+    return f"00-{trace}-{trace[:16]}-01"
 
 
 @dataclass
@@ -72,10 +94,12 @@ class ConsumerPipeline(Generic[M]):
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchOutcome:
         valid: list[M] = []
+        records_ok: list[ConsumerRecord[Any, Any]] = []
         dead: list[DeadLetter] = []
         for record in records:
             try:
                 valid.append(self.parse(record))
+                records_ok.append(record)
             except Exception as exc:  # noqa: BLE001 - every bad payload goes to the DLQ
                 dead.append(self._dead(record, exc))
         if dead:
@@ -95,6 +119,16 @@ class ConsumerPipeline(Generic[M]):
                 max(0.0, now_ms - record.timestamp) / 1000
             )
         BATCH_SIZE.labels(self.service).observe(len(records))
+        for record, model in zip(records_ok, valid, strict=True):
+            event_id = getattr(model, "id", None)
+            log.info(
+                "message_processed",
+                event_id=event_id,
+                trace_id=trace_id(record, event_id),
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
         EVENTS_APPLIED.labels(self.service).inc(applied)
         EVENTS_DUPLICATE.labels(self.service).inc(len(valid) - applied)
         if self.after_commit is not None and applied:

@@ -23,6 +23,7 @@ from contracts.timeline import ClockTick, TickData, TimelineMessage
 from contracts.topics import load_topics
 from sendwatch.bus import make_broker
 from sendwatch.config import Settings, get_settings
+from sendwatch.consumer import trace_of, traceparent
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
 from sendwatch.service import Runtime, create_service_app
 from services.ingest.domain.intake import Verdict, all_foreign, check_batch
@@ -101,7 +102,10 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                 continue
             futures.append(
                 await case_events.publish(
-                    ev.model_dump_json().encode(), key=ev.partition_key(), no_confirm=True
+                    ev.model_dump_json().encode(),
+                    key=ev.partition_key(),
+                    headers={"traceparent": traceparent(ev.id)},
+                    no_confirm=True,
                 )
             )
         futures += [
@@ -173,6 +177,14 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         except Exception as exc:  # noqa: BLE001 - broker down: tell the source to retry
             log.error("publish_failed", error=str(exc), events=len(items))
             return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
+        for v in verdicts:
+            log.info(
+                "event_accepted" if v.accepted else "event_rejected",
+                event_id=v.event_id,
+                trace_id=trace_of(v.event_id or ""),
+                source=source_id,
+                reason=v.reason.value if v.reason else None,
+            )
         INGEST_EVENTS.labels(source_id, "accepted").inc(len(accepted))
         INGEST_EVENTS.labels(source_id, "rejected").inc(len(dead))
         INGEST_REQUEST_LATENCY.observe(time.perf_counter() - started)

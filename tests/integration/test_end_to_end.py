@@ -51,3 +51,29 @@ def test_posted_event_reaches_every_service(stack_factory) -> None:
     assert 'sendwatch_events_applied_total{service="timeliness"} 5.0' in metrics
     assert 'sendwatch_events_duplicate_total{service="timeliness"} 1.0' in metrics
     assert "sendwatch_processing_latency_seconds_bucket" in metrics
+
+
+def test_logs_carry_the_event_id_and_trace_of_every_message(stack_factory) -> None:
+    import json
+
+    from sendwatch.consumer import trace_of
+
+    stack = stack_factory("timeliness", "ingest")
+    p = stack.ports
+    events = [case_event(i) for i in range(1, 6)]
+    r = httpx.post(f"http://127.0.0.1:{p['ingest']}/v1/events", json=events, headers=AUTH)
+    assert r.status_code == 200
+    wait_for(lambda: get_json(p["timeliness"], "/v1/caseload")["events_applied"] == 5)
+
+    def logged(service: str, what: str) -> dict[str, str]:
+        lines = (stack.var_dir / "logs" / f"{service}.log").read_text().splitlines()
+        out = {}
+        for line in lines:
+            if line.startswith("{") and f'"{what}"' in line:
+                entry = json.loads(line)
+                out[entry["event_id"]] = entry["trace_id"]
+        return out
+
+    expected = {e["id"]: trace_of(e["id"]) for e in events}
+    assert logged("ingest", "event_accepted") == expected
+    assert wait_for(lambda: logged("timeliness", "message_processed") == expected or None)
