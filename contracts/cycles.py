@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-_MONTHS = [
+MONTHS = [
     "January",
     "February",
     "March",
@@ -47,7 +47,7 @@ def week_label(d: date) -> str:
     return f"{iso.year:04d}-W{iso.week:02d}"
 
 
-def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
+def add_months(year: int, month: int, n: int) -> tuple[int, int]:
     idx = year * 12 + (month - 1) + n
     return idx // 12, idx % 12 + 1
 
@@ -66,7 +66,7 @@ def labels_for(kind: str, d: date, start_month: int = 4) -> list[str]:
         return [f"{d.year:04d}"]
     if kind == "rolling_12":
         return [
-            f"R12-{y:04d}-{m:02d}" for y, m in (_add_months(d.year, d.month, k) for k in range(12))
+            f"R12-{y:04d}-{m:02d}" for y, m in (add_months(d.year, d.month, k) for k in range(12))
         ]
     raise ValueError(f"unknown cycle kind {kind!r}")
 
@@ -79,13 +79,13 @@ def cycle_bounds(kind: str, label: str, start_month: int = 4) -> tuple[date, dat
         return first, first + timedelta(days=6)
     if kind == "month":
         y, m = map(int, label.split("-"))
-        ny, nm = _add_months(y, m, 1)
+        ny, nm = add_months(y, m, 1)
         return date(y, m, 1), date(ny, nm, 1) - timedelta(days=1)
     if kind == "quarter":
         py, q = label.split("-Q")
         year = int(py.split("/")[0])
-        sy, sm = _add_months(year, start_month, (int(q) - 1) * 3)
-        ey, em = _add_months(sy, sm, 3)
+        sy, sm = add_months(year, start_month, (int(q) - 1) * 3)
+        ey, em = add_months(sy, sm, 3)
         return date(sy, sm, 1), date(ey, em, 1) - timedelta(days=1)
     if kind == "plan_year":
         year = int(label.split("/")[0])
@@ -94,8 +94,8 @@ def cycle_bounds(kind: str, label: str, start_month: int = 4) -> tuple[date, dat
         return date(int(label), 1, 1), date(int(label), 12, 31)
     if kind == "rolling_12":
         y, m = map(int, label[4:].split("-"))
-        sy, sm = _add_months(y, m, -11)
-        ny, nm = _add_months(y, m, 1)
+        sy, sm = add_months(y, m, -11)
+        ny, nm = add_months(y, m, 1)
         return date(sy, sm, 1), date(ny, nm, 1) - timedelta(days=1)
     raise ValueError(f"unknown cycle kind {kind!r}")
 
@@ -122,7 +122,7 @@ def previous(label: str, start_month: int = 4) -> str:
     kind = kind_of(label)
     if kind == "rolling_12":
         year, month = (int(x) for x in label[4:].split("-"))
-        y, m = _add_months(year, month, -1)
+        y, m = add_months(year, month, -1)
         return f"R12-{y:04d}-{m:02d}"
     first, _ = cycle_bounds(kind, label, start_month)
     return labels_for(kind, first - timedelta(days=1), start_month)[0]
@@ -143,7 +143,7 @@ def label_for(kind: str, d: date, start_month: int = 4) -> str:
 
 def _shift_rolling(label: str, n: int) -> str:
     year, month = (int(x) for x in label[4:].split("-"))
-    y, m = _add_months(year, month, n)
+    y, m = add_months(year, month, n)
     return f"R12-{y:04d}-{m:02d}"
 
 
@@ -168,22 +168,22 @@ def describe(label: str, start_month: int = 4) -> str:
         return "the current position"
     first, last = bounds(label, start_month)
     if kind == "month":
-        return f"{_MONTHS[first.month - 1]} {first.year}"
+        return f"{MONTHS[first.month - 1]} {first.year}"
     if kind == "week":
         if first.month == last.month:
             return f"the week of {first.day} to {human_date(last)}"
-        return f"the week of {first.day} {_MONTHS[first.month - 1]} to {human_date(last)}"
+        return f"the week of {first.day} {MONTHS[first.month - 1]} to {human_date(last)}"
     if kind == "quarter":
         q = label.split("-Q")[1]
         return (
             f"quarter {q} of {label.split('-Q')[0]} "
-            f"({_MONTHS[first.month - 1]} to {_MONTHS[last.month - 1]} {last.year})"
+            f"({MONTHS[first.month - 1]} to {MONTHS[last.month - 1]} {last.year})"
         )
     if kind == "plan_year":
         return f"the plan year {label} (April {first.year} to March {last.year})"
     if kind == "calendar_year":
         return f"the calendar year {label}"
-    return f"the 12 months to {_MONTHS[last.month - 1]} {last.year}"
+    return f"the 12 months to {MONTHS[last.month - 1]} {last.year}"
 
 
 def noun(kind: str) -> str:
@@ -198,7 +198,7 @@ def noun(kind: str) -> str:
 
 
 def human_date(d: date) -> str:
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
 def human_day(d: date) -> str:

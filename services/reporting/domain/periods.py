@@ -22,20 +22,7 @@ _CYCLE = re.compile(CYCLE_PATTERN)
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 QUARTER_PATTERN = r"^\d{4}/\d{2}-Q[1-4]$"
 
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+MONTHS = cycles.MONTHS
 
 
 def is_cycle(label: str) -> bool:
@@ -52,8 +39,7 @@ def kind_of(label: str) -> str:
 
 
 def add_months(year: int, month: int, n: int) -> tuple[int, int]:
-    idx = year * 12 + (month - 1) + n
-    return idx // 12, idx % 12 + 1
+    return cycles.add_months(year, month, n)
 
 
 def month_label(d: date) -> str:
