@@ -123,6 +123,12 @@ class MilestoneSettings(_Strict):
 class EscalationConfig(_Strict):
     version: int
     horizon_days: int = Field(default=14, ge=0)
+    min_denominator: int = Field(
+        default=1,
+        ge=1,
+        description="A closed cycle with fewer completions than this is too small to "
+        "judge: it neither raises nor resolves an alert",
+    )
     watch: list[Watch] = Field(default_factory=list)
     milestones: MilestoneSettings = MilestoneSettings()
     owners: dict[str, list[Recipient]] = Field(default_factory=dict)

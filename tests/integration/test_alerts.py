@@ -698,9 +698,12 @@ def test_case_events_through_ingest_and_timeliness_to_an_alert_email(
             case_event(case * 10 + 1, "ehc.plan.final-issued", case=case, day=issued_day),
         ]
 
-    # Days count from 1 April 2026.  May: issued 11 May after 151 days (late);
-    # one on time.  June: two issued on 10 June after 160 days (late).
-    events = plan(1, -111, 40) + plan(2, -60, 45) + plan(3, -90, 70) + plan(4, -95, 70)
+    # Days count from 1 April 2026.  May: three issued on 11 May after 151 days (late),
+    # three on time.  June: five issued on 10 June after 160 days (late).  (A month with
+    # fewer than five plans is too small to judge: escalation.yaml min_denominator.)
+    events = [e for c in range(1, 4) for e in plan(c, -111, 40)]
+    events += [e for c in range(4, 7) for e in plan(c, -60, 45)]
+    events += [e for c in range(7, 12) for e in plan(c, -90, 70)]
     assert httpx.post(url, json=events, headers=AUTH).status_code == 200
 
     def tick(d: str) -> None:
@@ -723,5 +726,5 @@ def test_case_events_through_ingest_and_timeliness_to_an_alert_email(
     assert esc["cycle"] == "2026-06"
     wait_for(lambda: mail_to(sink, WS3), timeout=30)
     text = body(mail_to(sink, WS3)[0])
-    assert "May 2026: 50.0% (1 of 2)" in text and "June 2026: 0.0% (0 of 2)" in text
+    assert "May 2026: 50.0% (3 of 6)" in text and "June 2026: 0.0% (0 of 5)" in text
     assert len(mail_to(sink, OWNER)) == 1

@@ -109,7 +109,7 @@ class Harness:
             target=step.get("target"),
             standard=step.get("standard", k.standard),
             numerator=None,
-            denominator=None,
+            denominator=step.get("denominator"),
             closed_on=cycles.closed_on(label, DICTIONARY.grace_days),
         )
         stored = self.values.setdefault((kpi, kind, breakdown), {})
@@ -212,6 +212,13 @@ CASES = yaml.safe_load(
   exp_mail:
     - [principal-ep@example.org, 0, alert, R10]
     - [ws3-ehcp-timeliness@example.org, 1, alert, R11]
+
+- name: a month with too few plans to judge neither raises nor breaks a run
+  steps:
+    - {at: 2026-06-11, cycle: 2026-05, value: 0.0, denominator: 1}     # 0 of 1: too few
+    - {at: 2026-07-11, cycle: 2026-06, value: 50.0, denominator: 4}    # still too few
+  exp_alerts: []
+  exp_mail: []
 
 - name: the trajectory target is the goal when the cycle has one
   steps:

@@ -148,7 +148,7 @@ class Engine:
         k = self.dictionary.kpis.get(cur.kpi)
         if k is None:
             return
-        verdict = cur.verdict(k.direction)
+        verdict = cur.verdict(k.direction, self.config.min_denominator)
         det = self.get(deterioration_id(cur.kpi, cur.cycle_kind, cur.breakdown))
         esc = self.get(escalation_id(cur.kpi, cur.cycle_kind, cur.breakdown))
         label = cycles.describe(cur.cycle, self.dictionary.plan_year_start_month)
@@ -166,7 +166,9 @@ class Engine:
             return
         hist = self._historical(cur)
         policy = self._policy(k)
-        missed_before = prev is not None and prev.verdict(k.direction) == "missed"
+        missed_before = (
+            prev is not None and prev.verdict(k.direction, self.config.min_denominator) == "missed"
+        )
         if missed_before and policy is not None and prev is not None:
             facts = self._series_facts(k, policy, [prev, cur])
             if esc is not None and esc.is_open:

@@ -62,10 +62,12 @@ class CycleResult:
     def goal_label(self) -> str:
         return "trajectory target" if self.target is not None else "standard"
 
-    def verdict(self, direction: str) -> Verdict:
+    def verdict(self, direction: str, min_denominator: int = 1) -> Verdict:
         goal = self.goal
         if self.value is None or goal is None or direction == "none":
             return "no_data"
+        if self.denominator is not None and self.denominator < min_denominator:
+            return "no_data"  # too few completions to judge
         if direction == "lower":
             return "met" if self.value <= goal else "missed"
         return "met" if self.value >= goal else "missed"
