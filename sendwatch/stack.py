@@ -18,7 +18,14 @@ from pathlib import Path
 import httpx
 
 from sendwatch.config import service_ports
-from sendwatch.tansu import TansuBroker, free_port, port_is_open, start_tansu, wait_for_port
+from sendwatch.tansu import (
+    TansuBroker,
+    die_with_parent,
+    free_port,
+    port_is_open,
+    start_tansu,
+    wait_for_port,
+)
 
 START_ORDER = ("timeliness", "alerts", "reporting", "ingest")
 
@@ -72,6 +79,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             env=self.env(),
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         wait_for_port(self.mail_port)
 
@@ -93,6 +101,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             env=self.env(),
             start_new_session=True,  # Ctrl-C goes to us; we stop children in order
+            preexec_fn=die_with_parent,
         )
 
     def start_simulator(self, seed: int, speed: float, start: str, backfill_days: int) -> None:
@@ -119,6 +128,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             env=self.env(),
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
@@ -250,6 +260,9 @@ def run_stack(
     except KeyboardInterrupt:
         stopping = True
     finally:
+        # A second Ctrl-C (or a TERM from a supervisor) must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("Stopping ..." if stopping else "Stopping after an error ...")
         stack.stop()
         signal.signal(signal.SIGTERM, previous)

@@ -17,6 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if its parent dies (even by SIGKILL), so brokers and
+    services never outlive `sendwatch up`, the benchmark or a test run.  Elsewhere a
+    no-op.  Used as ``preexec_fn``."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,6 +103,7 @@ def start_tansu(port: int | None = None, log_file: Path | None = None) -> TansuB
         stdout=out,
         stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        preexec_fn=die_with_parent,
     )
     try:
         wait_for_port(port)

@@ -91,3 +91,35 @@ def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
     assert leftovers == []
     for port in [broker_port, *ports.values()]:
         assert not port_is_open(port), f"port {port} still open"
+
+
+def test_children_do_not_outlive_a_killed_up(tmp_path: Path) -> None:
+    """Even `kill -9` of `sendwatch up` (no chance to clean up) leaves no service behind:
+    the children are told to stop when their parent dies."""
+    ports = {name: free_port() for name in ("ingest", "timeliness", "alerts", "reporting")}
+    env = {**os.environ, "SENDWATCH_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+    env.pop("SENDWATCH_DATABASE_URL", None)
+    env.update({f"SENDWATCH_{n.upper()}_PORT": str(p) for n, p in ports.items()})
+    out = tmp_path / "up.out"
+    with out.open("wb") as fh:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sendwatch",
+                "up",
+                "--no-simulate",
+                "--var-dir",
+                str(tmp_path / "var"),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
+    family = descendants(proc.pid)
+    assert len(family) >= 5
+    proc.kill()
+    proc.wait(timeout=10)
+    wait_for(lambda: not [pid for pid in family if alive(pid)], timeout=30)
+    wait_for(lambda: not any(port_is_open(p) for p in ports.values()), timeout=30)
