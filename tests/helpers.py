@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+
+# The shared project material sits beside the repository (../shared).
+SHARED = Path(
+    os.environ.get("SENDWATCH_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared"
+)
+DFE_DIR = SHARED / "data" / "dfe-ehcp"
 
 DEV_KEY = "dev-case-management-key"
 AUTH = {"Authorization": f"Bearer {DEV_KEY}"}

@@ -37,8 +37,9 @@ from services.reporting.domain.suppression import (
     publishable,
     recoverable,
 )
+from tests.helpers import DFE_DIR
 
-DFE = Path("/work/shared/data/dfe-ehcp")
+DFE = DFE_DIR
 BOARD = {"Authorization": "Bearer dev-board-token"}
 OPS = {"Authorization": "Bearer dev-operational-token"}
 ADMIN = {"Authorization": "Bearer dev-admin-token"}

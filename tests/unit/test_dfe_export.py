@@ -13,8 +13,9 @@ import pytest
 
 from services.timeliness.domain import dfe
 from services.timeliness.domain.case import CaseState
+from tests.helpers import DFE_DIR
 
-DFE_ZIP = Path("/work/shared/data/dfe-ehcp/education-health-and-care-plans_2025.zip")
+DFE_ZIP = DFE_DIR / "education-health-and-care-plans_2025.zip"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 SHROPSHIRE = dfe.Authority(

@@ -8,7 +8,6 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +20,11 @@ from services.reporting.domain.exports import QUARTERLY_COLUMNS, Authority, quar
 from services.reporting.domain.insight import build_insight, to_markdown
 from services.reporting.domain.suppression import SuppressionPolicy, protect_kpi, unsuppressed
 from services.reporting.metrics import gauge_values
+from tests.helpers import DFE_DIR
 
 DICT = load_kpis()
 POLICY = SuppressionPolicy()
-DFE = Path("/work/shared/data/dfe-ehcp")
+DFE = DFE_DIR
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -397,7 +397,7 @@ def test_parse_timeliness_keeps_the_all_plans_rows() -> None:
     assert got[0]["over_52_weeks"] is None and got[1]["pc_within_20_weeks"] == 37.2
 
 
-@pytest.mark.skipif(not DFE.is_dir(), reason="DfE data not present at /work/shared/data")
+@pytest.mark.skipif(not DFE.is_dir(), reason="DfE data not present in ../shared/data")
 def test_the_published_neighbours_of_shropshire() -> None:
     n = parse_neighbours((DFE / "statistical-neighbours.csv").read_text(encoding="utf-8-sig"))
     assert len(n["Shropshire"]) == 10 and n["Shropshire"][0] == "North Yorkshire"
