@@ -25,7 +25,6 @@ class RejectReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     PERSONAL_DATA = "personal_data"
     FORBIDDEN_SOURCE = "forbidden_source"
-    DUPLICATE_IN_BATCH = "duplicate_in_batch"
 
 
 class DeadLetterData(StrictModel):

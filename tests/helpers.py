@@ -20,6 +20,20 @@ SHARED = Path(
 )
 DFE_DIR = SHARED / "data" / "dfe-ehcp"
 
+# Case event types, by short name (tests build histories from these).
+REQUEST = "ehc.request.received"
+DECIDE_TO_ASSESS = "ehc.assessment.decision-to-assess"
+ADVICE_REQUESTED = "ehc.advice.requested"
+ADVICE_RECEIVED = "ehc.advice.received"
+EXCEPTION = "ehc.exception.started"
+DRAFT = "ehc.plan.draft-issued"
+ASSESSMENT_DECISION = "ehc.assessment.decision"
+FINAL = "ehc.plan.final-issued"
+CEASED = "ehc.plan.ceased"
+TRANSFER_IN = "ehc.case.transferred-in"
+TRANSFER_OUT = "ehc.case.transferred-out"
+NEED = "ehc.need.recorded"
+
 DEV_KEY = "dev-case-management-key"
 AUTH = {"Authorization": f"Bearer {DEV_KEY}"}
 BASE_TIME = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)

@@ -44,7 +44,8 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
+def start_up(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
+    """`sendwatch up --no-simulate` on free ports; returns the process, ports, output file."""
     ports = {name: free_port() for name in ("ingest", "timeliness", "alerts", "reporting")}
     env = {**os.environ, "SENDWATCH_KAFKA_SESSION_TIMEOUT_MS": "6000"}
     env.pop("SENDWATCH_DATABASE_URL", None)
@@ -65,6 +66,11 @@ def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
             env=env,
         )
+    return proc, ports, out
+
+
+def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
+    proc, ports, out = start_up(tmp_path)
     try:
         wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
         text = out.read_text()
@@ -96,26 +102,7 @@ def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
 def test_children_do_not_outlive_a_killed_up(tmp_path: Path) -> None:
     """Even `kill -9` of `sendwatch up` (no chance to clean up) leaves no service behind:
     the children are told to stop when their parent dies."""
-    ports = {name: free_port() for name in ("ingest", "timeliness", "alerts", "reporting")}
-    env = {**os.environ, "SENDWATCH_KAFKA_SESSION_TIMEOUT_MS": "6000"}
-    env.pop("SENDWATCH_DATABASE_URL", None)
-    env.update({f"SENDWATCH_{n.upper()}_PORT": str(p) for n, p in ports.items()})
-    out = tmp_path / "up.out"
-    with out.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sendwatch",
-                "up",
-                "--no-simulate",
-                "--var-dir",
-                str(tmp_path / "var"),
-            ],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    proc, ports, out = start_up(tmp_path)
     wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
     family = descendants(proc.pid)
     assert len(family) >= 5

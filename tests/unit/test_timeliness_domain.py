@@ -34,24 +34,27 @@ from services.timeliness.domain.kpis import (
     recompute,
     target_for,
 )
-from tests.helpers import BASE_TIME, case_event
+from tests.helpers import (
+    ADVICE_RECEIVED,
+    ADVICE_REQUESTED,
+    ASSESSMENT_DECISION,
+    BASE_TIME,
+    CEASED,
+    DECIDE_TO_ASSESS,
+    DRAFT,
+    EXCEPTION,
+    FINAL,
+    NEED,
+    REQUEST,
+    TRANSFER_IN,
+    TRANSFER_OUT,
+    case_event,
+)
 
 KPIS = load_kpis()
 RULES = load_clocks()
 DAY0 = BASE_TIME.date()  # 2026-04-01, the request date of the default case
 
-REQUEST = "ehc.request.received"
-DECIDE_TO_ASSESS = "ehc.assessment.decision-to-assess"
-ADVICE_REQUESTED = "ehc.advice.requested"
-ADVICE_RECEIVED = "ehc.advice.received"
-EXCEPTION = "ehc.exception.started"
-DRAFT = "ehc.plan.draft-issued"
-ASSESSMENT_DECISION = "ehc.assessment.decision"
-FINAL = "ehc.plan.final-issued"
-CEASED = "ehc.plan.ceased"
-TRANSFER_IN = "ehc.case.transferred-in"
-TRANSFER_OUT = "ehc.case.transferred-out"
-NEED = "ehc.need.recorded"
 
 TWENTY_WEEK_KPIS = ("ehcp_20wk", "ehcp_20wk_ex")
 

@@ -31,6 +31,20 @@ from contracts.timeline import ClockTick
 from sendwatch.db import make_engine, migrate
 from services.timeliness.adapters import repository
 from services.timeliness.adapters.repository import Incoming, Topics
+from tests.helpers import (
+    ADVICE_RECEIVED,
+    ADVICE_REQUESTED,
+    ASSESSMENT_DECISION,
+    CEASED,
+    DECIDE_TO_ASSESS,
+    DRAFT,
+    EXCEPTION,
+    FINAL,
+    NEED,
+    REQUEST,
+    TRANSFER_IN,
+    TRANSFER_OUT,
+)
 
 KPIS = load_kpis()
 RULES = load_clocks()
@@ -43,18 +57,6 @@ OVER_A_YEAR = 365
 # does not count in decision_6wk (see test_timeliness_domain.py).
 WITHDRAWN_REQUEST_COUNTS_AS_DECISION = False
 
-REQUEST = "ehc.request.received"
-DECIDE_TO_ASSESS = "ehc.assessment.decision-to-assess"
-ADVICE_REQUESTED = "ehc.advice.requested"
-ADVICE_RECEIVED = "ehc.advice.received"
-EXCEPTION = "ehc.exception.started"
-DRAFT = "ehc.plan.draft-issued"
-ASSESSMENT_DECISION = "ehc.assessment.decision"
-FINAL = "ehc.plan.final-issued"
-CEASED = "ehc.plan.ceased"
-TRANSFER_IN = "ehc.case.transferred-in"
-TRANSFER_OUT = "ehc.case.transferred-out"
-NEED = "ehc.need.recorded"
 
 GIVERS = ["education", "ep", "health", "social_care"]
 LOCALITIES = ["bridgnorth", "ludlow", "oswestry", "shrewsbury"]
