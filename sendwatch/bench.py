@@ -25,8 +25,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.case_events import parse_case_event
+from sendwatch.kafka import KafkaCluster, start_kafka
 from sendwatch.stack import Stack
-from sendwatch.tansu import free_port, start_tansu
+from sendwatch.tansu import TansuBroker, free_port, start_tansu
 
 KEY = "dev-case-management-key"
 
@@ -57,9 +58,30 @@ def bench_events(n: int) -> list[dict[str, Any]]:
     return out
 
 
-async def raw_produce(bootstrap: str, topic: str, payloads: list[bytes]) -> float:
+def start_broker(engine: str, tmp: Path) -> TansuBroker | KafkaCluster:
+    """The broker the whole run uses: Tansu (in memory) or single-node Apache Kafka."""
+    if engine == "kafka":
+        return start_kafka(1, base_dir=tmp / "kafka", log_file=tmp / "kafka.log")
+    return start_tansu()
+
+
+def broker_label(broker: TansuBroker | KafkaCluster) -> str:
+    if broker.engine == "kafka":
+        from sendwatch.kafka import kafka_version
+
+        return f"Apache Kafka {kafka_version()}, idempotent producers"
+    return "Tansu, in memory"
+
+
+async def raw_produce(
+    bootstrap: str, topic: str, payloads: list[bytes], idempotent: bool = False
+) -> float:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_batch_size=1024 * 1024
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        acks="all",
+        max_batch_size=1024 * 1024,
+        enable_idempotence=idempotent,
     )
     await producer.start()
     try:
@@ -138,7 +160,9 @@ async def consume_to_state(port: int, n: int) -> float:
             await asyncio.sleep(0.02)
 
 
-async def run_sen2_bench(requests: int, echo: Callable[..., Any] = print) -> int:
+async def run_sen2_bench(
+    requests: int, echo: Callable[..., Any] = print, engine: str = "tansu"
+) -> int:
     """Import and process a synthetic SEN2 file of ``requests`` requests end to end
     (parse, pseudonymise, ingest, timeliness state and KPIs), against raw aiokafka
     consumption of the same case-events topic on the same broker."""
@@ -152,7 +176,7 @@ async def run_sen2_bench(requests: int, echo: Callable[..., Any] = print) -> int
     path.write_bytes(xml)
     os.environ.setdefault("SENDWATCH_PSEUDONYM_KEY", "bench-pseudonym-key-000000")
     os.environ.setdefault("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
-    broker = start_tansu()
+    broker = start_broker(engine, tmp)
     stack = Stack(
         var_dir=tmp,
         bootstrap=broker.bootstrap,
@@ -165,7 +189,7 @@ async def run_sen2_bench(requests: int, echo: Callable[..., Any] = print) -> int
         await asyncio.to_thread(stack.wait_healthy)
         echo(
             f"SEN2 file: {expected.requests:,} requests, {expected.persons:,} persons, "
-            f"{len(xml) / 1e6:.0f} MB; broker {broker.bootstrap} (Tansu)"
+            f"{len(xml) / 1e6:.0f} MB; broker {broker.bootstrap} ({broker_label(broker)})"
         )
         started = time.perf_counter()
         summary = await asyncio.to_thread(
@@ -198,12 +222,15 @@ async def run_sen2_bench(requests: int, echo: Callable[..., Any] = print) -> int
 
 
 async def run_bench(
-    events: int = 50_000, batch: int = 5_000, echo: Callable[..., Any] = print
+    events: int = 50_000,
+    batch: int = 5_000,
+    echo: Callable[..., Any] = print,
+    engine: str = "tansu",
 ) -> int:
     data = bench_events(events)
     payloads = [json.dumps(e).encode() for e in data]
     tmp = Path(tempfile.mkdtemp(prefix="sendwatch-bench-"))
-    broker = start_tansu()
+    broker = start_broker(engine, tmp)
     os.environ.setdefault("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
     stack = Stack(
         var_dir=tmp,
@@ -218,10 +245,13 @@ async def run_bench(
         await admin.create_topics([NewTopic("bench-raw", 3, 1)])
         await admin.close()
         echo(
-            f"broker {broker.bootstrap} (Tansu); {events} events of ~{len(payloads[0])} bytes; "
+            f"broker {broker.bootstrap} ({broker_label(broker)}); "
+            f"{events} events of ~{len(payloads[0])} bytes; "
             f"database {'PostgreSQL' if db else 'SQLite'}"
         )
-        produce = await raw_produce(broker.bootstrap, "bench-raw", payloads)
+        produce = await raw_produce(
+            broker.bootstrap, "bench-raw", payloads, idempotent=broker.supports_idempotence
+        )
         consume = await raw_consume(broker.bootstrap, "bench-raw", events)
         stack.start_service("ingest")
         await asyncio.to_thread(stack.wait_healthy)

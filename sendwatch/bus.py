@@ -6,7 +6,10 @@ Delivery rules, from the platform notes:
   exception the batch is rewound and redelivered, never skipped);
 - effects are idempotent (each service stores the event ids it applied in the same
   database transaction as the state), so a redelivery after a crash changes nothing;
-- no idempotent producer or Kafka transactions (the local broker does not support them).
+- producers are idempotent (``enable_idempotence=True, acks=all``) where the broker
+  supports it (Apache Kafka; detected at start, or ``SENDWATCH_KAFKA_IDEMPOTENCE``); Tansu
+  does not, and exactly-once never depends on it: the database inbox does that;
+- no Kafka transactions (Tansu shows aborted messages to read_committed consumers).
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaConnectionError,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
@@ -32,9 +43,11 @@ log = get_logger(__name__)
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        # A list: FastStream would take "a:1,b:2" for one host.
+        [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()],
         client_id=f"sendwatch-{service}",
         acks="all",
+        request_timeout_ms=settings.kafka_request_timeout_ms,
         linger_ms=5,
         max_batch_size=1024 * 1024,
         # FastStream logs every message at INFO; that halves throughput, so keep it at DEBUG.
@@ -78,8 +91,112 @@ async def _undecoded(message: Any) -> Any:
     return message.body
 
 
-async def ensure_topics(bootstrap: str, catalogue: TopicCatalogue | None = None) -> list[str]:
-    """Create every catalogue topic that is missing; return the names created."""
+async def broker_supports_idempotence(bootstrap: str, **client: Any) -> bool:
+    """Whether an idempotent producer can start here (it needs InitProducerId, which
+    Apache Kafka answers and Tansu refuses with UnknownError).  A broker that cannot be
+    reached yet is retried, never taken for "unsupported"."""
+    for attempt in range(120):
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", **client
+        )
+        try:
+            await producer.start()
+            return True
+        except KafkaConnectionError:
+            if attempt == 119:
+                raise
+            await asyncio.sleep(0.5)
+        except KafkaError:
+            return False
+        finally:
+            await producer.stop()
+    return False
+
+
+async def configure_idempotence(broker: KafkaBroker, settings: Settings) -> bool:
+    """Turn on the idempotent producer before the broker connects (auto | on | off)."""
+    mode = settings.kafka_idempotence
+    if mode in ("on", "true", "1"):
+        enabled = True
+    elif mode in ("off", "false", "0"):
+        enabled = False
+    else:
+        client = {k: v for k, v in broker._connection_kwargs.items() if k in _CLIENT_KEYS}  # noqa: SLF001
+        enabled = await broker_supports_idempotence(settings.kafka_bootstrap, **client)
+    broker._connection_kwargs["enable_idempotence"] = enabled  # noqa: SLF001
+    log.info("producer_configured", idempotent=enabled)
+    return enabled
+
+
+# An idempotent aiokafka producer whose batches expired while the broker was away has a
+# gap in its sequence numbers, and the broker refuses everything after it for ever
+# (aiokafka, unlike the Java client, does not bump the epoch).  The cure is a new
+# producer (a new producer id); the refused events were answered 503 and are resent.
+FATAL_PRODUCER_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
+
+
+class ProducerReset:
+    """Replaces the broker's producer with a fresh one (a new producer id), once for
+    all the requests that failed on the same producer."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+        self.generation = 0
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, seen_generation: int) -> None:
+        async with self._lock:
+            if seen_generation != self.generation:
+                return  # another request already replaced it
+            await _replace_producer(self.broker)
+            self.generation += 1
+
+
+async def _replace_producer(broker: KafkaBroker, timeout_s: float = 5.0) -> None:
+    fast = broker.config.broker_config.producer
+    serializer, codec = fast.serializer, fast.codec  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(fast.disconnect(), timeout_s)
+    await fast.connect(
+        AIOKafkaProducer(**broker._connection_kwargs),  # noqa: SLF001
+        serializer=serializer,
+        codec=codec,
+    )
+    log.warning("producer_reset")
+
+
+# Connection settings a side client (probe, admin, lag monitor) shares with the broker.
+_CLIENT_KEYS = (
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_plain_username",
+    "sasl_plain_password",
+    "ssl_context",
+    "request_timeout_ms",
+)
+
+
+async def _replication(admin: AIOKafkaAdminClient, wanted: int) -> int:
+    if wanted > 0:
+        return wanted
+    cluster = await admin.describe_cluster()
+    return max(1, min(3, len(cluster.get("brokers", [])) or 1))
+
+
+async def ensure_topics(
+    bootstrap: str, catalogue: TopicCatalogue | None = None, replication_factor: int = 0
+) -> list[str]:
+    """Create every catalogue topic that is missing; return the names created.
+
+    Replication factor ``0`` means min(3, brokers): 1 on a single broker, 3 with
+    ``min.insync.replicas=2`` on a cluster of three or more, so one broker can be lost
+    without losing an acknowledged event or refusing writes.
+    """
     catalogue = catalogue or load_topics()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sendwatch-admin")
     for attempt in range(60):
@@ -93,8 +210,10 @@ async def ensure_topics(bootstrap: str, catalogue: TopicCatalogue | None = None)
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
+        rf = await _replication(admin, replication_factor)
+        configs = {"min.insync.replicas": "2"} if rf >= 3 else {}
         missing = [
-            NewTopic(spec.name, spec.partitions, 1)
+            NewTopic(spec.name, spec.partitions, rf, topic_configs=configs)
             for spec in catalogue.topics.values()
             if spec.name not in existing
         ]

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -48,7 +49,13 @@ def serve(
 @app.command()
 def up(
     simulate: Annotated[bool, typer.Option(help="also run the simulated county")] = True,
-    kafka: Annotated[str | None, typer.Option(help="use this broker instead of Tansu")] = None,
+    kafka: Annotated[
+        str | None, typer.Option(help="bootstrap of an existing broker to use instead")
+    ] = None,
+    broker: Annotated[
+        str, typer.Option(help="tansu (in memory, Python only) | kafka (Apache Kafka KRaft)")
+    ] = "tansu",
+    nodes: Annotated[int, typer.Option(help="Apache Kafka nodes: 1 or 3")] = 1,
     var_dir: Annotated[Path, typer.Option(help="SQLite files and logs")] = Path("var"),
     seed: int = 42,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 172800.0,
@@ -56,18 +63,27 @@ def up(
     backfill_days: Annotated[int, typer.Option(help="history posted at once")] = 0,
 ) -> None:
     """Start the broker, all four services and the simulator; Ctrl-C stops everything."""
+    from sendwatch.kafka import KafkaUnavailable
     from sendwatch.stack import run_stack
 
-    run_stack(
-        simulate=simulate,
-        bootstrap=kafka,
-        var_dir=var_dir.resolve(),
-        seed=seed,
-        speed=speed,
-        start=start,
-        backfill_days=backfill_days,
-        echo=console.print,
-    )
+    if broker not in ("tansu", "kafka"):
+        raise typer.BadParameter("--broker must be tansu or kafka")
+    try:
+        run_stack(
+            simulate=simulate,
+            bootstrap=kafka,
+            engine=broker,
+            nodes=nodes,
+            var_dir=var_dir.resolve(),
+            seed=seed,
+            speed=speed,
+            start=start,
+            backfill_days=backfill_days,
+            echo=console.print,
+        )
+    except KafkaUnavailable as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -224,16 +240,55 @@ def export_dfe_requests(
 
 
 @app.command()
-def broker(port: Annotated[int, typer.Option(help="0 = a free port")] = 0) -> None:
-    """Run a local Tansu broker on loopback until Ctrl-C."""
+def broker(
+    engine: Annotated[
+        str, typer.Option(help="tansu (in memory) | kafka (Apache Kafka KRaft, on disk)")
+    ] = "tansu",
+    nodes: Annotated[int, typer.Option(help="Apache Kafka nodes: 1 or 3")] = 1,
+    port: Annotated[int, typer.Option(help="Tansu's port; 0 = a free port")] = 0,
+    data_dir: Annotated[Path, typer.Option(help="Apache Kafka's log directories")] = Path(
+        "var/kafka"
+    ),
+) -> None:
+    """Run a local broker on loopback until Ctrl-C: Tansu, or an Apache Kafka cluster
+    (storage formatted on first use, kept across restarts; 3 nodes give replication
+    factor 3 with min.insync.replicas=2)."""
+    from sendwatch.kafka import KafkaUnavailable, start_kafka
     from sendwatch.tansu import start_tansu
 
-    b = start_tansu(port or None)
-    console.print(f"Tansu listening on {b.bootstrap}")
+    if engine == "tansu":
+        b = start_tansu(port or None)
+        console.print(f"Tansu listening on {b.bootstrap}")
+        try:
+            b.process.wait()
+        except KeyboardInterrupt:
+            b.stop()
+        return
+    if engine != "kafka":
+        raise typer.BadParameter("--engine must be tansu or kafka")
+    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        b.process.wait()
+        cluster = start_kafka(
+            nodes,
+            base_dir=data_dir.resolve(),
+            log_file=data_dir.resolve() / "kafka.log",
+            echo=console.print,
+        )
+    except KafkaUnavailable as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    console.print(
+        f"Apache Kafka {nodes} node(s) listening on {cluster.bootstrap}\n"
+        f"data in {data_dir.resolve()}; log {data_dir.resolve() / 'kafka.log'}"
+    )
+    try:
+        while all(n.running for n in cluster.nodes):
+            time.sleep(0.5)
+        err.print("a Kafka node stopped; see the log")
     except KeyboardInterrupt:
-        b.stop()
+        pass
+    finally:
+        cluster.stop()
 
 
 @app.command()
@@ -279,15 +334,27 @@ def bench(
             help="instead: import a synthetic SEN2 file of N requests end to end (e.g. 150000)"
         ),
     ] = 0,
+    broker: Annotated[
+        str, typer.Option(help="tansu (in memory) | kafka (Apache Kafka KRaft, one node)")
+    ] = "tansu",
 ) -> None:
     """Measure ingest and consume-to-state throughput against raw aiokafka, same broker."""
     from sendwatch.bench import run_bench, run_sen2_bench
+    from sendwatch.kafka import KafkaUnavailable
 
+    if broker not in ("tansu", "kafka"):
+        raise typer.BadParameter("--broker must be tansu or kafka")
     if database_url:
         os.environ["SENDWATCH_DATABASE_URL"] = database_url
-    if sen2:
-        sys.exit(asyncio.run(run_sen2_bench(sen2, echo=console.print)))
-    sys.exit(asyncio.run(run_bench(events=events, batch=batch, echo=console.print)))
+    try:
+        if sen2:
+            sys.exit(asyncio.run(run_sen2_bench(sen2, echo=console.print, engine=broker)))
+        sys.exit(
+            asyncio.run(run_bench(events=events, batch=batch, echo=console.print, engine=broker))
+        )
+    except KafkaUnavailable as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
 
 
 report_app = typer.Typer(help="Documents from the reporting service (small numbers suppressed).")

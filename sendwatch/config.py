@@ -46,6 +46,21 @@ class Settings:
     lag_interval_s: float = field(
         default_factory=lambda: float(os.environ.get("SENDWATCH_LAG_INTERVAL_S", "5"))
     )
+    # auto: an idempotent producer (enable_idempotence, acks=all) wherever the broker
+    # supports it (Apache Kafka does; Tansu does not); on | off force it.
+    kafka_idempotence: str = field(
+        default_factory=lambda: os.environ.get("SENDWATCH_KAFKA_IDEMPOTENCE", "auto").lower()
+    )
+    # Replication of the project's topics; 0 = min(3, brokers in the cluster), with
+    # min.insync.replicas=2 at replication factor 3.
+    kafka_replication_factor: int = field(
+        default_factory=lambda: _int("SENDWATCH_KAFKA_REPLICATION_FACTOR", 0)
+    )
+    # How long a publish may wait for the brokers' acknowledgement before ingest answers
+    # 503 (e.g. no in-sync quorum); Kafka clients' default is 40 s.
+    kafka_request_timeout_ms: int = field(
+        default_factory=lambda: _int("SENDWATCH_KAFKA_REQUEST_TIMEOUT_MS", 15_000)
+    )
 
     def db_url_for(self, service: str) -> str:
         """PostgreSQL when SENDWATCH_DATABASE_URL is set, else a SQLite file per service."""

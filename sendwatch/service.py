@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from sendwatch.bus import LagMonitor, ensure_topics
+from sendwatch.bus import LagMonitor, configure_idempotence, ensure_topics
 from sendwatch.config import Settings
 from sendwatch.db import migrate
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
@@ -47,7 +47,11 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "") -
         configure_logging(runtime.name)
         if runtime.engine is not None:
             await asyncio.to_thread(migrate, runtime.name, runtime.engine)
-        await ensure_topics(runtime.settings.kafka_bootstrap)
+        await ensure_topics(
+            runtime.settings.kafka_bootstrap,
+            replication_factor=runtime.settings.kafka_replication_factor,
+        )
+        await configure_idempotence(runtime.broker, runtime.settings)
         await runtime.broker.start()
         for group, topics in runtime.groups.items():
             monitor = LagMonitor(

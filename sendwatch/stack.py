@@ -1,6 +1,8 @@
 """``sendwatch up``: the whole system on one machine.
 
-Starts Tansu on a free loopback port (unless a bootstrap is given), the four services
+Starts a broker on free loopback ports (Tansu, in memory, by default: it needs only
+Python; ``--broker kafka`` for Apache Kafka with its data under ``var/kafka``; or an
+existing broker given by its bootstrap), the four services
 as child processes, and the simulator; prints the URLs; on Ctrl-C (or SIGTERM) stops
 everything and waits for each child, so no process or port is left behind.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from sendwatch.config import service_ports
+from sendwatch.kafka import KafkaCluster, start_kafka
 from sendwatch.tansu import (
     TansuBroker,
     die_with_parent,
@@ -34,7 +37,7 @@ START_ORDER = ("timeliness", "alerts", "reporting", "ingest")
 class Stack:
     var_dir: Path
     bootstrap: str = ""
-    broker: TansuBroker | None = None
+    broker: TansuBroker | KafkaCluster | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=service_ports)
     wall_clock: bool = False  # without the simulator, time advances by the wall clock
@@ -83,11 +86,21 @@ class Stack:
         )
         wait_for_port(self.mail_port)
 
-    def start_broker(self, bootstrap: str | None) -> None:
+    def start_broker(
+        self, bootstrap: str | None, engine: str = "tansu", nodes: int = 1, echo: object = None
+    ) -> None:
         if bootstrap:
             self.bootstrap = bootstrap
             return
-        self.broker = start_tansu(log_file=self.var_dir / "logs" / "tansu.log")
+        if engine == "kafka":
+            self.broker = start_kafka(
+                nodes,
+                base_dir=self.var_dir / "kafka",
+                log_file=self.var_dir / "logs" / "kafka.log",
+                echo=echo if callable(echo) else print,
+            )
+        else:
+            self.broker = start_tansu(log_file=self.var_dir / "logs" / "tansu.log")
         self.bootstrap = self.broker.bootstrap
 
     def start_service(self, name: str, host: str = "127.0.0.1") -> None:
@@ -209,6 +222,8 @@ def run_stack(
     speed: float,
     start: str,
     backfill_days: int,
+    engine: str = "tansu",
+    nodes: int = 1,
     echo: object = print,
 ) -> None:
     say = echo if callable(echo) else print
@@ -221,8 +236,12 @@ def run_stack(
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        stack.start_broker(bootstrap)
-        say(f"Kafka broker     {stack.bootstrap}" + ("" if bootstrap else "  (Tansu, in memory)"))
+        stack.start_broker(bootstrap, engine, nodes, say)
+        kind = {
+            "tansu": "  (Tansu, in memory)",
+            "kafka": f"  (Apache Kafka, {nodes} node(s), data in {var_dir / 'kafka'})",
+        }
+        say(f"Kafka broker     {stack.bootstrap}" + ("" if bootstrap else kind[engine]))
         if not os.environ.get("SENDWATCH_SMTP_HOST"):
             stack.start_mailsink()
         for name in START_ORDER:

@@ -73,6 +73,9 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
 class TansuBroker:
     port: int
     process: subprocess.Popen[bytes]
+    engine = "tansu"
+    supports_idempotence = False  # aiokafka's idempotent producer fails on Tansu
+    replication_factor = 1
 
     @property
     def bootstrap(self) -> str:

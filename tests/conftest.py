@@ -1,8 +1,13 @@
-"""Shared fixtures: a real Kafka-protocol broker (Tansu) and real databases.
+"""Shared fixtures: a real Kafka-protocol broker and real databases.
 
-Integration tests start Tansu on a free loopback port and the services as real
+Integration tests start a broker on free loopback ports and the services as real
 processes (``python -m sendwatch serve``), so consumer groups, commits, crashes and
 restarts are the real thing.  Every database test runs on SQLite and on PostgreSQL.
+
+The broker is Tansu by default.  A test marked ``@pytest.mark.brokers`` runs on Tansu
+and on Apache Kafka (KRaft, single node), ``@pytest.mark.brokers("kafka")`` on Apache
+Kafka only.  Where Java or Kafka's jars are missing those cases skip with the reason;
+under CI (``CI`` set) they fail instead, because CI must have both.
 """
 
 from __future__ import annotations
@@ -14,21 +19,47 @@ from pathlib import Path
 
 import pytest
 
+from sendwatch.kafka import KafkaCluster, start_kafka
 from sendwatch.stack import Stack
 from sendwatch.tansu import TansuBroker, free_port, start_tansu
+from tests.helpers import kafka_or_skip
+
+BROKER_ENGINES = ("tansu", "kafka")
 
 PG_ADMIN_URL = os.environ.get(
     "SENDWATCH_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "broker_engine" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("brokers")
+    engines = (marker.args or BROKER_ENGINES) if marker else ("tansu",)
+    metafunc.parametrize("broker_engine", engines)
+
+
 @pytest.fixture
-def tansu() -> Iterator[TansuBroker]:
-    broker = start_tansu()
+def broker(
+    broker_engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[TansuBroker | KafkaCluster]:
+    """A fresh broker per test: Tansu (in memory) or Apache Kafka, one node unless the
+    test is marked ``@pytest.mark.kafka_nodes(3)``."""
+    if broker_engine == "tansu":
+        tansu = start_tansu()
+        try:
+            yield tansu
+        finally:
+            tansu.stop()
+        return
+    kafka_or_skip()
+    marker = request.node.get_closest_marker("kafka_nodes")
+    nodes = marker.args[0] if marker else 1
+    cluster = start_kafka(nodes, tmp_path / "kafka", log_file=tmp_path / "kafka.log")
     try:
-        yield broker
+        yield cluster
     finally:
-        broker.stop()
+        cluster.stop(graceful=False)
 
 
 def _pg_database() -> Iterator[str]:
@@ -62,7 +93,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def stack_factory(
-    tansu: TansuBroker, tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
+    broker: TansuBroker | KafkaCluster,
+    tmp_path: Path,
+    database_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[object]:
     """Start chosen services as real processes against the test broker and database."""
     monkeypatch.setenv("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
@@ -75,7 +109,7 @@ def stack_factory(
     (var / "logs").mkdir(parents=True)
     stack = Stack(
         var_dir=var,
-        bootstrap=tansu.bootstrap,
+        bootstrap=broker.bootstrap,
         ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")},
     )
 

@@ -21,7 +21,7 @@ from contracts.envelope import Envelope
 from contracts.sources import SourceRegistry, load_sources
 from contracts.timeline import ClockTick, TickData, TimelineMessage
 from contracts.topics import load_topics
-from sendwatch.bus import make_broker
+from sendwatch.bus import FATAL_PRODUCER_ERRORS, ProducerReset, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import trace_of, traceparent
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
@@ -83,6 +83,7 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
     )
 
     partitions = topics["case-events"].partitions
+    reset_producer = ProducerReset(runtime.broker)
 
     async def publish(accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
         futures = []
@@ -113,6 +114,14 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
             for d in dead
         ]
         await asyncio.gather(*futures)
+
+    async def store(accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
+        """Publish and wait for the brokers, within the request timeout.  An idempotent
+        producer retries a broker that is away for ever; the source gets a bounded
+        answer instead: 503 (retry with the same ids), never a false 200."""
+        await asyncio.wait_for(
+            publish(accepted, dead), timeout=settings.kafka_request_timeout_ms / 1000
+        )
 
     def to_dead(source_id: str, verdict: Verdict, raw: Any) -> DeadLetter:
         assert verdict.reason is not None
@@ -156,7 +165,11 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                 original_source=source_id,
                 topic=topics.name("case-events"),
             )
-            await publish([], [letter])
+            try:
+                await store([], [letter])
+            except Exception as exc:  # noqa: BLE001 - broker down
+                log.error("publish_failed", error=str(exc), events=1)
+                return _error(503, "broker_unavailable", "not stored; retry")
             INGEST_EVENTS.labels(source_id, "rejected").inc()
             return _error(
                 400, RejectReason.MALFORMED_JSON.value, f"body is not JSON: {exc}", dlq_id=letter.id
@@ -170,12 +183,17 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                 f"{len(items)} events; at most {settings.ingest_max_batch} per request",
             )
         verdicts = check_batch(items, source_id, registry.sources[source_id], datetime.now(UTC))
+        generation = reset_producer.generation
         accepted = [v.event for v in verdicts if v.event is not None]
         dead = [to_dead(source_id, v, items[v.index]) for v in verdicts if not v.accepted]
         try:
-            await publish(accepted, dead)
+            # An idempotent producer retries a broker that is away for ever; the source
+            # gets a bounded answer: 503 (retry with the same ids), never a false 200.
+            await store(accepted, dead)
         except Exception as exc:  # noqa: BLE001 - broker down: tell the source to retry
             log.error("publish_failed", error=str(exc), events=len(items))
+            if isinstance(exc, FATAL_PRODUCER_ERRORS):
+                await reset_producer(generation)
             return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
         for v in verdicts:
             log.info(

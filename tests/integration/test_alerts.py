@@ -232,15 +232,16 @@ def settle(seconds: float = 1.0) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.brokers
 def test_two_missed_months_send_exactly_one_email_to_level_1(
-    stack_factory, tansu, sink: MailSink
+    stack_factory, broker, sink: MailSink
 ) -> None:
     """Duplicated snapshots and an SMTP server answering 'try again later' still give
     exactly one email to level 1 (and one R10 notice to the named owner)."""
     sink.pause()  # the mail server is refusing (451) at first
     stack = stack_factory("alerts")
     port = stack.ports["alerts"]
-    feed = Feed(tansu.bootstrap)
+    feed = Feed(broker.bootstrap)
     # Live, a month apart (published together they would be a catch-up: the May cycle
     # would be more than 14 days older than "now" and so historical).
     may = feed.snapshot("2026-06-11", closed("2026-05", 40.0))
@@ -335,7 +336,7 @@ def test_two_missed_months_send_exactly_one_email_to_level_1(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_ladder_ack_recovery_and_retrigger(
-    stack_factory, tansu, sink: MailSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack_factory, broker, sink: MailSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No acknowledgement within 7 days escalates to QAG (email and webhook); an
     acknowledgement stops the chain; recovery resolves and tells everyone notified; a
@@ -350,7 +351,7 @@ def test_ladder_ack_recovery_and_retrigger(
         monkeypatch.setenv("SENDWATCH_ESCALATION_FILE", str(custom))
         stack = stack_factory("alerts")
         port = stack.ports["alerts"]
-        feed = Feed(tansu.bootstrap)
+        feed = Feed(broker.bootstrap)
         feed.snapshot("2026-06-11", closed("2026-05", 40.0))
         wait_for(lambda: alerts(port, rule="R10"), timeout=30)
         feed.snapshot("2026-07-11", closed("2026-06", 45.0))
@@ -465,11 +466,11 @@ def test_ladder_ack_recovery_and_retrigger(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
-    stack_factory, tansu, sink: MailSink
+    stack_factory, broker, sink: MailSink
 ) -> None:
     stack = stack_factory("alerts")
     port = stack.ports["alerts"]
-    feed = Feed(tansu.bootstrap)
+    feed = Feed(broker.bootstrap)
     # Week 46 (9-15 Nov 2026) closes on 19 Nov (3 days' grace); week 47 on 26 Nov.
     feed.snapshot("2026-11-19", closed("2026-W46", 70.0, "advice_6wk_health"))
     wait_for(lambda: alerts(port, rule="R10"), timeout=30)
@@ -555,8 +556,9 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     assert [m["To"] for m in r5_mail] == [SRO]  # ICB never got an R5 escalation
 
 
+@pytest.mark.brokers
 def test_kill_9_between_decision_and_send_still_sends_each_level_once(
-    stack_factory, tansu, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_notify: None
+    stack_factory, broker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_notify: None
 ) -> None:
     """The escalation decision is committed (outbox) while the mail server is down; the
     alerts service is killed with SIGKILL; the snapshots are delivered again; the
@@ -566,7 +568,7 @@ def test_kill_9_between_decision_and_send_still_sends_each_level_once(
     monkeypatch.setenv("SENDWATCH_SMTP_PORT", str(smtp_port))
     stack = stack_factory("alerts")
     port = stack.ports["alerts"]
-    feed = Feed(tansu.bootstrap)
+    feed = Feed(broker.bootstrap)
     feed.snapshot("2026-06-11", closed("2026-05", 40.0))
     wait_for(lambda: alerts(port, rule="R10"), timeout=30)
     feed.snapshot("2026-07-11", closed("2026-06", 45.0))
@@ -606,10 +608,10 @@ def test_kill_9_between_decision_and_send_still_sends_each_level_once(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_backfill_sends_nothing_and_silences_mute(stack_factory, tansu, sink: MailSink) -> None:
+def test_backfill_sends_nothing_and_silences_mute(stack_factory, broker, sink: MailSink) -> None:
     stack = stack_factory("alerts")
     port = stack.ports["alerts"]
-    feed = Feed(tansu.bootstrap)
+    feed = Feed(broker.bootstrap)
     # Six months of missed cycles arrive at once, long after they closed: a backfill.
     feed.snapshot(
         "2026-12-01",

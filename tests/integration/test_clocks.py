@@ -30,7 +30,7 @@ def tick(day: datetime) -> dict:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_ticks_alone_raise_warning_then_slip(stack_factory, tansu) -> None:
+def test_ticks_alone_raise_warning_then_slip(stack_factory, broker) -> None:
     stack = stack_factory("timeliness", "reporting", "ingest")
     url = f"http://127.0.0.1:{stack.ports['ingest']}/v1/events"
     r = httpx.post(url, json=[case_event(1, case=1)], headers=AUTH)  # received 2026-04-01
@@ -45,7 +45,7 @@ def test_ticks_alone_raise_warning_then_slip(stack_factory, tansu) -> None:
             and get_json(stack.ports["timeliness"], "/v1/caseload")["events_applied"] == 1 + 44 * 3
         )
     )
-    alerts = read_topic(tansu.bootstrap, "sendwatch.milestones.v1", expect=2, timeout=20)
+    alerts = read_topic(broker.bootstrap, "sendwatch.milestones.v1", expect=2, timeout=20)
     got = sorted((a["data"]["milestone"], a["data"]["kind"], a["data"]["day"]) for a in alerts)
     assert got == [
         ("decision_to_assess", "early_warning", 35),
@@ -55,7 +55,7 @@ def test_ticks_alone_raise_warning_then_slip(stack_factory, tansu) -> None:
     # Replaying the same ticks changes nothing: no new alerts.
     for d in range(30, 44):
         httpx.post(url, json=[tick(start + timedelta(days=d))], headers=CLOCK)
-    assert len(read_topic(tansu.bootstrap, "sendwatch.milestones.v1", expect=3, timeout=5)) == 2
+    assert len(read_topic(broker.bootstrap, "sendwatch.milestones.v1", expect=3, timeout=5)) == 2
 
     # Open caseload and backlog reach reporting as point-in-time KPIs.
     def kpi(name: str, breakdown: str = "all") -> dict | None:

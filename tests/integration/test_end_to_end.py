@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
 
 
+@pytest.mark.brokers
 def test_posted_event_reaches_every_service(stack_factory) -> None:
     stack = stack_factory("timeliness", "alerts", "reporting", "ingest")
     p = stack.ports
@@ -47,6 +49,9 @@ def test_posted_event_reaches_every_service(stack_factory) -> None:
     lines = wait_for(lambda: len(lag_lines()) == 3 and lag_lines())
     assert all('topic="sendwatch.case-events.v1"' in ln for ln in lines)
     assert {ln.split('partition="')[1].split('"')[0] for ln in lines} == {"0", "1", "2"}
+    # Lag is log-end minus committed offset, the same computation on either broker: once
+    # every event is applied and committed it is zero on every partition.
+    wait_for(lambda: all(float(ln.rsplit(" ", 1)[1]) == 0.0 for ln in lag_lines()), timeout=30)
     metrics = httpx.get(f"http://127.0.0.1:{p['timeliness']}/metrics").text
     assert 'sendwatch_events_applied_total{service="timeliness"} 5.0' in metrics
     assert 'sendwatch_events_duplicate_total{service="timeliness"} 1.0' in metrics

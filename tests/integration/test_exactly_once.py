@@ -8,6 +8,7 @@ import signal
 import threading
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -34,6 +35,7 @@ def stream() -> list[dict]:
     return events
 
 
+@pytest.mark.brokers
 def test_kill_9_mid_stream_counts_every_event_once(
     stack_factory, monkeypatch, database_url, tmp_path
 ) -> None:

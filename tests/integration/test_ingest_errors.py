@@ -12,14 +12,15 @@ DLQ = "sendwatch.dlq.v1"
 
 
 @pytest.fixture
-def ingest(stack_factory, tansu, monkeypatch):
+def ingest(stack_factory, broker, monkeypatch):
     monkeypatch.setenv("SENDWATCH_INGEST_MAX_BODY_BYTES", "200000")
     stack = stack_factory("timeliness", "ingest")
     return f"http://127.0.0.1:{stack.ports['ingest']}", stack
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_bad_input_is_reported_and_dead_lettered(ingest, tansu) -> None:
+@pytest.mark.brokers
+def test_bad_input_is_reported_and_dead_lettered(ingest, broker) -> None:
     url, stack = ingest
     post = lambda body, headers=AUTH, **kw: httpx.post(  # noqa: E731
         f"{url}/v1/events", headers={**headers, **kw.pop("extra", {})}, **body, timeout=30
@@ -83,7 +84,7 @@ def test_bad_input_is_reported_and_dead_lettered(ingest, tansu) -> None:
     wait_for(lambda: get_json(stack.ports["timeliness"], "/v1/caseload")["events_applied"] == 2)
 
     # Dead letters: 8 from the batch, 1 malformed body, 1 from the 403 request.
-    letters = read_topic(tansu.bootstrap, DLQ, expect=10)
+    letters = read_topic(broker.bootstrap, DLQ, expect=10)
     assert len(letters) == 10
     by_reason = sorted(d["data"]["reason"] for d in letters)
     assert by_reason == sorted(

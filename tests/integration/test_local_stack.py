@@ -10,9 +10,18 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sendwatch.tansu import free_port, port_is_open
-from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
+from tests.helpers import (
+    AUTH,
+    OPERATIONAL,
+    case_event,
+    get_json,
+    kafka_or_skip,
+    read_topic,
+    wait_for,
+)
 
 
 def descendants(pid: int) -> set[int]:
@@ -44,14 +53,14 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def start_up(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
+def start_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
     """`sendwatch up --no-simulate` on free ports; returns the process, ports, output file."""
     ports = {name: free_port() for name in ("ingest", "timeliness", "alerts", "reporting")}
     env = {**os.environ, "SENDWATCH_KAFKA_SESSION_TIMEOUT_MS": "6000"}
     env.pop("SENDWATCH_DATABASE_URL", None)
     env.update({f"SENDWATCH_{n.upper()}_PORT": str(p) for n, p in ports.items()})
     out = tmp_path / "up.out"
-    with out.open("wb") as fh:
+    with out.open("ab") as fh:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -61,6 +70,7 @@ def start_up(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, int], P
                 "--no-simulate",
                 "--var-dir",
                 str(tmp_path / "var"),
+                *extra,
             ],
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -69,8 +79,16 @@ def start_up(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, int], P
     return proc, ports, out
 
 
-def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
-    proc, ports, out = start_up(tmp_path)
+def _stop(proc: subprocess.Popen[bytes], out: Path) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=90) == 0, out.read_text()
+
+
+@pytest.mark.parametrize("engine", ["tansu", "kafka"])
+def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path, engine: str) -> None:
+    if engine == "kafka":
+        kafka_or_skip()
+    proc, ports, out = start_up(tmp_path, "--broker", engine)
     try:
         wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
         text = out.read_text()
@@ -90,9 +108,10 @@ def test_up_serves_and_ctrl_c_cleans_up(tmp_path: Path) -> None:
         assert len(family) >= 5  # broker + four services (plus any helpers)
     finally:
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
+        code = proc.wait(timeout=90)
     assert code == 0, out.read_text()
     assert "Stopped." in out.read_text()
+    assert ("Apache Kafka" in text) == (engine == "kafka")
     leftovers = [pid for pid in family if alive(pid)]
     assert leftovers == []
     for port in [broker_port, *ports.values()]:
@@ -110,3 +129,28 @@ def test_children_do_not_outlive_a_killed_up(tmp_path: Path) -> None:
     proc.wait(timeout=10)
     wait_for(lambda: not [pid for pid in family if alive(pid)], timeout=30)
     wait_for(lambda: not any(port_is_open(p) for p in ports.values()), timeout=30)
+
+
+def test_up_with_kafka_keeps_the_log_across_restarts(tmp_path: Path) -> None:
+    """Apache Kafka's log lives under var/kafka: a second `up` on the same var directory
+    still has the events posted before the first one stopped."""
+    kafka_or_skip()
+    proc, ports, out = start_up(tmp_path, "--broker", "kafka")
+    try:
+        wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
+        r = httpx.post(
+            f"http://127.0.0.1:{ports['ingest']}/v1/events", json=[case_event(7)], headers=AUTH
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        _stop(proc, out)
+    out.write_text("")
+    proc, ports, out = start_up(tmp_path, "--broker", "kafka")
+    try:
+        wait_for(lambda: "Press Ctrl-C" in out.read_text(), timeout=120)
+        bootstrap = re.search(r"Kafka broker\s+(\S+)", out.read_text()).group(1)
+        events = read_topic(bootstrap, "sendwatch.case-events.v1", expect=10_000, timeout=8)
+        # (the rest are the wall clock's hourly ticks, one per partition)
+        assert [e["id"] for e in events if e["type"] != "clock.tick"] == [case_event(7)["id"]]
+    finally:
+        _stop(proc, out)

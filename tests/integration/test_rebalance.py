@@ -18,6 +18,7 @@ from tests.integration.test_exactly_once import stream
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.brokers
 def test_rebalance_after_a_member_dies(stack_factory, monkeypatch) -> None:
     monkeypatch.setenv("SENDWATCH_BATCH_MAX", "500")
     stack = stack_factory("timeliness", "ingest")

@@ -106,8 +106,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.brokers
 def test_sen2_import_then_export_matches_the_xml(
-    stack_factory, tansu, tmp_path: Path, database_url
+    stack_factory, broker, tmp_path: Path, database_url
 ) -> None:
     xml, expected = generate_sen2_xml(seed=7, persons=400, year=YEAR)
     path = tmp_path / "sen2.xml"
@@ -203,10 +204,10 @@ def test_sen2_import_then_export_matches_the_xml(
             if value and len(value) >= 5:
                 secrets.add(value)
     assert len(secrets) > 500
-    events = read_topic(tansu.bootstrap, "sendwatch.case-events.v1", expect=expected.events)
+    events = read_topic(broker.bootstrap, "sendwatch.case-events.v1", expect=expected.events)
     blobs = [
         repr(events),
-        repr(read_topic(tansu.bootstrap, "sendwatch.dlq.v1", expect=0, timeout=2)),
+        repr(read_topic(broker.bootstrap, "sendwatch.dlq.v1", expect=0, timeout=2)),
     ]
     for log in (stack.var_dir / "logs").glob("*.log"):
         blobs.append(log.read_text(errors="replace"))

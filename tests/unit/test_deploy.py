@@ -125,7 +125,11 @@ def test_sendwatch_service_definition(compose: dict[str, Any], name: str) -> Non
 
 def test_kafka_runs_single_node_kraft(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]
-    assert str(kafka["image"]).startswith("apache/kafka:")
+    # Production runs the Apache Kafka version the tests run (deploy/kafka/pom.xml).
+    from sendwatch.kafka import kafka_version
+
+    assert kafka_version().startswith("4.")
+    assert kafka["image"] == f"apache/kafka:{kafka_version()}"
     env = _env(kafka)
     roles = {r.strip() for r in env["KAFKA_PROCESS_ROLES"].split(",")}
     assert roles == {"broker", "controller"}
