@@ -8,6 +8,7 @@ Skips, saying why, only where the binaries are not installed
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,9 @@ import yaml
 
 from sendwatch.tansu import free_port
 from tests.helpers import AUTH, case_event, wait_for
+from tests.unit.test_deploy import DASHBOARD_FILE as DASHBOARD
+from tests.unit.test_deploy import _all_panels as _panels
+from tests.unit.test_deploy import _metric_names
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 SERVICES = ("ingest", "timeliness", "alerts", "reporting")
@@ -121,6 +125,34 @@ def test_metrics_lint_clean_and_prometheus_scrapes_every_service(
         assert {"SendwatchServiceDown", "SendwatchKpiSnapshotStale"} <= names
         firing = [r for g in rules for r in g["rules"] if r.get("state") == "firing"]
         assert firing == []
+        # Every Grafana panel query runs against the scraped series (on either broker),
+        # and the core panels have data.
+        dashboard = json.loads(DASHBOARD.read_text())
+        exprs = [
+            t["expr"]
+            .replace("$__rate_interval", "1m")
+            .replace('"$service"', '".*"')
+            .replace("$service", ".*")
+            for panel in _panels(dashboard["panels"])
+            for t in panel.get("targets", [])
+        ]
+        for expr in exprs:
+            r = httpx.get(f"{api}/query", params={"query": expr}, timeout=5)
+            assert r.status_code == 200 and r.json()["status"] == "success", (expr, r.text)
+        scraped = {
+            row["metric"]["__name__"]
+            for row in query('count by (__name__) ({__name__=~"sendwatch_.+"})')
+        }
+        used = {name for expr in exprs for name in _metric_names(expr)} - {"up"}
+        core = {
+            "sendwatch_consumer_lag",
+            "sendwatch_events_consumed_total",
+            "sendwatch_events_applied_total",
+            "sendwatch_ingest_events_total",
+            "sendwatch_processing_latency_seconds_bucket",
+            "sendwatch_batch_size_bucket",
+        }
+        assert core <= used and core <= scraped, core - scraped
     finally:
         proc.terminate()
         try:
