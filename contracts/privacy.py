@@ -1,14 +1,41 @@
 """Personal-data guard shared by every contract.
 
-Events carry pseudonymous ids only.  This module recognises the identifying fields a
-SEN2 return or a case management system holds (names, dates of birth, UPN/ULN, NHS
-number, postcode, address) by field name and, for UPNs and postcodes, by value.
+Events carry pseudonymous ids only.  This module recognises the identifying data a SEN2
+return or a case management system holds, in every string of an event (envelope and
+body, whatever the field is called):
+
+* by field name: names, dates of birth, UPN/ULN, NHS number, postcode, address, contact
+  details (:data:`FORBIDDEN_FIELD_NAMES`);
+* by value, in any field: NHS numbers that pass the modulus-11 check (also written
+  ``943 476 5919`` or ``943-476-5919``), UPNs with a valid CBDS check letter (any case;
+  upper-case UPN shapes always), full UK postcodes (any case, with or without the
+  space) and email addresses;
+* in id fields: dates (a date of birth in an id), and in pseudonymous ids (``subject``,
+  ``person_id`` and other ``*_id`` fields) words that are not one of the configured id
+  prefixes (``contracts/privacy.yaml``), which catches names.
+
+Boundaries are explicit look-arounds on letters and digits, so ``_`` and other
+separators do not hide a value (``p_9434765919_x`` is caught; ``\\b`` would not see it).
+Hex digests and ``p-00000001``-style ids pass: a value must stand alone between
+separators to count, and a 12- or 20-character digest never has a 10-digit or
+13-character run of its own.
+
+This runs on every event at ingest: the expressions are compiled once and each string
+is searched once (id fields once more).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+_DEFAULT = Path(__file__).with_name("privacy.yaml")
 
 FORBIDDEN_FIELD_NAMES = frozenset(
     {
@@ -47,52 +74,177 @@ FORBIDDEN_FIELD_NAMES = frozenset(
     }
 )
 
-# A UPN is a check letter, the 3-digit LA number, the 4-digit DfE number, a 3-digit serial
-# and a final digit or letter.  (A ULN is ten bare digits: too common a shape to match by
-# value, so ULNs are caught by field name only.)
-UPN_RE = re.compile(r"\b[A-HJ-NP-RT-Z]\d{11}[0-9A-Z]\b")
-# Full UK postcode (outward + inward code), upper case as systems store them.
-POSTCODE_RE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b")
+EVENT_ID_KEYS = frozenset({"id", "original_id", "event_id"})
+"""Idempotency keys: chosen by the source (uuids, ``evt-...``), checked for personal
+values and dates but not for words."""
+
+_L = r"(?<![0-9A-Za-z])"
+_R = r"(?![0-9A-Za-z])"
+_NHS = r"\d{3}[ -]?\d{3}[ -]?\d{4}"
+# A UPN: check letter, 3-digit LA number, 4-digit establishment, 3-digit serial, and a
+# digit (or a letter, for a temporary UPN).
+_UPN = r"[A-Za-z]\d{11}[0-9A-Za-z]"
+_POSTCODE = r"[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[ABD-HJLNP-UW-Zabd-hjlnp-uw-z]{2}"
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+
+_VALUE_RE = re.compile(
+    f"{_L}(?:(?P<nhs_number>{_NHS})|(?P<upn>{_UPN})|(?P<postcode>{_POSTCODE})){_R}"
+    f"|(?P<email>{_EMAIL})"
+)
+# Kept for callers that match one shape (upper-case, as systems store them).
+UPN_RE = re.compile(f"{_L}[A-HJ-NP-RT-Z]\\d{{11}}[0-9A-Z]{_R}")
+POSTCODE_RE = re.compile(f"{_L}[A-Z]{{1,2}}\\d[A-Z\\d]? ?\\d[ABD-HJLNP-UW-Z]{{2}}{_R}")
+
+_SEP = r"[-/._ ]"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR = r"(?:19|20)\d\d"
+_DATE_RE = re.compile(
+    f"{_L}(?:(?P<y1>{_YEAR}){_SEP}(?P<m1>{_MONTH}){_SEP}(?P<d1>{_DAY})"
+    f"|(?P<d2>{_DAY}){_SEP}(?P<m2>{_MONTH}){_SEP}(?P<y2>{_YEAR})){_R}"
+)
+_COMPACT_DATE_RE = re.compile(
+    f"{_L}(?:(?P<y1>{_YEAR})(?P<m1>0[1-9]|1[0-2])(?P<d1>0[1-9]|[12]\\d|3[01])"
+    f"|(?P<d2>0[1-9]|[12]\\d|3[01])(?P<m2>0[1-9]|1[0-2])(?P<y2>{_YEAR})){_R}"
+)
+_WORD_RE = re.compile(r"[A-Za-z]{3,}")
+_HEX_LETTERS = frozenset("abcdef")
+
+# CBDS check letters: 0=A ... 7=H, 8=J ... 12=N, 13=P, 14=Q, 15=R, 16=T ... 22=Z.
+_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+_UPN_VALUE = {c: i for i, c in enumerate(_UPN_LETTERS)}
 
 
-_VALUE_RE = re.compile(f"(?P<upn>{UPN_RE.pattern})|(?P<postcode>{POSTCODE_RE.pattern})")
-_KEY_VERDICTS: dict[str, bool] = {}
+def nhs_number_valid(digits: str) -> bool:
+    """The NHS number modulus-11 check on ten digits."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
 
 
-def _forbidden_key(key: str) -> bool:
+def upn_check_letter(upn: str) -> str | None:
+    """The CBDS check letter of a 13-character UPN (characters 2-13 weighted 2-13, sum
+    mod 23); None when the shape is wrong."""
+    text = upn.upper()
+    if len(text) != 13 or not text[1:12].isdigit():
+        return None
+    last = text[12]
+    tail = int(last) if last.isdigit() else _UPN_VALUE.get(last)
+    if tail is None:
+        return None
+    total = sum(int(d) * w for d, w in zip(text[1:12], range(2, 13), strict=True)) + tail * 13
+    return _UPN_LETTERS[total % 23]
+
+
+def _upn(text: str) -> bool:
+    if text.isupper() and UPN_RE.fullmatch(text):
+        return True  # the stored shape, whatever its check letter
+    return upn_check_letter(text) == text[0].upper()
+
+
+def _value_kind(text: str) -> str | None:
+    if len(text) < 5:  # shorter than any postcode, UPN, NHS number or address
+        return None
+    for match in _VALUE_RE.finditer(text):
+        kind = match.lastgroup
+        found = match.group()
+        if kind == "nhs_number":
+            if nhs_number_valid(found.replace(" ", "").replace("-", "")):
+                return kind
+        elif kind == "upn":
+            if _upn(found):
+                return kind
+        else:
+            return kind
+    return None
+
+
+def _has_date(text: str, pattern: re.Pattern[str]) -> bool:
+    for m in pattern.finditer(text):
+        y, mo, d = (m.group("y1"), m.group("m1"), m.group("d1"))
+        if y is None:
+            y, mo, d = (m.group("y2"), m.group("m2"), m.group("d2"))
+        try:
+            date(int(y), int(mo), int(d))
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+@lru_cache(maxsize=4)
+def pseudonym_words(path: str | None = None) -> frozenset[str]:
+    file = Path(path or os.environ.get("SENDWATCH_PRIVACY_FILE") or _DEFAULT)
+    doc: dict[str, Any] = yaml.safe_load(file.read_text(encoding="utf-8"))
+    return frozenset(str(w).lower() for w in doc.get("pseudonym_words") or ())
+
+
+def _event_id_kind(text: str) -> str | None:
+    kind = _value_kind(text)
+    if kind is None and _has_date(text, _DATE_RE):
+        kind = "date_of_birth"
+    return kind
+
+
+def _pseudonym_kind(text: str) -> str | None:
+    kind = _event_id_kind(text)
+    if kind is None and _has_date(text, _COMPACT_DATE_RE):
+        kind = "date_of_birth"
+    if kind is None:
+        words = pseudonym_words()
+        for m in _WORD_RE.finditer(text):
+            word = m.group().lower()
+            if word not in words and not _HEX_LETTERS.issuperset(word):
+                return "name"
+    return kind
+
+
+_KEY_VERDICTS: dict[str, tuple[bool, int]] = {}
+_GENERAL, _EVENT_ID, _PSEUDONYM = 0, 1, 2
+_CHECKS = (_value_kind, _event_id_kind, _pseudonym_kind)
+
+
+def _key(key: str) -> tuple[bool, int]:
+    """(the key names personal data, which value check its strings get)."""
     verdict = _KEY_VERDICTS.get(key)
     if verdict is None:
         norm = key.strip().lower().replace("-", "_")
-        verdict = norm in FORBIDDEN_FIELD_NAMES or norm.replace("_", "") in FORBIDDEN_FIELD_NAMES
+        forbidden = norm in FORBIDDEN_FIELD_NAMES or norm.replace("_", "") in FORBIDDEN_FIELD_NAMES
+        if norm in EVENT_ID_KEYS:
+            check = _EVENT_ID
+        elif norm in ("subject", "person_id") or norm.endswith("_id"):
+            check = _PSEUDONYM
+        else:
+            check = _GENERAL
+        verdict = (forbidden, check)
         if len(_KEY_VERDICTS) < 10_000:
             _KEY_VERDICTS[key] = verdict
     return verdict
 
 
-def _value_kind(text: str) -> str | None:
-    if len(text) < 5:  # shorter than any postcode or UPN
-        return None
-    match = _VALUE_RE.search(text)
-    return None if match is None else str(match.lastgroup)
-
-
 def find_personal_data(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str, str] | None:
     """Return (field path, kind) of the first personal value found, or None.
 
-    ``kind`` is ``field_name`` when the key itself names personal data, ``upn`` or
-    ``postcode`` when a string value looks like one.  This runs on every event at
-    ingest, so it does no work per value beyond one regex search of each string.
+    ``kind`` is ``field_name`` when the key itself names personal data, else what a
+    string value looks like: ``nhs_number``, ``upn``, ``postcode``, ``email``, and in id
+    fields ``date_of_birth`` or ``name``.  The path names the field, never the value.
     """
     if isinstance(value, dict):
         for key, item in value.items():
-            if _forbidden_key(str(key)):
-                return _dotted((*path, str(key))), "field_name"
+            k = str(key)
+            forbidden, check = _key(k)
+            if forbidden:
+                return _dotted((*path, k)), "field_name"
             if isinstance(item, str):
-                kind = _value_kind(item)
+                kind = _CHECKS[check](item)
                 if kind is not None:
-                    return _dotted((*path, str(key))), kind
+                    return _dotted((*path, k)), kind
             elif isinstance(item, dict | list):
-                hit = find_personal_data(item, (*path, str(key)))
+                hit = find_personal_data(item, (*path, k))
                 if hit is not None:
                     return hit
     elif isinstance(value, list):

@@ -46,6 +46,9 @@ class Stack:
             "SENDWATCH_TIMELINESS_URL": f"http://127.0.0.1:{self.ports['timeliness']}",
             "SENDWATCH_ALERTS_URL": f"http://127.0.0.1:{self.ports['alerts']}",
             "SENDWATCH_ALERTS_TOKEN": "dev-alerts-read-token",
+            "SENDWATCH_TIMELINESS_TOKEN": "dev-timeliness-read-token",
+            # Development mode: the shipped dev keys and tokens are allowed.
+            "SENDWATCH_DEV": "1",
             **os.environ,
             "SENDWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "SENDWATCH_VAR_DIR": str(self.var_dir),

@@ -330,7 +330,9 @@ def test_two_missed_months_send_exactly_one_email_to_level_1(
     metrics = httpx.get(f"{base}/metrics").text
     assert 'sendwatch_alerts_fired_total{rule="R11"} 1.0' in metrics
     assert 'sendwatch_notifications_total{channel="email",outcome="sent"} 2.0' in metrics
-    assert httpx.get(f"{base}/v1/caseload").status_code == 200
+    assert httpx.get(f"{base}/v1/caseload").status_code == 401
+    assert httpx.get(f"{base}/v1/status").status_code == 401
+    assert httpx.get(f"{base}/v1/caseload", headers=READ).status_code == 200
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -86,8 +86,10 @@ def simulate(stack: Stack, days: int = 150, start: str = "2026-07-01") -> None:
     t, r = stack.ports["timeliness"], stack.ports["reporting"]
     deadline, last, stable = time.monotonic() + 120, None, 0
     while time.monotonic() < deadline:
-        seq = httpx.get(f"http://127.0.0.1:{t}/v1/caseload", timeout=5).json()["sequence"]
-        got = httpx.get(f"http://127.0.0.1:{r}/v1/status", timeout=5).json()
+        seq = httpx.get(f"http://127.0.0.1:{t}/v1/caseload", headers=OPS, timeout=5).json()[
+            "sequence"
+        ]
+        got = httpx.get(f"http://127.0.0.1:{r}/v1/status", headers=OPS, timeout=5).json()
         now = (seq, got["timeliness_sequence"])
         stable = stable + 1 if now == last and seq == got["timeliness_sequence"] else 0
         if stable >= 4:
@@ -219,7 +221,10 @@ def test_dfe_layout_files_are_for_operational_roles_and_match_timeliness(sim: Si
     assert sim.get("/v1/exports/dfe-requests?year=2026").status_code == 401
     for name in ("dfe-timeliness", "dfe-requests"):
         mine = sim.get(f"/v1/exports/{name}?year=2026", OPS)
-        direct = httpx.get(sim.url("timeliness", f"/v1/exports/{name}?year=2026"), timeout=30)
+        url = sim.url("timeliness", f"/v1/exports/{name}?year=2026")
+        assert httpx.get(url, timeout=30).status_code == 401  # the timeliness API needs a token
+        assert httpx.get(url, headers=BOARD, timeout=30).status_code == 403
+        direct = httpx.get(url, headers=OPS, timeout=30)
         assert mine.status_code == 200 and mine.text == direct.text
         assert mine.headers["content-type"].startswith("text/csv")
     downloads = sim.get("/downloads", BOARD).text
