@@ -34,7 +34,10 @@ class TimeWindow:
 
     def latest(self, now: datetime, *, derived: bool = False) -> date:
         days = self.future_days + (self.derived_days if derived else 0)
-        return (now.astimezone(UTC) + timedelta(days=days)).date()
+        try:
+            return (now.astimezone(UTC) + timedelta(days=days)).date()
+        except OverflowError:  # a window configured wider than the calendar
+            return date.max
 
     def problem(
         self, value: date | datetime, now: datetime | None = None, *, derived: bool = False

@@ -179,10 +179,9 @@ def test_posted_values_are_never_echoed(ingest, tansu) -> None:
     assert r.status_code == 400 and r.json()["error"] == "malformed_json"
 
     wait_for(
-        lambda: get_json(stack.ports["timeliness"], "/v1/caseload", OPERATIONAL)[
-            "events_applied"
-        ]
-        == 1
+        lambda: (
+            get_json(stack.ports["timeliness"], "/v1/caseload", OPERATIONAL)["events_applied"] == 1
+        )
     )
     letters = read_topic(tansu.bootstrap, DLQ, expect=12)
     assert len(letters) == 12
