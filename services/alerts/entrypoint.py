@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
 from contracts.kpi_dictionary import load_kpis
+from contracts.plausibility import PlausibleDate, load_window
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
 from contracts.tokens import Principal, load_tokens
@@ -178,7 +179,7 @@ class AckBody(_Body):
 class PlanActionBody(_Body):
     action: str = Field(min_length=3, max_length=1000)
     owner: str = Field(min_length=2, max_length=200, description="Named owner")
-    due: date = Field(description="Timescale: the date the action is due")
+    due: PlausibleDate = Field(description="Timescale: the date the action is due")
 
 
 class PlanBody(_Body):
@@ -206,6 +207,9 @@ class SilenceBody(_Body):
     def _aware(cls, value: datetime | date) -> datetime | date:
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError("give a time zone (e.g. 2026-12-01T00:00:00Z) or a date")
+        problem = load_window().problem(value)
+        if problem is not None:
+            raise ValueError(f"until is {problem}")
         return value
 
     def until_utc(self) -> datetime:

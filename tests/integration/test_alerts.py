@@ -531,6 +531,10 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
             "actions": [{"action": "Recruit", "owner": "ICB", "due": "soon"}],
         },
         {"summary": "Joint plan", "actions": "all of them"},
+        {
+            "summary": "Joint plan",
+            "actions": [{"action": "Recruit", "owner": "ICB", "due": "9999-12-31"}],
+        },
     ):
         assert post(port, f"/v1/alerts/{r5['id']}/recovery-plan", bad).status_code == 422
     good = {
@@ -665,6 +669,8 @@ def test_backfill_sends_nothing_and_silences_mute(stack_factory, tansu, sink: Ma
         ).status_code
         == 422
     )
+    far = post(port, "/v1/silences", {"kpi": "ehcp_20wk", "until": "9999-12-31", "reason": "far"})
+    assert far.status_code == 422 and "9999" not in far.text
     feed.snapshot("2026-12-10", closed("2026-W49", 50.0, "advice_6wk_health"))
     wait_for(lambda: alerts(port, rule="R10"), timeout=20)
     feed.snapshot("2026-12-17", closed("2026-W50", 50.0, "advice_6wk_health"))
