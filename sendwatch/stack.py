@@ -237,7 +237,10 @@ def run_stack(
         say(f"Dashboard        http://127.0.0.1:{stack.ports['reporting']}/")
         say(f"Reporting API    http://127.0.0.1:{stack.ports['reporting']}/v1/kpis")
         say(f"Ingest API       http://127.0.0.1:{stack.ports['ingest']}/v1/events")
-        say(f"Timeliness       http://127.0.0.1:{stack.ports['timeliness']}/v1/caseload")
+        say(
+            f"Timeliness       http://127.0.0.1:{stack.ports['timeliness']}/v1/caseload"
+            "  (Bearer dev-operational-token)"
+        )
         say(
             f"Alerts API       http://127.0.0.1:{stack.ports['alerts']}/v1/alerts"
             "  (Bearer dev-alerts-read-token; acknowledge: dev-alerts-ack-token)"
