@@ -10,9 +10,12 @@ body, whatever the field is called):
   ``943 476 5919`` or ``943-476-5919``), UPNs with a valid CBDS check letter (any case;
   upper-case UPN shapes always), full UK postcodes (any case, with or without the
   space) and email addresses;
-* in id fields: dates (a date of birth in an id), and in pseudonymous ids (``subject``,
-  ``person_id`` and other ``*_id`` fields) words that are not one of the configured id
-  prefixes (``contracts/privacy.yaml``), which catches names.
+* in pseudonymous ids (``subject``, ``person_id`` and other ``*_id`` fields): dates
+  (``2015-02-03``, ``03/02/2015``, ``20150203``: a date of birth) and words that are not
+  one of the configured id prefixes (``contracts/privacy.yaml``), which catches names.
+  Event ids (``id``) get the value checks only: sources legitimately stamp them with the
+  event's date (``tick-2026-06-12``), and they are idempotency keys that the services
+  log only as a hash (the trace id).
 
 Boundaries are explicit look-arounds on letters and digits, so ``_`` and other
 separators do not hide a value (``p_9434765919_x`` is caught; ``\\b`` would not see it).
@@ -20,8 +23,9 @@ Hex digests and ``p-00000001``-style ids pass: a value must stand alone between
 separators to count, and a 12- or 20-character digest never has a 10-digit or
 13-character run of its own.
 
-This runs on every event at ingest: the expressions are compiled once and each string
-is searched once (id fields once more).
+This runs on every event at ingest: the expressions are compiled once, and each string
+is searched once, by the one expression its field calls for (general, event id or
+pseudonymous id); only a match is looked at further (checksums, calendar dates).
 """
 
 from __future__ import annotations
@@ -75,8 +79,8 @@ FORBIDDEN_FIELD_NAMES = frozenset(
 )
 
 EVENT_ID_KEYS = frozenset({"id", "original_id", "event_id"})
-"""Idempotency keys: chosen by the source (uuids, ``evt-...``), checked for personal
-values and dates but not for words."""
+"""Idempotency keys: chosen by the source (uuids, ``evt-...``, ``tick-2026-06-12``),
+checked for personal values but not for dates or words."""
 
 _L = r"(?<![0-9A-Za-z])"
 _R = r"(?![0-9A-Za-z])"
@@ -87,10 +91,6 @@ _UPN = r"[A-Za-z]\d{11}[0-9A-Za-z]"
 _POSTCODE = r"[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[ABD-HJLNP-UW-Zabd-hjlnp-uw-z]{2}"
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 
-_VALUE_RE = re.compile(
-    f"{_L}(?:(?P<nhs_number>{_NHS})|(?P<upn>{_UPN})|(?P<postcode>{_POSTCODE})){_R}"
-    f"|(?P<email>{_EMAIL})"
-)
 # Kept for callers that match one shape (upper-case, as systems store them).
 UPN_RE = re.compile(f"{_L}[A-HJ-NP-RT-Z]\\d{{11}}[0-9A-Z]{_R}")
 POSTCODE_RE = re.compile(f"{_L}[A-Z]{{1,2}}\\d[A-Z\\d]? ?\\d[ABD-HJLNP-UW-Z]{{2}}{_R}")
@@ -99,15 +99,25 @@ _SEP = r"[-/._ ]"
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _YEAR = r"(?:19|20)\d\d"
-_DATE_RE = re.compile(
-    f"{_L}(?:(?P<y1>{_YEAR}){_SEP}(?P<m1>{_MONTH}){_SEP}(?P<d1>{_DAY})"
-    f"|(?P<d2>{_DAY}){_SEP}(?P<m2>{_MONTH}){_SEP}(?P<y2>{_YEAR})){_R}"
+_DAY2 = r"(?:0[1-9]|[12]\d|3[01])"
+_MONTH2 = r"(?:0[1-9]|1[0-2])"
+
+_GENERAL = (
+    f"{_L}(?:(?P<nhs_number>{_NHS})|(?P<upn>{_UPN})|(?P<postcode>{_POSTCODE})){_R}"
+    f"|(?P<email>{_EMAIL})"
 )
-_COMPACT_DATE_RE = re.compile(
-    f"{_L}(?:(?P<y1>{_YEAR})(?P<m1>0[1-9]|1[0-2])(?P<d1>0[1-9]|[12]\\d|3[01])"
-    f"|(?P<d2>0[1-9]|[12]\\d|3[01])(?P<m2>0[1-9]|1[0-2])(?P<y2>{_YEAR})){_R}"
+_DATE = (
+    f"|{_L}(?P<date>(?P<ya>{_YEAR}){_SEP}(?P<ma>{_MONTH}){_SEP}(?P<da>{_DAY})"
+    f"|(?P<db>{_DAY}){_SEP}(?P<mb>{_MONTH}){_SEP}(?P<yb>{_YEAR})){_R}"
 )
-_WORD_RE = re.compile(r"[A-Za-z]{3,}")
+_COMPACT_DATE = (
+    f"|{_L}(?P<compact>(?P<yc>{_YEAR})(?P<mc>{_MONTH2})(?P<dc>{_DAY2})"
+    f"|(?P<dd>{_DAY2})(?P<md>{_MONTH2})(?P<yd>{_YEAR})){_R}"
+)
+_WORD = r"|(?P<word>[A-Za-z]{3,})"
+# One expression per kind of field, so every string is searched once.
+_VALUE_RE = re.compile(_GENERAL)
+_PSEUDONYM_RE = re.compile(_GENERAL + _DATE + _COMPACT_DATE + _WORD)
 _HEX_LETTERS = frozenset("abcdef")
 
 # CBDS check letters: 0=A ... 7=H, 8=J ... 12=N, 13=P, 14=Q, 15=R, 16=T ... 22=Z.
@@ -146,34 +156,53 @@ def _upn(text: str) -> bool:
     return upn_check_letter(text) == text[0].upper()
 
 
-def _value_kind(text: str) -> str | None:
-    if len(text) < 5:  # shorter than any postcode, UPN, NHS number or address
-        return None
-    for match in _VALUE_RE.finditer(text):
-        kind = match.lastgroup
+def _real_date(m: re.Match[str], tags: str) -> bool:
+    """The match's year, month and day (groups y/m/d + each tag) make a calendar date."""
+    for tag in tags:
+        y = m.group(f"y{tag}")
+        if y is not None:
+            try:
+                date(int(y), int(m.group(f"m{tag}")), int(m.group(f"d{tag}")))
+            except ValueError:
+                return False
+            return True
+    return False
+
+
+def _scan(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The kind of the first match that stands up (checksum, calendar, vocabulary)."""
+    words: frozenset[str] | None = None
+    for match in pattern.finditer(text):
         found = match.group()
-        if kind == "nhs_number":
+        # The innermost named group is lastgroup for dates; test the outer ones.
+        if match.group("email") is not None:
+            return "email"
+        if match.group("nhs_number") is not None:
             if nhs_number_valid(found.replace(" ", "").replace("-", "")):
-                return kind
-        elif kind == "upn":
+                return "nhs_number"
+        elif match.group("upn") is not None:
             if _upn(found):
-                return kind
-        else:
-            return kind
+                return "upn"
+        elif match.group("postcode") is not None:
+            return "postcode"
+        elif "date" in pattern.groupindex and match.group("date") is not None:
+            if _real_date(match, "ab"):
+                return "date_of_birth"
+        elif "compact" in pattern.groupindex and match.group("compact") is not None:
+            if _real_date(match, "cd"):
+                return "date_of_birth"
+        elif "word" in pattern.groupindex and match.group("word") is not None:
+            words = words if words is not None else pseudonym_words()
+            word = found.lower()
+            if word not in words and not _HEX_LETTERS.issuperset(word):
+                return "name"
     return None
 
 
-def _has_date(text: str, pattern: re.Pattern[str]) -> bool:
-    for m in pattern.finditer(text):
-        y, mo, d = (m.group("y1"), m.group("m1"), m.group("d1"))
-        if y is None:
-            y, mo, d = (m.group("y2"), m.group("m2"), m.group("d2"))
-        try:
-            date(int(y), int(mo), int(d))
-        except ValueError:
-            continue
-        return True
-    return False
+def _value_kind(text: str) -> str | None:
+    if len(text) < 5:  # shorter than any postcode, UPN, NHS number or address
+        return None
+    return _scan(text, _VALUE_RE)
 
 
 @lru_cache(maxsize=4)
@@ -183,29 +212,13 @@ def pseudonym_words(path: str | None = None) -> frozenset[str]:
     return frozenset(str(w).lower() for w in doc.get("pseudonym_words") or ())
 
 
-def _event_id_kind(text: str) -> str | None:
-    kind = _value_kind(text)
-    if kind is None and _has_date(text, _DATE_RE):
-        kind = "date_of_birth"
-    return kind
-
-
 def _pseudonym_kind(text: str) -> str | None:
-    kind = _event_id_kind(text)
-    if kind is None and _has_date(text, _COMPACT_DATE_RE):
-        kind = "date_of_birth"
-    if kind is None:
-        words = pseudonym_words()
-        for m in _WORD_RE.finditer(text):
-            word = m.group().lower()
-            if word not in words and not _HEX_LETTERS.issuperset(word):
-                return "name"
-    return kind
+    return _scan(text, _PSEUDONYM_RE)
 
 
 _KEY_VERDICTS: dict[str, tuple[bool, int]] = {}
-_GENERAL, _EVENT_ID, _PSEUDONYM = 0, 1, 2
-_CHECKS = (_value_kind, _event_id_kind, _pseudonym_kind)
+_VALUES, _PSEUDONYM = 0, 1
+_CHECKS = (_value_kind, _pseudonym_kind)
 
 
 def _key(key: str) -> tuple[bool, int]:
@@ -214,12 +227,8 @@ def _key(key: str) -> tuple[bool, int]:
     if verdict is None:
         norm = key.strip().lower().replace("-", "_")
         forbidden = norm in FORBIDDEN_FIELD_NAMES or norm.replace("_", "") in FORBIDDEN_FIELD_NAMES
-        if norm in EVENT_ID_KEYS:
-            check = _EVENT_ID
-        elif norm in ("subject", "person_id") or norm.endswith("_id"):
-            check = _PSEUDONYM
-        else:
-            check = _GENERAL
+        pseudonymous = norm in ("subject", "person_id") or norm.endswith("_id")
+        check = _PSEUDONYM if pseudonymous and norm not in EVENT_ID_KEYS else _VALUES
         verdict = (forbidden, check)
         if len(_KEY_VERDICTS) < 10_000:
             _KEY_VERDICTS[key] = verdict
@@ -230,8 +239,9 @@ def find_personal_data(value: Any, path: tuple[str | int, ...] = ()) -> tuple[st
     """Return (field path, kind) of the first personal value found, or None.
 
     ``kind`` is ``field_name`` when the key itself names personal data, else what a
-    string value looks like: ``nhs_number``, ``upn``, ``postcode``, ``email``, and in id
-    fields ``date_of_birth`` or ``name``.  The path names the field, never the value.
+    string value looks like: ``nhs_number``, ``upn``, ``postcode``, ``email``, and in
+    pseudonymous ids ``date_of_birth`` or ``name``.  The path names the field, never the
+    value.
     """
     if isinstance(value, dict):
         for key, item in value.items():

@@ -357,8 +357,7 @@ async def run_simulation(
             while clock_key is not None and _end_of_day(next_tick_day) <= until:
                 day = next_tick_day
                 tick = {
-                    # No separated date in an id (it would read as a date of birth).
-                    "id": f"sim-tick-{seed}-{day:%Y%m%d}",
+                    "id": f"sim-tick-{seed}-{day.isoformat()}",
                     "source": "clock",
                     "type": "clock.tick",
                     "subject": "clock:simulated",

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sendwatch.devmode import (
     DevelopmentSecretsError,
@@ -74,7 +73,7 @@ def test_refusal_names_the_setting_unless_dev_mode(deployment: dict[str, str]) -
         refuse_development_secrets("reporting", mixed)
 
 
-def test_a_service_app_will_not_start_with_development_keys(
+async def test_a_service_app_will_not_start_with_development_keys(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The check also guards the app's start-up, however it is served."""
@@ -83,11 +82,10 @@ def test_a_service_app_will_not_start_with_development_keys(
     monkeypatch.setenv("SENDWATCH_VAR_DIR", str(tmp_path))
     from services.ingest.entrypoint import create_app
 
-    with (
-        pytest.raises(DevelopmentSecretsError, match="SENDWATCH_SOURCES_FILE"),
-        TestClient(create_app()),
-    ):
-        pass
+    app = create_app()
+    with pytest.raises(DevelopmentSecretsError, match="SENDWATCH_SOURCES_FILE"):
+        async with app.router.lifespan_context(app):
+            pass
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
