@@ -24,8 +24,10 @@ separators to count, and a 12- or 20-character digest never has a 10-digit or
 13-character run of its own.
 
 This runs on every event at ingest: the expressions are compiled once, and each string
-is searched once, by the one expression its field calls for (general, event id or
-pseudonymous id); only a match is looked at further (checksums, calendar dates).
+is searched once by the one expression its field calls for (values, or pseudonymous
+ids), after two C-speed gates (no digit: no number, UPN, postcode or date can be in
+it; no ``@``: no email); only a match is looked at further (checksums, calendar
+dates, the id vocabulary).
 """
 
 from __future__ import annotations
@@ -102,10 +104,7 @@ _YEAR = r"(?:19|20)\d\d"
 _DAY2 = r"(?:0[1-9]|[12]\d|3[01])"
 _MONTH2 = r"(?:0[1-9]|1[0-2])"
 
-_GENERAL = (
-    f"{_L}(?:(?P<nhs_number>{_NHS})|(?P<upn>{_UPN})|(?P<postcode>{_POSTCODE})){_R}"
-    f"|(?P<email>{_EMAIL})"
-)
+_GENERAL = f"{_L}(?:(?P<nhs_number>{_NHS})|(?P<upn>{_UPN})|(?P<postcode>{_POSTCODE})){_R}"
 _DATE = (
     f"|{_L}(?P<date>(?P<ya>{_YEAR}){_SEP}(?P<ma>{_MONTH}){_SEP}(?P<da>{_DAY})"
     f"|(?P<db>{_DAY}){_SEP}(?P<mb>{_MONTH}){_SEP}(?P<yb>{_YEAR})){_R}"
@@ -114,10 +113,13 @@ _COMPACT_DATE = (
     f"|{_L}(?P<compact>(?P<yc>{_YEAR})(?P<mc>{_MONTH2})(?P<dc>{_DAY2})"
     f"|(?P<dd>{_DAY2})(?P<md>{_MONTH2})(?P<yd>{_YEAR})){_R}"
 )
-_WORD = r"|(?P<word>[A-Za-z]{3,})"
+_WORD = r"(?P<word>[A-Za-z]{3,})"
 # One expression per kind of field, so every string is searched once.
 _VALUE_RE = re.compile(_GENERAL)
-_PSEUDONYM_RE = re.compile(_GENERAL + _DATE + _COMPACT_DATE + _WORD)
+_PSEUDONYM_RE = re.compile(_GENERAL + _DATE + _COMPACT_DATE + "|" + _WORD)
+_WORDS_RE = re.compile(_WORD)  # a pseudonymous id without digits: only words to check
+_EMAIL_RE = re.compile(_EMAIL)
+_DIGIT_RE = re.compile(r"\d")
 _HEX_LETTERS = frozenset("abcdef")
 
 # CBDS check letters: 0=A ... 7=H, 8=J ... 12=N, 13=P, 14=Q, 15=R, 16=T ... 22=Z.
@@ -172,12 +174,16 @@ def _real_date(m: re.Match[str], tags: str) -> bool:
 def _scan(text: str, pattern: re.Pattern[str]) -> str | None:
     """The kind of the first match that stands up (checksum, calendar, vocabulary)."""
     words: frozenset[str] | None = None
+    groups = pattern.groupindex
     for match in pattern.finditer(text):
         found = match.group()
         # The innermost named group is lastgroup for dates; test the outer ones.
-        if match.group("email") is not None:
-            return "email"
-        if match.group("nhs_number") is not None:
+        if "word" in groups and match.group("word") is not None:
+            words = words if words is not None else pseudonym_words()
+            word = found.lower()
+            if word not in words and not _HEX_LETTERS.issuperset(word):
+                return "name"
+        elif match.group("nhs_number") is not None:
             if nhs_number_valid(found.replace(" ", "").replace("-", "")):
                 return "nhs_number"
         elif match.group("upn") is not None:
@@ -185,22 +191,20 @@ def _scan(text: str, pattern: re.Pattern[str]) -> str | None:
                 return "upn"
         elif match.group("postcode") is not None:
             return "postcode"
-        elif "date" in pattern.groupindex and match.group("date") is not None:
+        elif match.group("date") is not None:
             if _real_date(match, "ab"):
                 return "date_of_birth"
-        elif "compact" in pattern.groupindex and match.group("compact") is not None:
-            if _real_date(match, "cd"):
-                return "date_of_birth"
-        elif "word" in pattern.groupindex and match.group("word") is not None:
-            words = words if words is not None else pseudonym_words()
-            word = found.lower()
-            if word not in words and not _HEX_LETTERS.issuperset(word):
-                return "name"
+        elif match.group("compact") is not None and _real_date(match, "cd"):
+            return "date_of_birth"
     return None
 
 
 def _value_kind(text: str) -> str | None:
     if len(text) < 5:  # shorter than any postcode, UPN, NHS number or address
+        return None
+    if "@" in text and _EMAIL_RE.search(text):
+        return "email"
+    if _DIGIT_RE.search(text) is None:
         return None
     return _scan(text, _VALUE_RE)
 
@@ -213,7 +217,9 @@ def pseudonym_words(path: str | None = None) -> frozenset[str]:
 
 
 def _pseudonym_kind(text: str) -> str | None:
-    return _scan(text, _PSEUDONYM_RE)
+    if "@" in text and _EMAIL_RE.search(text):
+        return "email"
+    return _scan(text, _PSEUDONYM_RE if _DIGIT_RE.search(text) else _WORDS_RE)
 
 
 _KEY_VERDICTS: dict[str, tuple[bool, int]] = {}

@@ -290,10 +290,13 @@ def broker(port: Annotated[int, typer.Option(help="0 = a free port")] = 0) -> No
 
 @app.command()
 def topics(kafka: Annotated[str, typer.Option(envvar="SENDWATCH_KAFKA_BOOTSTRAP")]) -> None:
-    """Create the catalogue's topics on a broker if they are missing."""
-    from sendwatch.bus import ensure_topics
+    """Create the catalogue's topics on a broker if they are missing (with the
+    SENDWATCH_KAFKA_SECURITY_PROTOCOL / _SASL_* login when set)."""
+    from sendwatch.bus import ensure_topics, kafka_client_options
+    from sendwatch.config import Settings
 
-    created = asyncio.run(ensure_topics(kafka))
+    options = kafka_client_options(Settings())
+    created = asyncio.run(ensure_topics(kafka, client_options=options))
     console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
 
 
