@@ -74,6 +74,9 @@ class Settings:
     # Poison messages: a message that still fails on its own after this many tries is
     # dead-lettered (reason unprocessable) instead of stopping its partition.
     poison_max_tries: int = field(default_factory=lambda: _int("SENDWATCH_POISON_MAX_TRIES", 3))
+    # ... but after this many dead-lettered in a row with nothing applied, the state (not
+    # the data) is broken: stop dead-lettering, rewind, and report the consumer failing.
+    poison_max_streak: int = field(default_factory=lambda: _int("SENDWATCH_POISON_MAX_STREAK", 10))
     # /healthz: 503 when a consumer has lag but has committed nothing for this long, or
     # has failed this many batches in a row.
     health_stall_s: float = field(

@@ -15,6 +15,11 @@ batch, and everything after it, is applied.  Each half commits state and inbox t
 so exactly-once holds: after a crash the redelivered batch finds the applied halves in
 the inbox.  A failure that is not the data's (the database is down) rewinds the batch
 as before, and ``/healthz`` reports the consumer once it keeps failing.
+
+A breaker bounds the damage of a failure that only looks like the data's (state broken
+in a way every message trips over): after ``max_poison_streak`` messages dead-lettered in
+a row with nothing applied in between, the pipeline stops dead-lettering and rewinds
+instead (``PoisonStorm``), so ``/healthz`` reports it and the stream waits for a repair.
 """
 
 from __future__ import annotations
@@ -79,6 +84,10 @@ def not_the_datas_fault(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError | TimeoutError | ConnectionError)
 
 
+class PoisonStorm(RuntimeError):
+    """Too many messages in a row could not be applied: not the data, the state."""
+
+
 @dataclass
 class BatchOutcome:
     consumed: int
@@ -104,10 +113,12 @@ class ConsumerPipeline(Generic[M]):
         transient: Callable[[BaseException], bool] = not_the_datas_fault,
         health: ConsumerHealth | None = None,
         settings: Settings | None = None,
+        max_poison_streak: int = 10,
     ) -> None:
         """``settings`` (when given) supplies ``max_tries`` and the health thresholds."""
         if settings is not None:
             max_tries = settings.poison_max_tries
+            max_poison_streak = settings.poison_max_streak
             health = health or ConsumerHealth(
                 group or service, settings.health_stall_s, settings.health_max_failures
             )
@@ -121,6 +132,8 @@ class ConsumerPipeline(Generic[M]):
         self.retry_delay_s = retry_delay_s
         self.transient = transient
         self.health = health or ConsumerHealth(group or service)
+        self.max_poison_streak = max(1, max_poison_streak)
+        self._poison_streak = 0  # dead-lettered in a row, nothing applied in between
 
     def _dead(self, record: ConsumerRecord[Any, Any], exc: Exception) -> DeadLetter:
         reason, field, message = classify(exc)
@@ -212,7 +225,9 @@ class ConsumerPipeline(Generic[M]):
     ) -> int:
         """Apply ``items`` in order; isolate and dead-letter what cannot be applied."""
         try:
-            return await asyncio.to_thread(self.apply, [m for _, m in items])
+            applied = await asyncio.to_thread(self.apply, [m for _, m in items])
+            self._poison_streak = 0
+            return applied
         except Exception as exc:
             if self.transient(exc):
                 raise
@@ -228,11 +243,18 @@ class ConsumerPipeline(Generic[M]):
         for _ in range(self.max_tries - 1):
             await asyncio.sleep(self.retry_delay_s)
             try:
-                return await asyncio.to_thread(self.apply, [model])
+                applied = await asyncio.to_thread(self.apply, [model])
+                self._poison_streak = 0
+                return applied
             except Exception as exc:
                 if self.transient(exc):
                     raise
                 last = exc
+        if self._poison_streak >= self.max_poison_streak:
+            raise PoisonStorm(
+                f"{self._poison_streak} messages in a row could not be applied"
+            ) from last
+        self._poison_streak += 1
         letter = self._poisoned(record, model, last)
         log.error(
             "message_dead_lettered",

@@ -23,7 +23,7 @@ from sendwatch.bus import (
     make_broker,
 )
 from sendwatch.config import Settings
-from sendwatch.consumer import ConsumerPipeline
+from sendwatch.consumer import ConsumerPipeline, PoisonStorm
 from sendwatch.health import FAILING, STALLED, ConsumerHealth
 from sendwatch.sen2.events import convert_sen2
 from sendwatch.sen2.parse import ProblemReason
@@ -250,3 +250,15 @@ async def test_the_simulator_stops_at_the_end_of_the_window(
     finally:
         monkeypatch.undo()
         load_window.cache_clear()
+
+
+async def test_a_storm_of_failures_is_not_dead_lettered_wholesale() -> None:
+    """When every message fails (the state, not the data, is broken), only a bounded
+    number is dead-lettered before the pipeline rewinds and reports itself failing."""
+    ids = [f"evt-{n:08d}" for n in range(30)]
+    store, broker = Store(set(ids)), FakeBroker()
+    p = pipeline(store, broker, max_poison_streak=4)
+    with pytest.raises(PoisonStorm):
+        await p.handle([record(n, i) for n, i in enumerate(ids)])
+    assert broker.published == []  # the batch is rewound: none of it is dead-lettered
+    assert p.health.failures == 1
