@@ -164,6 +164,8 @@ class EventBuilder:
         self._source = source
         self._window = window or load_window()
         self._now = datetime.now(UTC)
+        self._earliest = self._window.earliest
+        self._latest = self._window.latest(self._now)
 
     def _implausible(self, request: RequestRecord) -> tuple[str, str] | None:
         """(SEN2 field, why) of the first date of ``request`` outside the window."""
@@ -175,11 +177,10 @@ class EventBuilder:
             dates.append(("AssessmentOutcomeDate", a.outcome_date))
             if a.plan is not None:
                 dates.append(("CeaseDate", a.plan.cease_date))
+        lo, hi = self._earliest, self._latest
         for name, value in dates:
-            if value is not None:
-                problem = self._window.problem(value, self._now)
-                if problem is not None:
-                    return name, problem
+            if value is not None and not lo <= value <= hi:
+                return name, self._window.problem(value, self._now) or "outside the window"
         return None
 
     def person_events(self, person: PersonRecord) -> tuple[list[Sen2Event], list[Problem]]:
