@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import BeforeValidator, Field, TypeAdapter
 
 from contracts.codes import (
     AdviceGiver,
@@ -25,8 +25,16 @@ from contracts.codes import (
     Sex,
 )
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
+from contracts.localities import known_locality
 
-Locality = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
+Locality = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9-]{1,40}$",
+        description="One of the localities in contracts/localities.yaml (or its 'unknown')",
+    ),
+    BeforeValidator(known_locality),
+]
 LaCode = Annotated[str, Field(pattern=r"^\d{3}$", description="DfE old (3-digit) LA code")]
 EthnicityCode = Annotated[str, Field(pattern=r"^[A-Z]{4}$", description="DfE main code")]
 

@@ -1,18 +1,26 @@
-"""Dead-letter records: rejected input with a machine-readable reason."""
+"""Dead-letter records: rejected input with a machine-readable reason.
+
+A dead letter never holds the rejected input: any field of it can carry free text
+(a malformed body, a value in an unknown field, a claimed type or source), so only its
+SHA-256 digest and size are kept, with the reason, the offending field and the event id
+when that id is itself free of personal data.  Messages are written by sendwatch and
+never repeat a posted value.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from uuid import uuid4
 
 from pydantic import Field
 
 from contracts.envelope import Envelope, StrictModel
+from contracts.localities import UNKNOWN_LOCALITY
+from contracts.plausibility import IMPLAUSIBLE_TIME
 from contracts.privacy import find_personal_data
 
 
@@ -22,27 +30,60 @@ class RejectReason(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     MISSING_FIELD = "missing_field"
     INVALID_VALUE = "invalid_value"
+    IMPLAUSIBLE_TIME = "implausible_time"
+    UNKNOWN_LOCALITY = "unknown_locality"
     UNKNOWN_TYPE = "unknown_type"
     PERSONAL_DATA = "personal_data"
     FORBIDDEN_SOURCE = "forbidden_source"
+    UNPROCESSABLE = "unprocessable"
 
 
 class DeadLetterData(StrictModel):
     reason: RejectReason
     field: str | None = Field(description="Dotted path of the offending field, if any")
-    message: str
-    original_id: str | None = None
+    message: str = Field(description="What is wrong; never repeats the rejected value")
+    original_id: str | None = Field(
+        default=None, description="The event id, when it holds no personal data"
+    )
     original_source: str | None = None
     topic: str | None = Field(default=None, description="Topic the input was meant for")
-    payload: str | None = Field(
-        default=None, description="The rejected input, unless it held personal data"
-    )
-    payload_sha256: str
-    payload_redacted: bool = False
+    partition: int | None = Field(default=None, description="Where a consumer read it")
+    offset: int | None = None
+    payload_sha256: str = Field(description="Digest of the rejected input (never the input)")
+    payload_bytes: int = Field(ge=0, description="Size of the rejected input")
 
 
 class DeadLetter(Envelope[DeadLetterData]):
     type: Literal["sendwatch.dead-letter"]
+
+
+def safe_event_id(value: Any) -> str | None:
+    """``value`` if it is a plausible event id with no personal data in it, else None."""
+    if (
+        isinstance(value, str)
+        and _EVENT_ID.fullmatch(value)
+        and find_personal_data({"original_id": value}) is None
+    ):
+        return value
+    return None
+
+
+_EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|\d{1,6}")
+
+
+def safe_field(field: str | None) -> str | None:
+    """A field path fit to repeat: each segment an identifier (or a list index) with no
+    personal data in it; anything else (an unknown field named with free text) becomes
+    ``<unnamed>``."""
+    if field is None:
+        return None
+    parts = field.split(".")
+    out = [
+        p if _SEGMENT.fullmatch(p) and find_personal_data({"k": p}) is None else "<unnamed>"
+        for p in parts
+    ]
+    return ".".join(out)
 
 
 def dead_letter(
@@ -55,17 +96,12 @@ def dead_letter(
     original_id: str | None = None,
     original_source: str | None = None,
     topic: str | None = None,
-    max_payload: int = 16_384,
+    partition: int | None = None,
+    offset: int | None = None,
 ) -> DeadLetter:
-    """Build a DLQ record.  Personal data never reaches the DLQ: such payloads are dropped
-    and only their digest kept."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    redacted = reason is RejectReason.PERSONAL_DATA or find_personal_data(text) is not None
-    if not redacted:
-        with contextlib.suppress(ValueError):
-            redacted = find_personal_data(json.loads(text)) is not None
-    safe_id = original_id if original_id and find_personal_data(original_id) is None else None
+    """Build a DLQ record: the input's digest and size, never the input itself."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    digest = hashlib.sha256(data).hexdigest()
     return DeadLetter(
         id=f"dlq-{uuid4().hex}",
         source=rejected_by,
@@ -74,45 +110,68 @@ def dead_letter(
         time=datetime.now(UTC),
         data=DeadLetterData(
             reason=reason,
-            field=field,
+            field=safe_field(field),
             message=message[:500],
-            original_id=safe_id,
+            original_id=safe_event_id(original_id),
             original_source=original_source,
             topic=topic,
-            payload=None if redacted else text[:max_payload],
+            partition=partition,
+            offset=offset,
             payload_sha256=digest,
-            payload_redacted=redacted,
+            payload_bytes=len(data),
         ),
     )
 
 
+def _message(err: Any) -> str:
+    """Pydantic's message, with the rejected value taken out where it repeats it (a
+    union tag, a custom validator's text)."""
+    msg = str(err.get("msg", "invalid"))
+    value = err.get("input")
+    if isinstance(value, str) and len(value) >= 2 and value in msg:
+        msg = msg.replace(value, "…")
+    if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        return "unknown event type"
+    return msg
+
+
 def classify(exc: Exception) -> tuple[RejectReason, str | None, str]:
-    """Map a validation failure to (reason code, offending field, message)."""
+    """Map a validation failure to (reason code, offending field, message).  Neither the
+    field nor the message repeats a rejected value."""
     from pydantic import ValidationError
 
     if not isinstance(exc, ValidationError):
-        return RejectReason.INVALID_VALUE, None, str(exc)
+        return RejectReason.INVALID_VALUE, None, type(exc).__name__
     errors = exc.errors(include_url=False)
-    # Personal data outranks everything else: it is the one reason that redacts.
+    # Personal data outranks everything else.
     for err in errors:
         if err["type"] == "personal_data":
             ctx = err.get("ctx") or {}
-            return RejectReason.PERSONAL_DATA, str(ctx.get("field")), err["msg"]
+            return (
+                RejectReason.PERSONAL_DATA,
+                safe_field(str(ctx.get("field"))),
+                f"personal data is not allowed in events ({ctx.get('kind')})",
+            )
     err = errors[0]
     kind = err["type"]
     loc = [str(p) for p in err["loc"]]
     # Drop the discriminator tag pydantic puts first for tagged unions.
     if loc and "." in loc[0] and not loc[0].startswith("data"):
         loc = loc[1:]
-    field = ".".join(loc) or None
+    field = safe_field(".".join(loc) or None)
+    msg = _message(err)
     if kind == "json_invalid":
-        return RejectReason.MALFORMED_JSON, None, err["msg"]
+        return RejectReason.MALFORMED_JSON, None, msg
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return RejectReason.NOT_AN_OBJECT, field, err["msg"]
+        return RejectReason.NOT_AN_OBJECT, field, msg
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return RejectReason.UNKNOWN_TYPE, "type", err["msg"]
+        return RejectReason.UNKNOWN_TYPE, "type", msg
     if kind == "extra_forbidden":
-        return RejectReason.UNKNOWN_FIELD, field, err["msg"]
+        return RejectReason.UNKNOWN_FIELD, field, "unknown field (not in the contract)"
     if kind == "missing":
-        return RejectReason.MISSING_FIELD, field, err["msg"]
-    return RejectReason.INVALID_VALUE, field, err["msg"]
+        return RejectReason.MISSING_FIELD, field, msg
+    if kind == IMPLAUSIBLE_TIME:
+        return RejectReason.IMPLAUSIBLE_TIME, field, msg
+    if kind == UNKNOWN_LOCALITY:
+        return RejectReason.UNKNOWN_LOCALITY, field, msg
+    return RejectReason.INVALID_VALUE, field, msg

@@ -1,7 +1,9 @@
 """CloudEvents-style envelope every message on the bus is wrapped in.
 
 ``id`` is the idempotency key: a source that retries sends the same id, and every
-consumer counts an id once.  ``subject`` is a pseudonymous case or person id.
+consumer counts an id once.  ``subject`` is a pseudonymous case or person id.  Every
+string of an envelope and its body is checked for personal data (``privacy.py``), and
+its times must lie inside the plausibility window (``plausibility.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from contracts.plausibility import PlausibleTime
 from contracts.privacy import find_personal_data
 
 SCHEMA_VERSION = "1.0"
@@ -43,8 +45,10 @@ class Envelope(StrictModel, Generic[D]):
     source: SourceId = Field(description="The sending system, e.g. case-management.")
     type: str = Field(description="Event type, e.g. ehc.request.received.")
     subject: PseudonymousId = Field(description="Pseudonymous case (or person) id.")
-    time: AwareDatetime = Field(description="When it happened (event time).")
-    recorded: AwareDatetime | None = Field(
+    time: PlausibleTime = Field(
+        description="When it happened (event time), inside the plausibility window."
+    )
+    recorded: PlausibleTime | None = Field(
         default=None, description="When the source recorded it; ingest fills it if absent."
     )
     schema_version: str = Field(default=SCHEMA_VERSION, pattern=r"^1\.\d+$")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.envelope import Envelope, StrictModel
+from contracts.plausibility import PlausibleTime
 
 
 class KpiValue(StrictModel):
@@ -34,8 +35,8 @@ class KpiValue(StrictModel):
 class KpiSnapshotData(StrictModel):
     producer: str
     sequence: int = Field(ge=0, description="Monotonic per producer; newer replaces older")
-    as_of: AwareDatetime | None = Field(description="Latest event time applied")
-    watermark: AwareDatetime | None = Field(
+    as_of: PlausibleTime | None = Field(description="Latest event time applied")
+    watermark: PlausibleTime | None = Field(
         default=None,
         description="Latest clock tick: 'now' in event time (cycles close against it)",
     )

@@ -8,13 +8,13 @@ same alerts as living through it.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, TypeAdapter
 
 from contracts.case_events import CASE_EVENT_MODELS
 from contracts.envelope import Envelope, StrictModel
+from contracts.plausibility import DerivedDate, PlausibleDate
 
 
 class TickData(StrictModel):
@@ -34,8 +34,8 @@ class MilestoneData(StrictModel):
     milestone: str
     kind: Literal["early_warning", "slipped"]
     kpi: str
-    start: date
-    due: date
+    start: PlausibleDate
+    due: DerivedDate
     day: int = Field(description="Elapsed days (request date = day 0) when it fired")
     locality: str
     age_band: str

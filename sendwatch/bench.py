@@ -32,6 +32,11 @@ from sendwatch.tansu import TansuBroker, free_port, start_tansu
 KEY = "dev-case-management-key"
 
 
+# The benchmark runs its own development stack (Stack sets SENDWATCH_DEV=1).
+DEV_OPS_TOKEN = "dev-operational-token"
+DEV_OPS = {"Authorization": f"Bearer {DEV_OPS_TOKEN}"}
+
+
 def bench_events(n: int) -> list[dict[str, Any]]:
     """n valid case events: a request and a final plan per case."""
     base = datetime(2026, 4, 1, tzinfo=UTC)
@@ -146,7 +151,9 @@ async def consume_to_state(port: int, n: int) -> float:
         first: tuple[float, int] | None = None
         while True:
             try:
-                v = (await client.get(f"http://127.0.0.1:{port}/v1/caseload")).json()
+                v = (
+                    await client.get(f"http://127.0.0.1:{port}/v1/caseload", headers=DEV_OPS)
+                ).json()
             except httpx.HTTPError:
                 await asyncio.sleep(0.05)
                 continue
@@ -200,6 +207,7 @@ async def run_sen2_bench(
             wait=True,
             timeliness_url=f"http://127.0.0.1:{stack.ports['timeliness']}",
             wait_timeout=3600,
+            token=DEV_OPS_TOKEN,
         )
         elapsed = time.perf_counter() - started
         events = summary.accepted

@@ -10,6 +10,11 @@ Delivery rules, from the platform notes:
   supports it (Apache Kafka; detected at start, or ``SENDWATCH_KAFKA_IDEMPOTENCE``); Tansu
   does not, and exactly-once never depends on it: the database inbox does that;
 - no Kafka transactions (Tansu shows aborted messages to read_committed consumers).
+
+Security: :func:`kafka_client_options` turns the ``SENDWATCH_KAFKA_SECURITY_PROTOCOL`` /
+``_SASL_MECHANISM`` / ``_SASL_USERNAME`` / ``_SASL_PASSWORD`` settings into client
+options, and every client here (the FastStream broker, the admin client that creates
+topics, the lag monitor's admin client and consumer) is built with them.
 """
 
 from __future__ import annotations
@@ -33,18 +38,83 @@ from aiokafka.errors import (
 )
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.config import Settings
+from sendwatch.health import ConsumerHealth
 from sendwatch.observability import CONSUMER_LAG, get_logger
 
 log = get_logger(__name__)
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+class KafkaSecurityError(ValueError):
+    """The Kafka security settings are incomplete or unknown (names the setting)."""
+
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka client options for the configured security protocol and SASL login."""
+    protocol = settings.kafka_security_protocol.strip().upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise KafkaSecurityError(
+            f"SENDWATCH_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}"
+        )
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.endswith("SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        options["ssl_context"] = create_ssl_context()
+    if protocol.startswith("SASL_"):
+        mechanism = (settings.kafka_sasl_mechanism or "SCRAM-SHA-512").strip().upper()
+        if mechanism not in SASL_MECHANISMS:
+            raise KafkaSecurityError(
+                f"SENDWATCH_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}"
+            )
+        for name, value in (
+            ("SENDWATCH_KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
+            ("SENDWATCH_KAFKA_SASL_PASSWORD", settings.kafka_sasl_password),
+        ):
+            if not value:
+                raise KafkaSecurityError(f"{name} is required with {protocol}")
+        options.update(
+            sasl_mechanism=mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
+    return options
+
+
+def faststream_security(settings: Settings) -> BaseSecurity | None:
+    """The same settings as FastStream's security object (it maps them back to the
+    aiokafka options of :func:`kafka_client_options`)."""
+    options = kafka_client_options(settings)
+    protocol = options["security_protocol"]
+    if protocol == "PLAINTEXT":
+        return None
+    ssl = options.get("ssl_context")
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=ssl, use_ssl=True)
+    kind = {
+        "SCRAM-SHA-512": SASLScram512,
+        "SCRAM-SHA-256": SASLScram256,
+        "PLAIN": SASLPlaintext,
+    }[options["sasl_mechanism"]]
+    return kind(
+        options["sasl_plain_username"],
+        options["sasl_plain_password"],
+        ssl_context=ssl,
+        use_ssl=protocol == "SASL_SSL",
+    )
 
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     return KafkaBroker(
         # A list: FastStream would take "a:1,b:2" for one host.
         [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()],
+        security=faststream_security(settings),
         client_id=f"sendwatch-{service}",
         acks="all",
         request_timeout_ms=settings.kafka_request_timeout_ms,
@@ -121,8 +191,9 @@ async def configure_idempotence(broker: KafkaBroker, settings: Settings) -> bool
     elif mode in ("off", "false", "0"):
         enabled = False
     else:
-        client = {k: v for k, v in broker._connection_kwargs.items() if k in _CLIENT_KEYS}  # noqa: SLF001
-        enabled = await broker_supports_idempotence(settings.kafka_bootstrap, **client)
+        enabled = await broker_supports_idempotence(
+            settings.kafka_bootstrap, **kafka_client_options(settings)
+        )
     broker._connection_kwargs["enable_idempotence"] = enabled  # noqa: SLF001
     log.info("producer_configured", idempotent=enabled)
     return enabled
@@ -170,17 +241,6 @@ async def _replace_producer(broker: KafkaBroker, timeout_s: float = 5.0) -> None
     log.warning("producer_reset")
 
 
-# Connection settings a side client (probe, admin, lag monitor) shares with the broker.
-_CLIENT_KEYS = (
-    "security_protocol",
-    "sasl_mechanism",
-    "sasl_plain_username",
-    "sasl_plain_password",
-    "ssl_context",
-    "request_timeout_ms",
-)
-
-
 async def _replication(admin: AIOKafkaAdminClient, wanted: int) -> int:
     if wanted > 0:
         return wanted
@@ -189,7 +249,10 @@ async def _replication(admin: AIOKafkaAdminClient, wanted: int) -> int:
 
 
 async def ensure_topics(
-    bootstrap: str, catalogue: TopicCatalogue | None = None, replication_factor: int = 0
+    bootstrap: str,
+    catalogue: TopicCatalogue | None = None,
+    client_options: dict[str, Any] | None = None,
+    replication_factor: int = 0,
 ) -> list[str]:
     """Create every catalogue topic that is missing; return the names created.
 
@@ -198,7 +261,9 @@ async def ensure_topics(
     without losing an acknowledged event or refusing writes.
     """
     catalogue = catalogue or load_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sendwatch-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="sendwatch-admin", **(client_options or {})
+    )
     for attempt in range(60):
         try:
             await admin.start()
@@ -244,12 +309,16 @@ class LagMonitor:
         group_id: str,
         topics: Iterable[str],
         interval_s: float = 5.0,
+        client_options: dict[str, Any] | None = None,
+        health: Iterable[ConsumerHealth] = (),
     ) -> None:
         self.bootstrap = bootstrap
         self.service = service
         self.group_id = group_id
         self.topics = list(topics)
         self.interval_s = interval_s
+        self.client_options = dict(client_options or {})
+        self.health = list(health)
         self._task: asyncio.Task[None] | None = None
 
     async def sample(
@@ -265,18 +334,24 @@ class LagMonitor:
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(self.group_id, partitions=partitions)
         lag: dict[TopicPartition, int] = {}
+        offsets: dict[TopicPartition, int] = {}
         for tp in partitions:
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            offsets[tp] = done
             lag[tp] = max(0, ends[tp] - done)
             CONSUMER_LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition)).set(
                 lag[tp]
             )
+        for health in self.health:
+            health.offsets_sampled(offsets, sum(lag.values()))
         return lag
 
     async def _run(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.client_options)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.client_options
+        )
         try:
             await admin.start()
             await consumer.start()
@@ -285,7 +360,7 @@ class LagMonitor:
                     await consumer._client.force_metadata_update()  # noqa: SLF001
                     await self.sample(admin, consumer)
                 except KafkaError as exc:  # broker briefly away: keep the last values
-                    log.warning("lag_sample_failed", error=str(exc))
+                    log.warning("lag_sample_failed", error=type(exc).__name__)
                 await asyncio.sleep(self.interval_s)
         finally:
             await consumer.stop()

@@ -33,8 +33,15 @@ def serve(
     """Run one service (HTTP API + Kafka consumers) in the foreground."""
     import uvicorn
 
+    from sendwatch.devmode import DevelopmentSecretsError, refuse_development_secrets
+
     if service not in SERVICE_PORTS:
         raise typer.BadParameter(f"unknown service {service!r}")
+    try:
+        refuse_development_secrets(service)
+    except DevelopmentSecretsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     module = importlib.import_module(f"services.{service}.entrypoint")
     uvicorn.run(
         module.create_app(),
@@ -100,17 +107,21 @@ def simulate(
     """Post a deterministic, accelerated stream of case events to ingest."""
     from sendwatch.simulator.runner import run_simulation
 
-    stats = asyncio.run(
-        run_simulation(
-            url,
-            api_key,
-            seed=seed,
-            start=date.fromisoformat(start),
-            speed=speed,
-            days=days,
-            backfill_days=backfill_days,
+    try:
+        stats = asyncio.run(
+            run_simulation(
+                url,
+                api_key,
+                seed=seed,
+                start=date.fromisoformat(start),
+                speed=speed,
+                days=days,
+                backfill_days=backfill_days,
+            )
         )
-    )
+    except ValueError as exc:
+        err.print(f"[red]simulate:[/red] {exc}")
+        raise typer.Exit(2) from None
     if not quiet:
         console.print(stats)
 
@@ -164,13 +175,35 @@ def import_sen2_command(
     alerts_url: str = "http://127.0.0.1:8003",
     batch_size: int = 5000,
     wait_timeout: float = 1800.0,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SENDWATCH_TOKEN",
+            help="with --wait: API token (roles operational and read) for the status calls",
+        ),
+    ] = None,
 ) -> None:
     """Import a DfE SEN2 return as pseudonymised historic case events (needs
     SENDWATCH_PSEUDONYM_KEY; names, dates of birth, UPN/ULN and postcodes never leave
     this command)."""
+    from sendwatch.config import dev_mode
+    from sendwatch.devmode import dev_pseudonym_key
     from sendwatch.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
     from sendwatch.sen2.parse import Sen2FormatError
-    from sendwatch.sen2.pseudonymise import PseudonymKeyError
+    from sendwatch.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
+
+    if dev_pseudonym_key(os.environ.get(KEY_ENV)) and not dev_mode():
+        err.print(
+            f"[red]import refused:[/red] {KEY_ENV} is the development pseudonymisation key; "
+            "use your own secret (or set SENDWATCH_DEV=1 on a development machine)"
+        )
+        raise typer.Exit(2)
+    if wait and not token:
+        err.print(
+            "[red]import refused:[/red] --wait calls the service APIs, which need a token: "
+            "set SENDWATCH_TOKEN (or --token) to one with the operational and read roles"
+        )
+        raise typer.Exit(2)
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -196,6 +229,7 @@ def import_sen2_command(
                 alerts_url=(alerts_url or None) if wait else None,
                 wait_timeout=wait_timeout,
                 on_progress=show,
+                token=token,
             )
         except (PseudonymKeyError, Sen2FormatError, Sen2ImportError, ValueError) as exc:
             err.print(f"[red]import refused:[/red] {exc}")
@@ -211,10 +245,26 @@ export_app = typer.Typer(help="DfE-layout exports, computed by the timeliness se
 app.add_typer(export_app, name="export")
 
 
-def _export(name: str, year: int, url: str) -> None:
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SENDWATCH_TOKEN", help="API token with the operational role (timeliness API)"
+    ),
+]
+
+
+def _export(name: str, year: int, url: str, token: str | None) -> None:
     import httpx
 
-    r = httpx.get(f"{url.rstrip('/')}/v1/exports/{name}", params={"year": year}, timeout=300)
+    if not token:
+        err.print("export needs a token: set SENDWATCH_TOKEN (or --token), role operational")
+        raise typer.Exit(2)
+    r = httpx.get(
+        f"{url.rstrip('/')}/v1/exports/{name}",
+        params={"year": year},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=300,
+    )
     if r.status_code != 200:
         err.print(f"export failed: {r.status_code} {r.text}")
         raise typer.Exit(1)
@@ -225,18 +275,20 @@ def _export(name: str, year: int, url: str) -> None:
 def export_dfe_timeliness(
     year: Annotated[int, typer.Option(help="calendar year of the final plans' issue dates")],
     url: Annotated[str, typer.Option(envvar="SENDWATCH_TIMELINESS_URL")] = "http://127.0.0.1:8002",
+    token: TokenOption = None,
 ) -> None:
     """CSV in the columns of DfE's timeliness_20_week.csv, to stdout."""
-    _export("dfe-timeliness", year, url)
+    _export("dfe-timeliness", year, url, token)
 
 
 @export_app.command("dfe-requests")
 def export_dfe_requests(
     year: Annotated[int, typer.Option(help="calendar year")],
     url: Annotated[str, typer.Option(envvar="SENDWATCH_TIMELINESS_URL")] = "http://127.0.0.1:8002",
+    token: TokenOption = None,
 ) -> None:
     """CSV in the columns of DfE's requests.csv (including the 6-week decision measure)."""
-    _export("dfe-requests", year, url)
+    _export("dfe-requests", year, url, token)
 
 
 @app.command()
@@ -293,10 +345,13 @@ def broker(
 
 @app.command()
 def topics(kafka: Annotated[str, typer.Option(envvar="SENDWATCH_KAFKA_BOOTSTRAP")]) -> None:
-    """Create the catalogue's topics on a broker if they are missing."""
-    from sendwatch.bus import ensure_topics
+    """Create the catalogue's topics on a broker if they are missing (with the
+    SENDWATCH_KAFKA_SECURITY_PROTOCOL / _SASL_* login when set)."""
+    from sendwatch.bus import ensure_topics, kafka_client_options
+    from sendwatch.config import Settings
 
-    created = asyncio.run(ensure_topics(kafka))
+    options = kafka_client_options(Settings())
+    created = asyncio.run(ensure_topics(kafka, client_options=options))
     console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,17 @@ def service_ports() -> dict[str, int]:
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _opt(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def dev_mode(env: Mapping[str, str] | None = None) -> bool:
+    """``SENDWATCH_DEV=1``: the shipped development keys and tokens are allowed
+    (``sendwatch up`` and the test fixtures set it; a deployment never does)."""
+    value = (os.environ if env is None else env).get("SENDWATCH_DEV", "")
+    return value.strip().lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,33 @@ class Settings:
     # 503 (e.g. no in-sync quorum); Kafka clients' default is 40 s.
     kafka_request_timeout_ms: int = field(
         default_factory=lambda: _int("SENDWATCH_KAFKA_REQUEST_TIMEOUT_MS", 15_000)
+    )
+    # Kafka client security, passed to every aiokafka / FastStream client (bus.py).
+    kafka_security_protocol: str = field(
+        default_factory=lambda: os.environ.get("SENDWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    )
+    kafka_sasl_mechanism: str | None = field(
+        default_factory=lambda: _opt("SENDWATCH_KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str | None = field(
+        default_factory=lambda: _opt("SENDWATCH_KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: str | None = field(
+        default_factory=lambda: _opt("SENDWATCH_KAFKA_SASL_PASSWORD"), repr=False
+    )
+    # Poison messages: a message that still fails on its own after this many tries is
+    # dead-lettered (reason unprocessable) instead of stopping its partition.
+    poison_max_tries: int = field(default_factory=lambda: _int("SENDWATCH_POISON_MAX_TRIES", 3))
+    # ... but after this many dead-lettered in a row with nothing applied, the state (not
+    # the data) is broken: stop dead-lettering, rewind, and report the consumer failing.
+    poison_max_streak: int = field(default_factory=lambda: _int("SENDWATCH_POISON_MAX_STREAK", 10))
+    # /healthz: 503 when a consumer has lag but has committed nothing for this long, or
+    # has failed this many batches in a row.
+    health_stall_s: float = field(
+        default_factory=lambda: float(os.environ.get("SENDWATCH_HEALTH_STALL_S", "120"))
+    )
+    health_max_failures: int = field(
+        default_factory=lambda: _int("SENDWATCH_HEALTH_MAX_FAILURES", 3)
     )
 
     def db_url_for(self, service: str) -> str:

@@ -5,6 +5,21 @@ The service supplies ``parse`` (consumer record -> contract model) and ``apply``
 unit of work that stores state and the inbox in one transaction and returns how many
 events were new).  ``apply`` runs in a worker thread so the consumer's heartbeats keep
 going while the database works.
+
+Poison messages: when ``apply`` fails on a batch for a reason that belongs to the data
+(anything but a database that is unreachable, locked or read-only), the batch is split
+in halves and each half applied on its own, down to the single message that still fails
+after ``max_tries`` tries.  That message goes to the dead-letter topic (reason
+``unprocessable``, message = the exception class; never the payload) and the rest of the
+batch, and everything after it, is applied.  Each half commits state and inbox together,
+so exactly-once holds: after a crash the redelivered batch finds the applied halves in
+the inbox.  A failure that is not the data's (the database is down) rewinds the batch
+as before, and ``/healthz`` reports the consumer once it keeps failing.
+
+A breaker bounds the damage of a failure that only looks like the data's (state broken
+in a way every message trips over): after ``max_poison_streak`` messages dead-lettered in
+a row with nothing applied in between, the pipeline stops dead-lettering and rewinds
+instead (``PoisonStorm``), so ``/healthz`` reports it and the stream waits for a repair.
 """
 
 from __future__ import annotations
@@ -19,7 +34,9 @@ from typing import Any, Generic, TypeVar
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
-from contracts.dlq import DeadLetter, classify, dead_letter
+from contracts.dlq import DeadLetter, RejectReason, classify, dead_letter
+from sendwatch.config import Settings
+from sendwatch.health import ConsumerHealth
 from sendwatch.observability import (
     BATCH_SIZE,
     EVENTS_APPLIED,
@@ -55,12 +72,29 @@ def traceparent(event_id: str) -> str:
     return f"00-{trace}-{trace[:16]}-01"
 
 
+def not_the_datas_fault(exc: BaseException) -> bool:
+    """True for failures that say nothing about the messages: the database is
+    unreachable, locked, read-only or its schema is broken.  Those rewind the batch;
+    everything else (a value the domain cannot handle, a constraint a row breaks) makes
+    the pipeline look for the message that causes it."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, TimeoutError
+
+    if isinstance(exc, IntegrityError | DataError):
+        return False
+    return isinstance(exc, DBAPIError | TimeoutError | ConnectionError)
+
+
+class PoisonStorm(RuntimeError):
+    """Too many messages in a row could not be applied: not the data, the state."""
+
+
 @dataclass
 class BatchOutcome:
     consumed: int
     applied: int
     duplicates: int
     rejected: int
+    poisoned: int = 0
 
 
 class ConsumerPipeline(Generic[M]):
@@ -73,13 +107,33 @@ class ConsumerPipeline(Generic[M]):
         parse: Callable[[ConsumerRecord[Any, Any]], M],
         apply: Callable[[list[M]], int],
         after_commit: Callable[[int], Any] | None = None,
+        group: str | None = None,
+        max_tries: int = 3,
+        retry_delay_s: float = 0.2,
+        transient: Callable[[BaseException], bool] = not_the_datas_fault,
+        health: ConsumerHealth | None = None,
+        settings: Settings | None = None,
+        max_poison_streak: int = 10,
     ) -> None:
+        """``settings`` (when given) supplies ``max_tries`` and the health thresholds."""
+        if settings is not None:
+            max_tries = settings.poison_max_tries
+            max_poison_streak = settings.poison_max_streak
+            health = health or ConsumerHealth(
+                group or service, settings.health_stall_s, settings.health_max_failures
+            )
         self.service = service
         self.broker = broker
         self.dlq_topic = dlq_topic
         self.parse = parse
         self.apply = apply
         self.after_commit = after_commit
+        self.max_tries = max(1, max_tries)
+        self.retry_delay_s = retry_delay_s
+        self.transient = transient
+        self.health = health or ConsumerHealth(group or service)
+        self.max_poison_streak = max(1, max_poison_streak)
+        self._poison_streak = 0  # dead-lettered in a row, nothing applied in between
 
     def _dead(self, record: ConsumerRecord[Any, Any], exc: Exception) -> DeadLetter:
         reason, field, message = classify(exc)
@@ -90,28 +144,56 @@ class ConsumerPipeline(Generic[M]):
             message=message,
             raw=record.value or b"",
             topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+    def _poisoned(self, record: ConsumerRecord[Any, Any], model: Any, exc: Exception) -> DeadLetter:
+        return dead_letter(
+            rejected_by=self.service,
+            reason=RejectReason.UNPROCESSABLE,
+            field=None,
+            message=f"{type(exc).__name__} while applying it ({self.max_tries} tries)",
+            raw=record.value or b"",
+            original_id=getattr(model, "id", None),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
 
     async def handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchOutcome:
-        valid: list[M] = []
-        records_ok: list[ConsumerRecord[Any, Any]] = []
+        try:
+            outcome = await self._handle(records)
+        except Exception as exc:
+            # The batch is rewound and redelivered (nack); back off so a database outage
+            # does not become a hot loop.  Only the exception class is logged: its text
+            # can quote the data.
+            self.health.batch_failed(exc)
+            log.warning(
+                "batch_failed",
+                size=len(records),
+                error=type(exc).__name__,
+                failures=self.health.failures,
+            )
+            await asyncio.sleep(min(30.0, 0.5 * 2 ** min(self.health.failures, 6)))
+            raise
+        self.health.batch_succeeded()
+        return outcome
+
+    async def _handle(self, records: Sequence[ConsumerRecord[Any, Any]]) -> BatchOutcome:
+        valid: list[tuple[ConsumerRecord[Any, Any], M]] = []
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                valid.append(self.parse(record))
-                records_ok.append(record)
+                valid.append((record, self.parse(record)))
             except Exception as exc:  # noqa: BLE001 - every bad payload goes to the DLQ
                 dead.append(self._dead(record, exc))
         if dead:
             await self.publish_dead(dead)
-        try:
-            applied = await asyncio.to_thread(self.apply, valid) if valid else 0
-        except Exception:
-            # The batch is rewound and redelivered (nack); pause so a database outage
-            # does not become a hot loop.
-            log.exception("batch_failed", size=len(records))
-            await asyncio.sleep(1.0)
-            raise
+        poisoned: list[DeadLetter] = []
+        applied = await self._apply(valid, poisoned) if valid else 0
+        if poisoned:
+            await self.publish_dead(poisoned)
         now_ms = time.time() * 1000
         for record in records:
             EVENTS_CONSUMED.labels(self.service, record.topic).inc()
@@ -119,21 +201,73 @@ class ConsumerPipeline(Generic[M]):
                 max(0.0, now_ms - record.timestamp) / 1000
             )
         BATCH_SIZE.labels(self.service).observe(len(records))
-        for record, model in zip(records_ok, valid, strict=True):
-            event_id = getattr(model, "id", None)
+        skipped = {(d.data.partition, d.data.offset) for d in poisoned}
+        for record, model in valid:
+            if (record.partition, record.offset) in skipped:
+                continue
+            # The trace id only: the event id is the source's and may hold personal data.
             log.info(
                 "message_processed",
-                event_id=event_id,
-                trace_id=trace_id(record, event_id),
+                trace_id=trace_id(record, getattr(model, "id", None)),
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
             )
+        good = len(valid) - len(poisoned)
         EVENTS_APPLIED.labels(self.service).inc(applied)
-        EVENTS_DUPLICATE.labels(self.service).inc(len(valid) - applied)
+        EVENTS_DUPLICATE.labels(self.service).inc(good - applied)
         if self.after_commit is not None and applied:
             await self.after_commit(applied)
-        return BatchOutcome(len(records), applied, len(valid) - applied, len(dead))
+        return BatchOutcome(len(records), applied, good - applied, len(dead), len(poisoned))
+
+    async def _apply(
+        self, items: list[tuple[ConsumerRecord[Any, Any], M]], poisoned: list[DeadLetter]
+    ) -> int:
+        """Apply ``items`` in order; isolate and dead-letter what cannot be applied."""
+        try:
+            applied = await asyncio.to_thread(self.apply, [m for _, m in items])
+            self._poison_streak = 0
+            return applied
+        except Exception as exc:
+            if self.transient(exc):
+                raise
+            if len(items) > 1:
+                log.warning("batch_split", size=len(items), error=type(exc).__name__)
+                mid = len(items) // 2
+                return await self._apply(items[:mid], poisoned) + await self._apply(
+                    items[mid:], poisoned
+                )
+            last = exc
+        # One message, failed once: try again (a cause outside it may pass), then give up.
+        record, model = items[0]
+        for _ in range(self.max_tries - 1):
+            await asyncio.sleep(self.retry_delay_s)
+            try:
+                applied = await asyncio.to_thread(self.apply, [model])
+                self._poison_streak = 0
+                return applied
+            except Exception as exc:
+                if self.transient(exc):
+                    raise
+                last = exc
+        if self._poison_streak >= self.max_poison_streak:
+            raise PoisonStorm(
+                f"{self._poison_streak} messages in a row could not be applied"
+            ) from last
+        self._poison_streak += 1
+        letter = self._poisoned(record, model, last)
+        log.error(
+            "message_dead_lettered",
+            reason=RejectReason.UNPROCESSABLE.value,
+            error=type(last).__name__,
+            trace_id=trace_id(record, getattr(model, "id", None)),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            dlq_id=letter.id,
+        )
+        poisoned.append(letter)
+        return 0
 
     async def publish_dead(self, dead: list[DeadLetter]) -> None:
         futures = []

@@ -1,8 +1,10 @@
 """The common shell of a service process: FastAPI for HTTP, FastStream for Kafka.
 
-Start-up order: logging, database migrations, missing topics created, broker started
-(subscribers join their groups), lag monitors, then the service's own start hooks.
-Every service gets ``GET /healthz`` and ``GET /metrics``.
+Start-up order: the development-secrets check, logging, database migrations, missing
+topics created, broker started (subscribers join their groups), lag monitors, then the
+service's own start hooks.  Every service gets ``GET /healthz`` and ``GET /metrics``,
+both unauthenticated and so both free of data: health answers short status words
+(never exception text), and a 422 never repeats the input it rejects.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from sendwatch.bus import LagMonitor, configure_idempotence, ensure_topics
+from sendwatch.bus import LagMonitor, configure_idempotence, ensure_topics, kafka_client_options
 from sendwatch.config import Settings
 from sendwatch.db import migrate
+from sendwatch.devmode import refuse_development_secrets
+from sendwatch.health import ConsumerHealth
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
 
 log = get_logger(__name__)
@@ -39,16 +44,20 @@ class Runtime:
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     lag_monitors: list[LagMonitor] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # service-specific wiring
+    consumers: list[ConsumerHealth] = field(default_factory=list)  # one per pipeline
 
 
 def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        refuse_development_secrets(runtime.name)
         configure_logging(runtime.name)
         if runtime.engine is not None:
             await asyncio.to_thread(migrate, runtime.name, runtime.engine)
+        options = kafka_client_options(runtime.settings)
         await ensure_topics(
             runtime.settings.kafka_bootstrap,
+            client_options=options,
             replication_factor=runtime.settings.kafka_replication_factor,
         )
         await configure_idempotence(runtime.broker, runtime.settings)
@@ -60,6 +69,8 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "") -
                 group,
                 topics,
                 runtime.settings.lag_interval_s,
+                client_options=options,
+                health=[h for h in runtime.consumers if h.group == group],
             )
             monitor.start()
             runtime.lag_monitors.append(monitor)
@@ -81,22 +92,51 @@ def create_service_app(runtime: Runtime, *, title: str, description: str = "") -
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
+        """200 when the broker and database answer and every consumer makes progress;
+        503 with a reason word otherwise (``broker_unreachable``, ``database_unreachable``,
+        ``consumer_failing``, ``consumer_stalled``)."""
         checks: dict[str, str] = {}
         try:
             ok = await runtime.broker.ping(timeout=2.0)
-            checks["broker"] = "ok" if ok else "unreachable"
-        except Exception as exc:  # noqa: BLE001
-            checks["broker"] = f"error: {exc}"
+        except Exception:  # noqa: BLE001 - the reason word only: no exception text
+            ok = False
+        checks["broker"] = "ok" if ok else "unreachable"
         if runtime.engine is not None:
             try:
                 await asyncio.to_thread(_db_ping, runtime.engine)
                 checks["database"] = "ok"
-            except Exception as exc:  # noqa: BLE001
-                checks["database"] = f"error: {exc}"
-        healthy = all(v == "ok" for v in checks.values())
+            except Exception:  # noqa: BLE001
+                checks["database"] = "unreachable"
+        for consumer in runtime.consumers:
+            problem = consumer.problem()
+            checks[f"consumer:{consumer.group}"] = "ok" if problem is None else problem
+        reasons = [
+            v if v.startswith("consumer_") else f"{k}_{v}" for k, v in checks.items() if v != "ok"
+        ]
+        body: dict[str, Any] = {
+            "service": runtime.name,
+            "status": "degraded" if reasons else "ok",
+            "checks": checks,
+        }
+        if reasons:
+            body["reason"] = reasons[0]
+        return JSONResponse(body, status_code=503 if reasons else 200)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """Which parameter or field is wrong and why, without echoing the input."""
         return JSONResponse(
-            {"service": runtime.name, "status": "ok" if healthy else "degraded", "checks": checks},
-            status_code=200 if healthy else 503,
+            {
+                "detail": [
+                    {
+                        "loc": list(e.get("loc", ())),
+                        "msg": str(e.get("msg", "invalid")),
+                        "type": str(e.get("type", "")),
+                    }
+                    for e in exc.errors()
+                ]
+            },
+            status_code=422,
         )
 
     @app.get("/metrics", tags=["operations"])

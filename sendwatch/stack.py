@@ -49,6 +49,9 @@ class Stack:
             "SENDWATCH_TIMELINESS_URL": f"http://127.0.0.1:{self.ports['timeliness']}",
             "SENDWATCH_ALERTS_URL": f"http://127.0.0.1:{self.ports['alerts']}",
             "SENDWATCH_ALERTS_TOKEN": "dev-alerts-read-token",
+            "SENDWATCH_TIMELINESS_TOKEN": "dev-timeliness-read-token",
+            # Development mode: the shipped dev keys and tokens are allowed.
+            "SENDWATCH_DEV": "1",
             **os.environ,
             "SENDWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "SENDWATCH_VAR_DIR": str(self.var_dir),
@@ -253,7 +256,10 @@ def run_stack(
         say(f"Dashboard        http://127.0.0.1:{stack.ports['reporting']}/")
         say(f"Reporting API    http://127.0.0.1:{stack.ports['reporting']}/v1/kpis")
         say(f"Ingest API       http://127.0.0.1:{stack.ports['ingest']}/v1/events")
-        say(f"Timeliness       http://127.0.0.1:{stack.ports['timeliness']}/v1/caseload")
+        say(
+            f"Timeliness       http://127.0.0.1:{stack.ports['timeliness']}/v1/caseload"
+            "  (Bearer dev-operational-token)"
+        )
         say(
             f"Alerts API       http://127.0.0.1:{stack.ports['alerts']}/v1/alerts"
             "  (Bearer dev-alerts-read-token; acknowledge: dev-alerts-ack-token)"

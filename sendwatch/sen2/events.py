@@ -19,8 +19,10 @@ NamedPlan CeaseDate + CeaseReason               ``ehc.plan.ceased``
 ==============================================  =========================================
 
 RequestOutcome W without a date is dated on ReceivedDate (it closes the case; no measure
-uses its date).  RequestOutcome A/H, AssessmentOutcome A/H and other outcomes without a
-date give no event.
+uses its date).  A request with a date outside the plausibility window
+(``contracts/plausibility.yaml``) is not imported: it is reported as a problem naming the
+SEN2 field, so the file's other requests still go in.  RequestOutcome A/H,
+AssessmentOutcome A/H and other outcomes without a date give no event.
 Every event carries the breakdown attributes (person_id, locality, age_band, phase and,
 when known, primary_need, setting_type, sex, ethnicity).  Event ids are
 ``sen2-`` + HMAC(case id | type | discriminator), so a re-import sends the same ids.
@@ -31,9 +33,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
+from contracts.plausibility import TimeWindow, load_window
 from sendwatch.sen2.parse import (
     PersonRecord,
     Placement,
@@ -153,11 +156,32 @@ class EventBuilder:
         file_name: str,
         localities: LocalityMap | None = None,
         source: str = SOURCE_ID,
+        window: TimeWindow | None = None,
     ) -> None:
         self._p = pseudonymiser
         self._file_name = file_name
         self._localities = localities or load_localities()
         self._source = source
+        self._window = window or load_window()
+        self._now = datetime.now(UTC)
+        self._earliest = self._window.earliest
+        self._latest = self._window.latest(self._now)
+
+    def _implausible(self, request: RequestRecord) -> tuple[str, str] | None:
+        """(SEN2 field, why) of the first date of ``request`` outside the window."""
+        dates: list[tuple[str, date | None]] = [
+            ("ReceivedDate", request.received),
+            ("RequestOutcomeDate", request.outcome_date),
+        ]
+        for a in request.assessments:
+            dates.append(("AssessmentOutcomeDate", a.outcome_date))
+            if a.plan is not None:
+                dates.append(("CeaseDate", a.plan.cease_date))
+        lo, hi = self._earliest, self._latest
+        for name, value in dates:
+            if value is not None and not lo <= value <= hi:
+                return name, self._window.problem(value, self._now) or "outside the window"
+        return None
 
     def person_events(self, person: PersonRecord) -> tuple[list[Sen2Event], list[Problem]]:
         """The events of every importable request of ``person``, and the problems found
@@ -172,6 +196,18 @@ class EventBuilder:
             "locality": self._localities.locality(person.postcode),
         }
         for request in person.requests:
+            implausible = self._implausible(request)
+            if implausible is not None:
+                problems.append(
+                    Problem(
+                        person.position,
+                        request.position,
+                        ProblemReason.DATE_OUT_OF_RANGE,
+                        implausible[0],
+                        f"date {implausible[1]} (request not imported)",
+                    )
+                )
+                continue
             age = age_on(person.birth_date, request.received)
             band = age_band(age)
             if band is None:

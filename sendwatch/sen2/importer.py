@@ -9,7 +9,13 @@
    ``{"ids": [...]}`` (1,000 at a time) answers ``{"applied": [...], "sequence": N}``;
    once every accepted id is applied, the highest sequence S is the point reporting
    and alerts must reach: ``GET {reporting|alerts}/v1/status`` answers
-   ``{"timeliness_sequence": N}``, polled until N >= S.
+   ``{"timeliness_sequence": N}``, polled until N >= S.  These calls send ``token``
+   (``Authorization: Bearer``; roles ``operational`` for timeliness, ``read`` for the
+   others).
+
+Every date of a request must lie inside the plausibility window
+(``contracts/plausibility.yaml``); a request with a date outside it is not imported and
+is reported as a problem naming the SEN2 field.
 
 Nothing identifying is ever logged, raised or reported: problems name positions in the
 file (person, request), never values.
@@ -210,6 +216,7 @@ def import_sen2(
     on_progress: Callable[[ImportProgress], None] | None = None,
     client: httpx.Client | None = None,
     retries: int = 5,
+    token: str | None = None,
 ) -> ImportSummary:
     """Import one SEN2 XML return through ingest; see the module docstring.
 
@@ -276,6 +283,7 @@ def import_sen2(
                 timeout=wait_timeout,
                 poll_interval=poll_interval,
                 on_progress=on_progress,
+                token=token,
             )
             log.info(
                 "sen2_import_wait",
@@ -335,6 +343,7 @@ def wait_until_applied(
     timeout: float = 600.0,
     poll_interval: float = 1.0,
     on_progress: Callable[[ImportProgress], None] | None = None,
+    token: str | None = None,
 ) -> WaitResult:
     """Poll until timeliness has applied every id, then until reporting and alerts
     have caught up with timeliness' sequence at that point."""
@@ -344,6 +353,7 @@ def wait_until_applied(
     total = len(pending)
     sequence: int | None = None
     applied_url = f"{timeliness_url.rstrip('/')}/v1/applied"
+    headers = {"Authorization": f"Bearer {token}"} if token else None
 
     def result(complete: bool, on: str | None = None, **extra: Any) -> WaitResult:
         return WaitResult(
@@ -360,7 +370,7 @@ def wait_until_applied(
         still: list[str] = []
         chunks = list(_chunks(pending, APPLIED_CHUNK))
         for n, chunk in enumerate(chunks):
-            body = _poll_json(http, "POST", applied_url, {"ids": chunk})
+            body = _poll_json(http, "POST", applied_url, {"ids": chunk}, headers)
             if body is None:  # unreachable for now: keep everything pending, retry
                 still.extend(i for c in chunks[n:] for i in c)
                 break
@@ -389,7 +399,7 @@ def wait_until_applied(
             continue
         status_url = f"{base.rstrip('/')}/v1/status"
         while True:
-            body = _poll_json(http, "GET", status_url, None)
+            body = _poll_json(http, "GET", status_url, None, headers)
             value = body.get("timeliness_sequence") if body else None
             if isinstance(value, int):
                 seen[name] = value
@@ -407,12 +417,17 @@ def wait_until_applied(
 
 
 def _poll_json(
-    http: httpx.Client, method: str, url: str, body: dict[str, Any] | None
+    http: httpx.Client,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """One poll: the JSON object answered, or None when the service is unreachable or
-    busy (retried by the caller).  A 4xx means the endpoint is missing or refuses us."""
+    busy (retried by the caller).  A 4xx means the endpoint is missing or refuses us
+    (a 401/403: the token is missing or lacks the role)."""
     try:
-        resp = http.request(method, url, json=body, timeout=30)
+        resp = http.request(method, url, json=body, timeout=30, headers=headers)
     except httpx.TransportError:
         return None
     if resp.status_code >= 500:

@@ -47,6 +47,7 @@ class ProblemReason(StrEnum):
     UNKNOWN_CODE = "unknown_code"
     DATE_BEFORE_RECEIVED = "date_before_received"
     AGE_OUT_OF_RANGE = "age_out_of_range"
+    DATE_OUT_OF_RANGE = "date_out_of_range"
     MISSING_CEASE_REASON = "missing_cease_reason"
     NO_IDENTIFIER = "no_identifier"
     REJECTED_BY_INGEST = "rejected_by_ingest"

@@ -11,6 +11,11 @@ is re-sent unchanged (same event ids; ingest and its consumers count an id once)
 exponential back-off until it is accepted or the run is stopped, so nothing is lost when
 ingest starts late or the broker blips.  The clock keeps running meanwhile; the events
 that fell due are posted together once ingest answers.
+
+The simulation stays inside the plausibility window (``contracts/plausibility.yaml``):
+its history may not start before the window, and the accelerated clock stops at the
+window's end (the wall clock plus ``future_days``) instead of posting events ingest
+would reject.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from contracts.plausibility import load_window
 from sendwatch.observability import get_logger
 from sendwatch.simulator.model import EventDict, SimConfig, TimedEvent, timed_events
 
@@ -290,10 +296,27 @@ async def run_simulation(
         raise ValueError("days must be >= 0")
     stop = stop_event if stop_event is not None else asyncio.Event()
     start_dt = _midnight(start)
-    end_dt = start_dt + timedelta(days=days) if days is not None else None
     end = start + timedelta(days=days) if days is not None else None
     history_from = start - timedelta(days=max(backfill_days, 0))
-    feed = _Feed(timed_events(seed, start, end, config, history_from=history_from))
+    window = load_window()
+    cfg = config or SimConfig()
+    first_day = window.earliest + timedelta(days=cfg.lookback_days)
+    if history_from < first_day:
+        raise ValueError(
+            f"the simulated history would start before the plausibility window "
+            f"({window.earliest.isoformat()}): start on or after {first_day.isoformat()} "
+            "(including --backfill-days)"
+        )
+    last_day = window.latest(datetime.now(UTC))
+    if start >= last_day:
+        raise ValueError(
+            f"start {start.isoformat()} is after the plausibility window, which ends "
+            f"{last_day.isoformat()}"
+        )
+    if end is None or end > last_day:
+        end = last_day  # the clock stops where ingest would start rejecting events
+    end_dt = _midnight(end)
+    feed = _Feed(timed_events(seed, start, end, cfg, history_from=history_from))
     clock = SimClock(start_dt, speed, end=end_dt)
     _clock = clock
     stats = SimStats(seed=seed, start=start_dt)
@@ -306,6 +329,7 @@ async def run_simulation(
         speed=speed,
         days=days,
         backfill_days=backfill_days,
+        until=end.isoformat(),
         url=url,
     )
     async with (

@@ -37,18 +37,20 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
 from contracts.kpi_dictionary import load_kpis
+from contracts.plausibility import PlausibleDate, load_window
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
 from contracts.tokens import Principal, load_tokens
 from contracts.topics import load_topics
+from sendwatch.auth import requires
 from sendwatch.bus import batch_subscriber, current_records, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
@@ -111,6 +113,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         parse=lambda record: KpiSnapshot.model_validate_json(record.value),
         apply=apply,
         after_commit=after_commit,
+        group=GROUP,
+        settings=settings,
     )
     milestones: ConsumerPipeline[Incoming] = ConsumerPipeline(
         service=SERVICE,
@@ -119,6 +123,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         parse=lambda record: MilestoneAlert.model_validate_json(record.value),
         apply=apply,
         after_commit=after_commit,
+        group=GROUP_MILESTONES,
+        settings=settings,
     )
 
     @batch_subscriber(
@@ -152,6 +158,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
             GROUP: [topics.name("kpi-snapshots")],
             GROUP_MILESTONES: [topics.name("milestones")],
         },
+        consumers=[snapshots.health, milestones.health],
     )
     runtime.extras = {"store": store, "relay": relay, "dictionary": dictionary}
     return runtime
@@ -172,7 +179,7 @@ class AckBody(_Body):
 class PlanActionBody(_Body):
     action: str = Field(min_length=3, max_length=1000)
     owner: str = Field(min_length=2, max_length=200, description="Named owner")
-    due: date = Field(description="Timescale: the date the action is due")
+    due: PlausibleDate = Field(description="Timescale: the date the action is due")
 
 
 class PlanBody(_Body):
@@ -200,6 +207,9 @@ class SilenceBody(_Body):
     def _aware(cls, value: datetime | date) -> datetime | date:
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError("give a time zone (e.g. 2026-12-01T00:00:00Z) or a date")
+        problem = load_window().problem(value)
+        if problem is not None:
+            raise ValueError(f"until is {problem}")
         return value
 
     def until_utc(self) -> datetime:
@@ -236,28 +246,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     app.router.lifespan_context = lifespan
 
-    def role(needed: str) -> Callable[..., Principal]:
-        def check(authorization: Annotated[str | None, Header()] = None) -> Principal:
-            who = tokens.from_header(authorization)
-            if who is None:
-                raise HTTPException(
-                    401,
-                    "missing or unknown token (Authorization: Bearer <token>)",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            if not who.allows(needed):
-                raise HTTPException(403, f"this token lacks the {needed!r} role")
-            return who
-
-        return check
-
-    reader = Depends(role("read"))
-    acker = Depends(role("ack"))
+    reader = Depends(requires(tokens, "read"))
+    acker = Depends(requires(tokens, "ack"))
 
     def actor(who: Principal, name: str | None) -> str:
         return f"{name} ({who.name})" if name else who.name
 
-    @app.get("/v1/caseload", tags=["kpis"])
+    @app.get("/v1/caseload", tags=["kpis"], dependencies=[reader])
     async def caseload() -> dict[str, Any]:
         assert runtime.engine is not None
         obs = await asyncio.to_thread(observation, runtime.engine, "open_caseload")
@@ -266,7 +261,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             "sequence": obs.sequence if obs else None,
         }
 
-    @app.get("/v1/status", tags=["operations"])
+    @app.get("/v1/status", tags=["operations"], dependencies=[reader])
     async def status() -> dict[str, Any]:
         """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
         return await asyncio.to_thread(store.status)

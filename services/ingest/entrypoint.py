@@ -156,11 +156,17 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         try:
             payload = json.loads(body)
         except ValueError as exc:
+            # The decoder's position only: its text may quote the body.
+            where = (
+                f"line {exc.lineno}, column {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else "not UTF-8"
+            )
             letter = dead_letter(
                 rejected_by=SERVICE,
                 reason=RejectReason.MALFORMED_JSON,
                 field=None,
-                message=str(exc),
+                message=f"body is not JSON ({where})",
                 raw=body,
                 original_source=source_id,
                 topic=topics.name("case-events"),
@@ -172,7 +178,10 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                 return _error(503, "broker_unavailable", "not stored; retry")
             INGEST_EVENTS.labels(source_id, "rejected").inc()
             return _error(
-                400, RejectReason.MALFORMED_JSON.value, f"body is not JSON: {exc}", dlq_id=letter.id
+                400,
+                RejectReason.MALFORMED_JSON.value,
+                f"body is not JSON ({where})",
+                dlq_id=letter.id,
             )
         items = payload["events"] if isinstance(payload, dict) and "events" in payload else payload
         items = items if isinstance(items, list) else [items]
@@ -196,10 +205,12 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                 await reset_producer(generation)
             return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
         for v in verdicts:
+            # The trace id (a hash of the event id), never the id: a source may have put
+            # personal data in it.
             log.info(
                 "event_accepted" if v.accepted else "event_rejected",
-                event_id=v.event_id,
-                trace_id=trace_of(v.event_id or ""),
+                trace_id=trace_of(v.event_id) if v.event_id else None,
+                index=v.index,
                 source=source_id,
                 reason=v.reason.value if v.reason else None,
             )

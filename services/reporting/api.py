@@ -260,6 +260,8 @@ def register(app: FastAPI, ctx: Context) -> None:
         """Each headline KPI with value, RAG and movement; exceptions raised in the month
         and their status; what is due.  Small numbers suppressed for every reader."""
         _checked(ctx.viewer(request))
+        if not periods.is_cycle(month):
+            raise HTTPException(422, "month is outside the plausible years")
         if format not in FORMATS:
             raise HTTPException(422, f"format must be one of {', '.join(FORMATS)}")
         try:

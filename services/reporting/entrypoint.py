@@ -2,7 +2,8 @@
 
 Consumes KPI snapshots (every revision of every value is kept), serves the dashboard
 pages, the reporting API (``/v1/kpis``, ``/v1/kpis/{id}``, ``/v1/cases-at-risk``, the
-exports and the monthly insight summary) and KPI gauges on ``/metrics``.
+exports and the monthly insight summary) and KPI gauges on ``/metrics``.  ``/metrics`` is
+unauthenticated, so its gauges carry the public (suppressed) figures only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,6 +24,7 @@ from contracts.kpi_dictionary import load_kpis
 from contracts.snapshots import KpiSnapshot
 from contracts.tokens import load_tokens
 from contracts.topics import load_topics
+from sendwatch.auth import requires
 from sendwatch.bus import batch_subscriber, current_records, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
@@ -75,9 +77,11 @@ def _parse(record: Any) -> Incoming:
     return Incoming(snap, record.topic, record.partition, record.offset, traceparent)
 
 
-def refresh_gauges(engine: Any) -> None:
-    """KPI gauges and the snapshot age from what is stored."""
-    st = repo.producer_state(engine, "timeliness")
+def refresh_gauges(reporting: Reporting) -> None:
+    """KPI gauges and the snapshot age from what is stored.  The gauges show what the
+    public view shows: a value small-number suppression hides is not exported (its
+    series is removed), since ``/metrics`` needs no token."""
+    st = reporting.state()
     if st is None:
         return
     if st.received_at is not None:
@@ -85,7 +89,11 @@ def refresh_gauges(engine: Any) -> None:
         if received.tzinfo is None:
             received = received.replace(tzinfo=UTC)
         metrics.snapshot_received(received, st.sequence)
-    values = [s.value for s in repo.latest_values(engine) if s.value.breakdown == "all"]
+    values = []
+    for kpi in reporting.dictionary.kpis:
+        for (_cycle, breakdown), shown in reporting.published(kpi, suppressed=True).items():
+            if breakdown == "all":
+                values.append(shown.source.model_copy(update={"value": shown.value}))
     metrics.update_kpi_gauges(values, local_date(st.watermark or st.as_of))
 
 
@@ -94,6 +102,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
     topics = load_topics()
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
+    reporting = Reporting(engine, load_kpis(), load_policy())
 
     def apply(items: list[Incoming]) -> int:
         applied = repo.apply_snapshots_detailed(engine, [i.snapshot for i in items])
@@ -102,7 +111,6 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
             i = by_id[a.event_id]
             log.info(
                 "snapshot_applied",
-                event_id=a.event_id,
                 trace_id=i.trace_id,
                 traceparent=i.traceparent,
                 topic=i.topic,
@@ -113,12 +121,16 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
                 values=a.values,
                 new_revisions=a.new_revisions,
             )
-        if applied:
-            try:
-                refresh_gauges(engine)
-            except Exception:  # noqa: BLE001 - the batch is stored; gauges catch up next time
-                log.exception("gauges_not_refreshed")
         return len(applied)
+
+    def refresh() -> None:
+        try:
+            refresh_gauges(reporting)
+        except Exception as exc:  # noqa: BLE001 - the batch is stored; gauges catch up
+            log.warning("gauges_not_refreshed", error=type(exc).__name__)
+
+    async def after_commit(_applied: int) -> None:
+        await asyncio.to_thread(refresh)
 
     pipeline: ConsumerPipeline[Incoming] = ConsumerPipeline(
         service=SERVICE,
@@ -126,6 +138,9 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         dlq_topic=topics.name("dead-letter"),
         parse=_parse,
         apply=apply,
+        after_commit=after_commit,
+        group=GROUP,
+        settings=settings,
     )
 
     @batch_subscriber(
@@ -140,7 +155,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         await pipeline.handle(current_records(broker))
 
     async def start_gauges() -> None:
-        await asyncio.to_thread(refresh_gauges, engine)
+        await asyncio.to_thread(refresh)
 
     return Runtime(
         name=SERVICE,
@@ -149,6 +164,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         engine=engine,
         groups={GROUP: [topics.name("kpi-snapshots")]},
         on_start=[start_gauges],
+        extras={"reporting": reporting},
+        consumers=[pipeline.health],
     )
 
 
@@ -164,18 +181,22 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         "cases at risk, DfE-layout files) and admin; without a token, the public "
         "(suppressed) view.",
     )
-    policy = load_policy()
+    reporting: Reporting = runtime.extras.get("reporting") or Reporting(
+        engine, load_kpis(), load_policy()
+    )
+    policy = reporting.policy
+    tokens = load_tokens()
     ctx = Context(
-        reporting=Reporting(engine, load_kpis(), policy),
+        reporting=reporting,
         upstreams=Upstreams.from_env(),
-        tokens=load_tokens(),
+        tokens=tokens,
         policy=policy,
         templates=make_templates(),
     )
     app.state.context = ctx
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    @app.get("/v1/status", tags=["operations"])
+    @app.get("/v1/status", tags=["operations"], dependencies=[Depends(requires(tokens, "read"))])
     async def status() -> dict[str, Any]:
         """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
         st = await asyncio.to_thread(repo.producer_state, engine, "timeliness")

@@ -3,8 +3,12 @@
 The KPI gauges have a bounded label set: breakdown ``all`` only, and per KPI at most
 three cycles: ``current`` (a count now, or a rate's plan-year quarter in progress), the
 latest closed month and the latest closed quarter (by their labels, e.g. ``2026-10`` and
-``2026/27-Q2``).  When a newer cycle closes, the older series is removed.  Operations
-metrics are internal (Prometheus is not a published output), so values are unsuppressed.
+``2026/27-Q2``).  When a newer cycle closes, the older series is removed.
+
+``/metrics`` needs no token, so the gauges follow the public view's small-number
+suppression (``contracts/suppression.yaml``): the caller passes the suppressed values,
+and a value the policy hides has no series at all (it is removed, never exported as a
+number).  Operational figures are in the API, behind the ``operational`` role.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from services.reporting.domain import periods
 
 KPI_VALUE = Gauge(
     "sendwatch_kpi_value",
-    "Latest KPI value (percent or count), breakdown 'all'; cycle is 'current' (a count "
-    "now, or the plan-year quarter in progress) or the latest closed month or quarter",
+    "Latest KPI value (percent or count) as the public view shows it (small numbers "
+    "suppressed: no series), breakdown 'all'; cycle is 'current' (a count now, or the "
+    "plan-year quarter in progress) or the latest closed month or quarter",
     ["kpi", "cycle", "breakdown"],
 )
 KPI_TARGET = Gauge(

@@ -3,6 +3,10 @@
 Consumes case events and clock ticks from the case-events topic; keeps case states and
 KPI aggregates; publishes milestone alerts and KPI snapshots through a transactional
 outbox; serves caseload, KPI values, cases at risk and the DfE-layout exports.
+
+The API holds unsuppressed figures and case-level data: every route needs a token with
+the ``operational`` role (``Authorization: Bearer``; reporting calls it with
+``SENDWATCH_TIMELINESS_TOKEN``).  ``/healthz`` and ``/metrics`` stay open.
 """
 
 import asyncio
@@ -10,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -18,7 +22,9 @@ from contracts.clock_rules import load_clocks
 from contracts.kpi_dictionary import load_kpis
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import ClockTick, MilestoneAlert, TickData, TimelineMessage, parse_timeline
+from contracts.tokens import load_tokens
 from contracts.topics import load_topics
+from sendwatch.auth import requires
 from sendwatch.bus import batch_subscriber, current_records, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
@@ -85,6 +91,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         parse=lambda record: repo.Incoming(parse_timeline(record.value), record.partition),
         apply=lambda items: repo.apply_batch(engine, items, dictionary, rules, out_topics),
         after_commit=relay_outbox,
+        group=GROUP,
+        settings=settings,
     )
 
     @batch_subscriber(
@@ -128,6 +136,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         engine=engine,
         groups={GROUP: [case_topic]},
         on_start=[relay_outbox, start_clock],
+        consumers=[pipeline.health],
     )
     runtime.extras = {"dictionary": dictionary, "rules": rules}
     return runtime
@@ -146,10 +155,12 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app = create_service_app(
         runtime,
         title="sendwatch timeliness",
-        description="Statutory clocks and KPIs for EHC needs assessments.",
+        description="Statutory clocks and KPIs for EHC needs assessments. Every route "
+        "needs `Authorization: Bearer <token>` with the operational role.",
     )
+    operational = [Depends(requires(load_tokens(), "operational"))]
 
-    @app.get("/v1/caseload", tags=["kpis"])
+    @app.get("/v1/caseload", tags=["kpis"], dependencies=operational)
     async def caseload() -> dict[str, Any]:
         view = await asyncio.to_thread(repo.read_caseload, engine)
         return {
@@ -161,7 +172,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             "watermark": view.watermark,
         }
 
-    @app.post("/v1/applied", tags=["operations"])
+    @app.post("/v1/applied", tags=["operations"], dependencies=operational)
     async def applied(query: AppliedQuery) -> dict[str, Any]:
         """Which of these event ids has the service applied (for `--wait`)."""
         if len(query.ids) > 10_000:
@@ -170,7 +181,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         view = await asyncio.to_thread(repo.read_caseload, engine)
         return {"applied": found, "sequence": view.sequence}
 
-    @app.get("/v1/kpis", tags=["kpis"])
+    @app.get("/v1/kpis", tags=["kpis"], dependencies=operational)
     async def kpis(
         kpi: str | None = None, cycle: str | None = None, breakdown: str | None = None
     ) -> dict[str, Any]:
@@ -190,7 +201,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             ]
         }
 
-    @app.get("/v1/cases-at-risk", tags=["cases"])
+    @app.get("/v1/cases-at-risk", tags=["cases"], dependencies=operational)
     async def cases_at_risk(limit: int = Query(100, ge=1, le=5000)) -> dict[str, Any]:
         """Open cases by days to their next statutory deadline (pseudonymous ids only)."""
         view = await asyncio.to_thread(repo.read_caseload, engine)
@@ -217,7 +228,12 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         rows.sort(key=lambda r: (r["days_left"], r["case_id"]))
         return {"as_of": today, "cases": rows[:limit]}
 
-    @app.get("/v1/exports/{name}", tags=["exports"], response_class=PlainTextResponse)
+    @app.get(
+        "/v1/exports/{name}",
+        tags=["exports"],
+        response_class=PlainTextResponse,
+        dependencies=operational,
+    )
     async def export(name: str, year: int = Query(..., ge=2014, le=2100)) -> str:
         from services.timeliness.domain import dfe
 

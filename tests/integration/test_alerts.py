@@ -331,7 +331,9 @@ def test_two_missed_months_send_exactly_one_email_to_level_1(
     metrics = httpx.get(f"{base}/metrics").text
     assert 'sendwatch_alerts_fired_total{rule="R11"} 1.0' in metrics
     assert 'sendwatch_notifications_total{channel="email",outcome="sent"} 2.0' in metrics
-    assert httpx.get(f"{base}/v1/caseload").status_code == 200
+    assert httpx.get(f"{base}/v1/caseload").status_code == 401
+    assert httpx.get(f"{base}/v1/status").status_code == 401
+    assert httpx.get(f"{base}/v1/caseload", headers=READ).status_code == 200
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -530,6 +532,10 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
             "actions": [{"action": "Recruit", "owner": "ICB", "due": "soon"}],
         },
         {"summary": "Joint plan", "actions": "all of them"},
+        {
+            "summary": "Joint plan",
+            "actions": [{"action": "Recruit", "owner": "ICB", "due": "9999-12-31"}],
+        },
     ):
         assert post(port, f"/v1/alerts/{r5['id']}/recovery-plan", bad).status_code == 422
     good = {
@@ -665,6 +671,8 @@ def test_backfill_sends_nothing_and_silences_mute(stack_factory, broker, sink: M
         ).status_code
         == 422
     )
+    far = post(port, "/v1/silences", {"kpi": "ehcp_20wk", "until": "9999-12-31", "reason": "far"})
+    assert far.status_code == 422 and "9999" not in far.text
     feed.snapshot("2026-12-10", closed("2026-W49", 50.0, "advice_6wk_health"))
     wait_for(lambda: alerts(port, rule="R10"), timeout=20)
     feed.snapshot("2026-12-17", closed("2026-W50", 50.0, "advice_6wk_health"))

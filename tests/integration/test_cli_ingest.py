@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.helpers import case_event, get_json, wait_for
+from tests.helpers import OPERATIONAL, case_event, get_json, wait_for
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -40,4 +40,8 @@ def test_jsonl_import_reports_bad_lines_and_keeps_good_ones(stack_factory, tmp_p
     assert "line 3: malformed_json" in proc.stderr
     assert "line 6: unknown_field (nickname)" in proc.stderr
     assert "9 lines: 7 accepted, 2 rejected" in proc.stdout
-    wait_for(lambda: get_json(stack.ports["timeliness"], "/v1/caseload")["events_applied"] == 7)
+    wait_for(
+        lambda: (
+            get_json(stack.ports["timeliness"], "/v1/caseload", OPERATIONAL)["events_applied"] == 7
+        )
+    )

@@ -41,8 +41,10 @@ def test_ticks_alone_raise_warning_then_slip(stack_factory, broker) -> None:
         assert r.status_code == 200, r.text
     wait_for(
         lambda: (
-            get_json(stack.ports["timeliness"], "/v1/caseload")["watermark"] is not None
-            and get_json(stack.ports["timeliness"], "/v1/caseload")["events_applied"] == 1 + 44 * 3
+            get_json(stack.ports["timeliness"], "/v1/caseload", OPERATIONAL)["watermark"]
+            is not None
+            and get_json(stack.ports["timeliness"], "/v1/caseload", OPERATIONAL)["events_applied"]
+            == 1 + 44 * 3
         )
     )
     alerts = read_topic(broker.bootstrap, "sendwatch.milestones.v1", expect=2, timeout=20)
@@ -89,7 +91,9 @@ def test_closed_cycle_is_restated_by_a_late_event(stack_factory) -> None:
     assert httpx.post(url, json=[tick(datetime(2026, 5, 15))], headers=CLOCK).status_code == 200
 
     def april() -> dict:
-        rows = get_json(t, "/v1/kpis?kpi=ehcp_20wk&cycle=2026-04&breakdown=all")["values"]
+        rows = get_json(t, "/v1/kpis?kpi=ehcp_20wk&cycle=2026-04&breakdown=all", OPERATIONAL)[
+            "values"
+        ]
         return rows[0] if rows else {}
 
     v = wait_for(lambda: (a := april()) and a["closed"] and a)

@@ -86,8 +86,10 @@ def simulate(stack: Stack, days: int = 150, start: str = "2026-07-01") -> None:
     t, r = stack.ports["timeliness"], stack.ports["reporting"]
     deadline, last, stable = time.monotonic() + 120, None, 0
     while time.monotonic() < deadline:
-        seq = httpx.get(f"http://127.0.0.1:{t}/v1/caseload", timeout=5).json()["sequence"]
-        got = httpx.get(f"http://127.0.0.1:{r}/v1/status", timeout=5).json()
+        seq = httpx.get(f"http://127.0.0.1:{t}/v1/caseload", headers=OPS, timeout=5).json()[
+            "sequence"
+        ]
+        got = httpx.get(f"http://127.0.0.1:{r}/v1/status", headers=OPS, timeout=5).json()
         now = (seq, got["timeliness_sequence"])
         stable = stable + 1 if now == last and seq == got["timeliness_sequence"] else 0
         if stable >= 4:
@@ -222,7 +224,10 @@ def test_dfe_layout_files_are_for_operational_roles_and_match_timeliness(sim: Si
     assert sim.get("/v1/exports/dfe-requests?year=2026").status_code == 401
     for name in ("dfe-timeliness", "dfe-requests"):
         mine = sim.get(f"/v1/exports/{name}?year=2026", OPS)
-        direct = httpx.get(sim.url("timeliness", f"/v1/exports/{name}?year=2026"), timeout=30)
+        url = sim.url("timeliness", f"/v1/exports/{name}?year=2026")
+        assert httpx.get(url, timeout=30).status_code == 401  # the timeliness API needs a token
+        assert httpx.get(url, headers=BOARD, timeout=30).status_code == 403
+        direct = httpx.get(url, headers=OPS, timeout=30)
         assert mine.status_code == 200 and mine.text == direct.text
         assert mine.headers["content-type"].startswith("text/csv")
     downloads = sim.get("/downloads", BOARD).text
@@ -256,6 +261,9 @@ def test_dfe_layout_files_are_for_operational_roles_and_match_timeliness(sim: Si
         ("/v1/exports/quarterly-return?quarter=2026-Q3", None, 422, "quarter"),
         ("/v1/exports/quarterly-return?quarter=2026/28-Q3", None, 422, "quarter"),
         ("/v1/reports/insight?month=2026-13", None, 422, "month"),
+        ("/v1/reports/insight?month=9999-12", None, 422, "month"),
+        ("/v1/kpis?cycle=9999-12", None, 422, "cycle"),
+        ("/v1/kpis/ehcp_20wk?cycle=9999/00-Q4", None, 422, "cycle"),
         ("/v1/reports/insight", None, 422, "month"),
         ("/v1/reports/insight?month=2026-10&format=docx", None, 422, "format"),
         ("/v1/benchmarks?kpi=nope", None, 422, "unknown kpi"),
@@ -444,12 +452,12 @@ def test_every_revision_is_kept_and_served(sim: Sim) -> None:
             assert b[name] is None or not 0 < b[name] < 5
 
 
-def test_logs_carry_event_id_and_trace(sim: Sim) -> None:
+def test_logs_carry_the_trace_and_never_the_event_id(sim: Sim) -> None:
     lines = (sim.var / "logs" / "reporting.log").read_text().splitlines()
     applied = [json.loads(ln) for ln in lines if '"snapshot_applied"' in ln]
     assert applied
     for entry in applied:
-        assert entry["service"] == "reporting" and entry["event_id"]
+        assert entry["service"] == "reporting" and "event_id" not in entry
         assert re.fullmatch(r"[0-9a-f]{32}", entry["trace_id"])
         assert entry["topic"] == "sendwatch.kpi-snapshots.v1" and entry["offset"] >= 0
 

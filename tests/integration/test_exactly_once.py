@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from sendwatch.db import make_engine
 from services.timeliness.adapters.orm import TimelinessInbox
-from tests.helpers import AUTH, case_event, get_json, wait_for
+from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
 
 CASES = 10_000
 
@@ -59,14 +59,16 @@ def test_kill_9_mid_stream_counts_every_event_once(
     thread.start()
     port = stack.ports["timeliness"]
     wait_for(
-        lambda: get_json(port, "/v1/caseload")["events_applied"] >= 3000, timeout=60, every=0.05
+        lambda: get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"] >= 3000,
+        timeout=60,
+        every=0.05,
     )
     victim = stack.children["timeliness"]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     applied_at_kill = None
     with contextlib.suppress(httpx.HTTPError):
-        applied_at_kill = get_json(port, "/v1/caseload")["events_applied"]
+        applied_at_kill = get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"]
     assert applied_at_kill is None  # it really is dead
 
     stack.start_service("timeliness")
@@ -75,7 +77,9 @@ def test_kill_9_mid_stream_counts_every_event_once(
     assert posted.is_set()
 
     final = wait_for(
-        lambda: (v := get_json(port, "/v1/caseload"))["events_applied"] == 20_000 and v,
+        lambda: (
+            (v := get_json(port, "/v1/caseload", OPERATIONAL))["events_applied"] == 20_000 and v
+        ),
         timeout=120,
     )
     assert final["cases"] == CASES

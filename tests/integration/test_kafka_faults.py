@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from sendwatch.db import make_engine
 from services.timeliness.adapters.orm import TimelinessInbox
-from tests.helpers import AUTH, get_json, wait_for
+from tests.helpers import AUTH, OPERATIONAL, get_json, wait_for
 from tests.integration.test_exactly_once import CASES, stream
 
 pytestmark = pytest.mark.brokers("kafka")
@@ -90,12 +90,12 @@ def _inbox_rows(database_url: str | None, var_dir) -> int:
 def _assert_counted_once(stack, database_url: str | None) -> None:
     port = stack.ports["timeliness"]
     final = wait_for(
-        lambda: (v := get_json(port, "/v1/caseload"))["events_applied"] >= 20_000 and v,
+        lambda: (v := get_json(port, "/v1/caseload", OPERATIONAL))["events_applied"] >= 20_000 and v,
         timeout=240,
         every=0.5,
     )
     time.sleep(2)  # anything counted twice would show now
-    final = get_json(port, "/v1/caseload")
+    final = get_json(port, "/v1/caseload", OPERATIONAL)
     assert final["events_applied"] == 20_000
     assert final["cases"] == CASES
     assert final["open_caseload"] == CASES // 2
@@ -149,8 +149,8 @@ def test_leader_loss_in_a_3_node_cluster(stack_factory, broker, database_url, mo
     before = poster.posted
     wait_for(lambda: poster.posted >= before + 3_000, timeout=120, every=0.1)
     port = stack.ports["timeliness"]
-    applied = get_json(port, "/v1/caseload")["events_applied"]
-    wait_for(lambda: get_json(port, "/v1/caseload")["events_applied"] > applied, timeout=60)
+    applied = get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"]
+    wait_for(lambda: get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"] > applied, timeout=60)
 
     # 2. Kill a second node: no in-sync quorum, so ingest must refuse (503), not accept.
     second = next(n.node_id for n in broker.nodes if n.running)

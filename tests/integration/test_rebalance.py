@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sendwatch.tansu import free_port
-from tests.helpers import AUTH, case_event, get_json, wait_for
+from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
 from tests.integration.test_exactly_once import stream
 
 
@@ -50,7 +50,7 @@ def test_rebalance_after_a_member_dies(stack_factory, monkeypatch) -> None:
         thread.start()
         first = stack.ports["timeliness"]
         wait_for(
-            lambda: get_json(first, "/v1/caseload")["events_applied"] >= 4000,
+            lambda: get_json(first, "/v1/caseload", OPERATIONAL)["events_applied"] >= 4000,
             timeout=90,
             every=0.05,
         )
@@ -59,13 +59,16 @@ def test_rebalance_after_a_member_dies(stack_factory, monkeypatch) -> None:
         thread.join(timeout=120)
         assert done.is_set()
         final = wait_for(
-            lambda: (v := get_json(first, "/v1/caseload"))["events_applied"] == 20_000 and v,
+            lambda: (
+                (v := get_json(first, "/v1/caseload", OPERATIONAL))["events_applied"] == 20_000
+                and v
+            ),
             timeout=150,
         )
         assert final["cases"] == 10_000 and final["open_caseload"] == 5_000
         extra = case_event(999_999)
         httpx.post(url, json=[extra, extra], headers=AUTH)
-        wait_for(lambda: get_json(first, "/v1/caseload")["events_applied"] == 20_001)
+        wait_for(lambda: get_json(first, "/v1/caseload", OPERATIONAL)["events_applied"] == 20_001)
     finally:
         if second.poll() is None:
             second.kill()

@@ -95,6 +95,9 @@ def direct_counts(xml: bytes) -> dict[str, int]:
     return out
 
 
+OPS_TOKEN = "dev-operational-token"  # roles operational and read: --wait and the exports
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sendwatch", *args],
@@ -139,7 +142,7 @@ def test_sen2_import_then_export_matches_the_xml(
         f"http://127.0.0.1:{p['reporting']}",
         "--alerts-url",
         "",
-        env={"SENDWATCH_PSEUDONYM_KEY": KEY},
+        env={"SENDWATCH_PSEUDONYM_KEY": KEY, "SENDWATCH_TOKEN": OPS_TOKEN},
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -153,6 +156,7 @@ def test_sen2_import_then_export_matches_the_xml(
         str(YEAR),
         "--url",
         f"http://127.0.0.1:{p['timeliness']}",
+        env={"SENDWATCH_TOKEN": OPS_TOKEN},
     )
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
@@ -179,6 +183,7 @@ def test_sen2_import_then_export_matches_the_xml(
         str(YEAR),
         "--url",
         f"http://127.0.0.1:{p['timeliness']}",
+        env={"SENDWATCH_TOKEN": OPS_TOKEN},
     )
     assert out.returncode == 0, out.stderr
     req = next(

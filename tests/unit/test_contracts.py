@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from pydantic import ValidationError
 
@@ -84,25 +86,40 @@ def test_pseudonymous_ids_do_not_trip_the_guard() -> None:
         assert find_personal_data({"x": value}) is None
 
 
-def test_dead_letter_never_carries_personal_data() -> None:
-    raw = '{"id": "evt-1", "data": {"surname": "Smith"}}'
+@pytest.mark.parametrize("reason", list(RejectReason))
+def test_dead_letter_never_carries_the_input(reason: RejectReason) -> None:
+    """Whatever the reason, a dead letter keeps the digest and size of the input, never
+    the input: any field of it may hold free text (names are not recognisable)."""
+    raw = '{"id": "evt-00000001", "colour": "Jane Smithson", "x": "943 476 5919", "pc": "SY3 8HQ"}'
     letter = dead_letter(
         rejected_by="ingest",
-        reason=RejectReason.PERSONAL_DATA,
-        field="data.surname",
-        message="no",
+        reason=reason,
+        field="colour",
+        message="unknown field (not in the contract)",
         raw=raw,
+        original_id="evt-00000001",
     )
-    assert letter.data.payload is None and letter.data.payload_redacted
-    assert "Smith" not in letter.model_dump_json()
-    other = dead_letter(
+    text = letter.model_dump_json()
+    for value in ("Jane", "Smithson", "943 476 5919", "SY3 8HQ"):
+        assert value not in text
+    assert "payload" not in letter.data.model_dump(exclude={"payload_sha256", "payload_bytes"})
+    assert letter.data.payload_sha256 == hashlib.sha256(raw.encode()).hexdigest()
+    assert letter.data.payload_bytes == len(raw.encode())
+    assert letter.data.original_id == "evt-00000001" and letter.data.field == "colour"
+
+
+def test_dead_letter_drops_ids_and_field_names_that_hold_personal_data() -> None:
+    letter = dead_letter(
         rejected_by="ingest",
         reason=RejectReason.UNKNOWN_FIELD,
-        field="x",
-        message="no",
-        raw='{"subject": "TF1 2AB"}',
+        field="data.943 476 5919",
+        message="unknown field (not in the contract)",
+        raw="{}",
+        original_id="evt-9434765919",
     )
-    assert other.data.payload is None and other.data.payload_redacted
+    assert letter.data.original_id is None
+    assert letter.data.field == "data.<unnamed>"
+    assert "9434765919" not in letter.model_dump_json()
 
 
 def test_topic_catalogue_and_sources() -> None:

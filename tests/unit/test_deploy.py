@@ -18,6 +18,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+KAFKA_ENTRYPOINT = ROOT / "deploy" / "compose" / "kafka-scram.sh"
+PUBLISHED = {"reporting", "ingest"}  # the only services with host ports
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
@@ -99,9 +102,12 @@ def test_sendwatch_service_definition(compose: dict[str, Any], name: str) -> Non
     assert "--host" in command and command[command.index("--host") + 1] == "0.0.0.0"
 
     assert svc.get("restart") == "unless-stopped"
-    assert any(str(p).split(":")[-1] == str(port) for p in svc.get("ports", [])), (
-        f"{name}: port {port} not published"
-    )
+    if name in PUBLISHED:
+        assert any(str(p).split(":")[-1] == str(port) for p in svc.get("ports", [])), (
+            f"{name}: port {port} not published"
+        )
+    else:
+        assert not svc.get("ports"), f"{name}: must not publish a port"
 
     depends = svc.get("depends_on")
     assert isinstance(depends, dict), f"{name}: depends_on must use the long form with conditions"
@@ -115,12 +121,31 @@ def test_sendwatch_service_definition(compose: dict[str, Any], name: str) -> Non
     assert env.get("SENDWATCH_DATABASE_URL", "").startswith("postgresql://")
     assert "@postgres:5432/" in env["SENDWATCH_DATABASE_URL"]
     assert "SENDWATCH_LOG_LEVEL" in env
+    # Kafka login: SASL/SCRAM-SHA-512 with credentials from required variables.
+    assert env["SENDWATCH_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert env["SENDWATCH_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    for key in ("SENDWATCH_KAFKA_SASL_USERNAME", "SENDWATCH_KAFKA_SASL_PASSWORD"):
+        assert REQUIRED_VAR.fullmatch(env[key]), f"{name}: {key} must be a required variable"
+    # The deployment's own registries, never the shipped development ones.
+    assert env["SENDWATCH_SOURCES_FILE"].startswith("/run/secrets/")
+    assert env["SENDWATCH_TOKENS_FILE"].startswith("/run/secrets/")
+    assert set(svc.get("secrets") or ()) >= {"sendwatch_sources", "sendwatch_tokens"}
 
     health = svc.get("healthcheck")
     assert health and not health.get("disable"), f"{name}: no healthcheck"
     test = health["test"]
     test_text = " ".join(test) if isinstance(test, list) else str(test)
     assert f":{port}/healthz" in test_text, f"{name}: healthcheck does not hit /healthz"
+
+
+def _listeners(value: str) -> dict[str, tuple[str, str]]:
+    """``NAME://host:port,...`` as {name: (host, port)}."""
+    out = {}
+    for item in value.split(","):
+        name, _, address = item.strip().partition("://")
+        host, _, port = address.rpartition(":")
+        out[name] = (host, port)
+    return out
 
 
 def test_kafka_runs_single_node_kraft(compose: dict[str, Any]) -> None:
@@ -133,15 +158,110 @@ def test_kafka_runs_single_node_kraft(compose: dict[str, Any]) -> None:
     env = _env(kafka)
     roles = {r.strip() for r in env["KAFKA_PROCESS_ROLES"].split(",")}
     assert roles == {"broker", "controller"}
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@localhost:9093"
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
     assert "CONTROLLER://" in env["KAFKA_LISTENERS"]
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
-    assert "CONTROLLER:PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
     assert env.get("CLUSTER_ID"), "KRaft storage needs a cluster id"
     # single broker: internal topics cannot be replicated more than once
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert kafka.get("healthcheck"), "services wait on kafka being healthy"
+
+
+def test_kafka_clients_must_log_in_with_scram(compose: dict[str, Any]) -> None:
+    """The one listener other containers reach is SASL_PLAINTEXT with SCRAM-SHA-512;
+    every plaintext listener is bound to the broker's own loopback."""
+    kafka = compose["services"]["kafka"]
+    env = _env(kafka)
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    listeners = _listeners(env["KAFKA_LISTENERS"])
+    advertised = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+    assert advertised["CLIENT"] == ("kafka", "9092")
+    assert protocols["CLIENT"] == "SASL_PLAINTEXT"
+    for name, (host, _port) in listeners.items():
+        if protocols[name] == "PLAINTEXT":
+            assert host in ("localhost", "127.0.0.1"), f"{name} is plaintext off loopback"
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    jaas = env["KAFKA_LISTENER_NAME_CLIENT_SCRAM___SHA___512_SASL_JAAS_CONFIG"]
+    assert "ScramLoginModule required" in jaas
+    assert not kafka.get("ports"), "Kafka is reachable on the internal network only"
+    # The client user is created with the storage, from required variables.
+    assert REQUIRED_VAR.fullmatch(env["SCRAM_USERNAME"])
+    assert REQUIRED_VAR.fullmatch(env["SCRAM_PASSWORD"])
+    assert kafka["entrypoint"][-1] == "/opt/sendwatch/kafka-scram.sh"
+    mounted = dict(_volume_specs(kafka))
+    assert mounted["./deploy/compose/kafka-scram.sh"] == "/opt/sendwatch/kafka-scram.sh"
+    script = KAFKA_ENTRYPOINT.read_text()
+    assert "--add-scram" in script and "SCRAM-SHA-512=[name=" in script
+    assert "kafka-storage.sh format --ignore-formatted" in script
+    health = " ".join(kafka["healthcheck"]["test"])
+    assert "localhost:9094" in health  # the loopback listener: no password needed
+    # Every service logs in with the same user.
+    for name in SENDWATCH_SERVICES:
+        svc_env = _env(compose["services"][name])
+        assert svc_env["SENDWATCH_KAFKA_SASL_USERNAME"] == env["SCRAM_USERNAME"]
+        assert svc_env["SENDWATCH_KAFKA_SASL_PASSWORD"] == env["SCRAM_PASSWORD"]
+
+
+REQUIRED_VAR = re.compile(r"\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}")
+SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "_KEY")
+
+
+def test_only_reporting_and_ingest_publish_ports(compose: dict[str, Any]) -> None:
+    published = {name for name, svc in compose["services"].items() if svc.get("ports")}
+    assert published == PUBLISHED
+    networks = compose["networks"]
+    assert networks["internal"].get("internal") is True
+    for name, svc in compose["services"].items():
+        assert "internal" in svc.get("networks", []), f"{name} is not on the internal network"
+        if name not in (*PUBLISHED, "alerts"):  # alerts needs a way out (mail, webhooks)
+            assert svc["networks"] == ["internal"], f"{name} must be internal only"
+
+
+def test_no_literal_passwords_or_defaults(compose: dict[str, Any]) -> None:
+    """Every password, token and key is a required variable (${VAR:?...}): no value and
+    no default (${VAR:-...}) in the file."""
+    for name, svc in compose["services"].items():
+        for key, value in _env(svc).items():
+            if any(word in key for word in SECRET_WORDS) and not key.endswith("_FILE"):
+                assert REQUIRED_VAR.fullmatch(value), f"{name}: {key} is not a required variable"
+            url = re.match(r"\w+://([^@/]+)@", value)
+            if url and ":" in url.group(1):
+                password = url.group(1).split(":", 1)[1]
+                assert REQUIRED_VAR.fullmatch(password), f"{name}: {key} embeds a password"
+    text = COMPOSE_FILE.read_text()
+    defaults = re.findall(r"\$\{(\w+):?-", text)
+    assert not [d for d in defaults if any(w in d for w in SECRET_WORDS)], defaults
+    for secret in compose["secrets"].values():
+        assert REQUIRED_VAR.fullmatch(secret["file"])
+
+
+def test_development_mode_is_never_on(compose: dict[str, Any]) -> None:
+    assert "SENDWATCH_DEV" not in COMPOSE_FILE.read_text()
+    for name, svc in compose["services"].items():
+        assert "SENDWATCH_DEV" not in _env(svc), name
+    assert "dev-" not in "".join(
+        v for svc in compose["services"].values() for v in _env(svc).values()
+    )
+
+
+def test_env_example_documents_every_required_variable() -> None:
+    text = "\n".join(
+        line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    assert {"POSTGRES_PASSWORD", "KAFKA_SASL_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= required
+    example: dict[str, str] = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            example[key.strip()] = value.strip()
+    assert required <= set(example), required - set(example)
+    for key, value in example.items():
+        if any(word in key for word in SECRET_WORDS):
+            assert value == "", f".env.example must not hold a value for {key}"
 
 
 def test_postgres_is_15_with_volume_and_pg_isready(compose: dict[str, Any]) -> None:

@@ -2,7 +2,11 @@
 
 Pure: takes decoded JSON values and the authenticated source, returns verdicts.  The
 checks run in this order, so the reason given is the most important one:
-not an object -> personal data -> type routed to a contract -> source allowed -> schema.
+not an object -> personal data -> type routed to a contract -> source allowed -> schema
+(which includes the plausibility window on every time and the locality list).
+
+A verdict's message never repeats a posted value (the sender may have put personal data
+in any field), and its field path is sanitised the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.case_events import CASE_EVENT_TYPES, parse_case_event
-from contracts.dlq import RejectReason, classify
+from contracts.dlq import RejectReason, classify, safe_event_id, safe_field
 from contracts.envelope import Envelope
 from contracts.privacy import find_personal_data
 from contracts.sources import SourceSpec
@@ -51,19 +55,12 @@ class Verdict:
         }
 
 
-def _safe_id(item: dict[str, Any]) -> str | None:
-    value = item.get("id")
-    if isinstance(value, str) and len(value) <= 128 and find_personal_data(value) is None:
-        return value
-    return None
-
-
 def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: datetime) -> Verdict:
     if not isinstance(item, dict):
         return Verdict(
             index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object"
         )
-    event_id = _safe_id(item)
+    event_id = safe_event_id(item.get("id"))
     pii = find_personal_data(item)
     if pii is not None:
         where, kind = pii
@@ -71,14 +68,12 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
             index,
             event_id,
             RejectReason.PERSONAL_DATA,
-            where,
+            safe_field(where),
             f"personal data is not allowed in events ({kind})",
         )
     event_type = item.get("type")
     if event_type not in CASE_EVENT_TYPES and event_type != "clock.tick":
-        return Verdict(
-            index, event_id, RejectReason.UNKNOWN_TYPE, "type", f"unknown event type {event_type!r}"
-        )
+        return Verdict(index, event_id, RejectReason.UNKNOWN_TYPE, "type", "unknown event type")
     claimed = item.get("source")
     if claimed != source_id:
         return Verdict(
@@ -86,7 +81,7 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
             event_id,
             RejectReason.FORBIDDEN_SOURCE,
             "source",
-            f"this API key belongs to {source_id!r}, not {claimed!r}",
+            f"this API key belongs to {source_id!r}, not to the source the event names",
         )
     if not source.may_send(str(event_type)):
         return Verdict(

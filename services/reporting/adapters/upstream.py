@@ -1,8 +1,11 @@
 """HTTP clients for the services the dashboard reads from: timeliness (cases at risk,
 DfE-layout exports) and alerts (alerts, escalations, the dev-mode outbox).
 
-Addresses and the alerts token come from the environment (``SENDWATCH_TIMELINESS_URL``,
-``SENDWATCH_ALERTS_URL``, ``SENDWATCH_ALERTS_TOKEN``); ``sendwatch up`` sets them.  Any
+Addresses and service tokens come from the environment (``SENDWATCH_TIMELINESS_URL``,
+``SENDWATCH_TIMELINESS_TOKEN`` (role ``operational``), ``SENDWATCH_ALERTS_URL``,
+``SENDWATCH_ALERTS_TOKEN`` (role ``read``)); ``sendwatch up`` sets them.  Outside
+development mode the service refuses to start with them unset or set to the
+development tokens (``sendwatch.devmode``).  Any
 failure (refused, timeout, 5xx, bad JSON) becomes :class:`Unavailable`, which the pages
 show as "... service unavailable" instead of failing.
 """
@@ -17,7 +20,8 @@ import httpx
 
 DEFAULT_TIMELINESS = "http://127.0.0.1:8002"
 DEFAULT_ALERTS = "http://127.0.0.1:8003"
-DEV_ALERTS_TOKEN = "dev-alerts-read-token"  # well-known development token (tokens.yaml)
+DEV_ALERTS_TOKEN = "dev-alerts-read-token"  # well-known development tokens (tokens.yaml)
+DEV_TIMELINESS_TOKEN = "dev-timeliness-read-token"
 
 
 class Unavailable(Exception):
@@ -39,15 +43,21 @@ class Upstreams:
     alerts_url: str
     alerts_token: str
     timeout_s: float = 10.0
+    timeliness_token: str = DEV_TIMELINESS_TOKEN
 
     @classmethod
     def from_env(cls) -> Upstreams:
         return cls(
             os.environ.get("SENDWATCH_TIMELINESS_URL", DEFAULT_TIMELINESS).rstrip("/"),
             os.environ.get("SENDWATCH_ALERTS_URL", DEFAULT_ALERTS).rstrip("/"),
-            os.environ.get("SENDWATCH_ALERTS_TOKEN", DEV_ALERTS_TOKEN),
+            os.environ.get("SENDWATCH_ALERTS_TOKEN") or DEV_ALERTS_TOKEN,
             float(os.environ.get("SENDWATCH_UPSTREAM_TIMEOUT_S", "10")),
+            os.environ.get("SENDWATCH_TIMELINESS_TOKEN") or DEV_TIMELINESS_TOKEN,
         )
+
+    def _auth(self, service: str) -> dict[str, str]:
+        token = self.timeliness_token if service == "timeliness" else self.alerts_token
+        return {"Authorization": f"Bearer {token}"}
 
     async def _get(
         self,
@@ -67,11 +77,8 @@ class Upstreams:
             raise Unavailable(service, f"HTTP {r.status_code}")
         return r
 
-    async def _json(
-        self, service: str, url: str, params: dict[str, Any] | None = None, auth: bool = False
-    ) -> Any:
-        headers = {"Authorization": f"Bearer {self.alerts_token}"} if auth else None
-        r = await self._get(service, url, params, headers)
+    async def _json(self, service: str, url: str, params: dict[str, Any] | None = None) -> Any:
+        r = await self._get(service, url, params, self._auth(service))
         try:
             return r.json()
         except ValueError as exc:
@@ -89,7 +96,10 @@ class Upstreams:
 
     async def dfe_export(self, name: str, year: int) -> str:
         r = await self._get(
-            "timeliness", f"{self.timeliness_url}/v1/exports/{name}", {"year": year}
+            "timeliness",
+            f"{self.timeliness_url}/v1/exports/{name}",
+            {"year": year},
+            self._auth("timeliness"),
         )
         return r.text
 
@@ -97,19 +107,19 @@ class Upstreams:
 
     async def alerts(self, **params: Any) -> dict[str, Any]:
         query = {k: v for k, v in params.items() if v is not None}
-        data = await self._json("alerts", f"{self.alerts_url}/v1/alerts", query, auth=True)
+        data = await self._json("alerts", f"{self.alerts_url}/v1/alerts", query)
         if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
             raise Unavailable("alerts", "unexpected answer")
         return data
 
     async def alert(self, alert_id: str) -> dict[str, Any]:
-        data = await self._json("alerts", f"{self.alerts_url}/v1/alerts/{alert_id}", auth=True)
+        data = await self._json("alerts", f"{self.alerts_url}/v1/alerts/{alert_id}")
         if not isinstance(data, dict):
             raise Unavailable("alerts", "unexpected answer")
         return data
 
     async def escalations(self) -> dict[str, Any]:
-        data = await self._json("alerts", f"{self.alerts_url}/v1/escalations", auth=True)
+        data = await self._json("alerts", f"{self.alerts_url}/v1/escalations")
         if not isinstance(data, dict):
             raise Unavailable("alerts", "unexpected answer")
         return data
@@ -119,7 +129,6 @@ class Upstreams:
             "alerts",
             f"{self.alerts_url}/v1/outbox",
             {"limit": limit, "offset": offset},
-            auth=True,
         )
         if not isinstance(data, dict):
             raise Unavailable("alerts", "unexpected answer")

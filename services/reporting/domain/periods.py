@@ -8,9 +8,10 @@ shared one in ``contracts/cycles.py``, with reporting's validation and wording o
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 from contracts import cycles
+from contracts.plausibility import load_window
 
 PLAN_YEAR_START = 4  # April
 
@@ -25,9 +26,16 @@ QUARTER_PATTERN = r"^\d{4}/\d{2}-Q[1-4]$"
 MONTHS = cycles.MONTHS
 
 
-def is_cycle(label: str) -> bool:
+def is_cycle(label: str, now: datetime | None = None) -> bool:
+    """A valid cycle label, in a year the plausibility window reaches (a label like
+    ``9999-12`` would take the calendar arithmetic past the last date)."""
     if not _CYCLE.match(label):
         return False
+    if label != "current":
+        year = int(label[4:8] if label.startswith("R12-") else label[:4])
+        window = load_window()
+        if not window.earliest.year <= year <= window.latest(now or datetime.now(UTC)).year:
+            return False
     if "/" in label:  # 2026/27: the second year follows the first
         first = int(label[:4])
         return int(label[5:7]) == (first + 1) % 100

@@ -1,0 +1,100 @@
+"""Refuse to run with the shipped development secrets unless ``SENDWATCH_DEV=1``.
+
+``contracts/sources.yaml`` and ``contracts/tokens.yaml`` ship the hashes of well-known
+development keys and tokens (``dev-<source>-key``, ``dev-...-token``), and reporting
+falls back to development tokens for its upstream calls.  Anyone who has read the README
+knows them, so a service refuses to start while one of them would be accepted or sent,
+unless the development flag is set (``sendwatch up``, the benchmark and the test
+fixtures set it).  The refusal names each offending setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+
+from sendwatch.config import dev_mode
+
+DEV_SOURCE_KEYS = tuple(
+    f"dev-{source}-key"
+    for source in ("case-management", "nhs-community", "placements", "sen2-import", "clock")
+)
+DEV_TOKENS = (
+    "dev-alerts-read-token",
+    "dev-alerts-ack-token",
+    "dev-board-token",
+    "dev-operational-token",
+    "dev-admin-token",
+    "dev-timeliness-read-token",
+)
+DEV_PSEUDONYM_KEYS = ("bench-pseudonym-key-000000",)
+# Upstream tokens reporting sends, and their development defaults when unset.
+UPSTREAM_TOKENS = {
+    "SENDWATCH_ALERTS_TOKEN": "dev-alerts-read-token",
+    "SENDWATCH_TIMELINESS_TOKEN": "dev-timeliness-read-token",
+}
+USES_TOKENS = frozenset({"timeliness", "alerts", "reporting"})
+
+
+class DevelopmentSecretsError(RuntimeError):
+    """A development key or token is active outside development mode."""
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_DEV_KEY_HASHES = {_sha(k): k for k in DEV_SOURCE_KEYS}
+_DEV_TOKEN_HASHES = {_sha(t): t for t in DEV_TOKENS}
+
+
+def development_secrets(service: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """What in ``service``'s configuration is a development secret, setting by setting."""
+    from contracts.sources import load_sources
+    from contracts.tokens import load_tokens
+
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    if service == "ingest":
+        where = env.get("SENDWATCH_SOURCES_FILE") or "contracts/sources.yaml"
+        registry = load_sources(env.get("SENDWATCH_SOURCES_FILE") or None)
+        for source, spec in registry.sources.items():
+            if any(h in _DEV_KEY_HASHES for h in spec.key_sha256):
+                problems.append(
+                    f"SENDWATCH_SOURCES_FILE ({where}): source {source!r} accepts its "
+                    "development key"
+                )
+    if service in USES_TOKENS:
+        where = env.get("SENDWATCH_TOKENS_FILE") or "contracts/tokens.yaml"
+        tokens = load_tokens(env.get("SENDWATCH_TOKENS_FILE") or None)
+        for name, spec in tokens.tokens.items():
+            if any(h in _DEV_TOKEN_HASHES for h in spec.sha256):
+                problems.append(
+                    f"SENDWATCH_TOKENS_FILE ({where}): token {name!r} is a development token"
+                )
+    if service == "reporting":
+        for setting, default in UPSTREAM_TOKENS.items():
+            value = env.get(setting)
+            if not value:
+                problems.append(f"{setting} is unset (reporting would send {default})")
+            elif value in DEV_TOKENS:
+                problems.append(f"{setting} is a development token")
+    return problems
+
+
+def dev_pseudonym_key(key: str | None) -> bool:
+    return key in DEV_PSEUDONYM_KEYS
+
+
+def refuse_development_secrets(service: str, env: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`DevelopmentSecretsError` naming every development secret in use,
+    unless ``SENDWATCH_DEV=1``."""
+    if dev_mode(env):
+        return
+    problems = development_secrets(service, env)
+    if problems:
+        raise DevelopmentSecretsError(
+            f"refusing to start {service} with development secrets (replace them, or set "
+            "SENDWATCH_DEV=1 on a development machine): " + "; ".join(problems)
+        )
