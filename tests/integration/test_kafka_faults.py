@@ -90,7 +90,9 @@ def _inbox_rows(database_url: str | None, var_dir) -> int:
 def _assert_counted_once(stack, database_url: str | None) -> None:
     port = stack.ports["timeliness"]
     final = wait_for(
-        lambda: (v := get_json(port, "/v1/caseload", OPERATIONAL))["events_applied"] >= 20_000 and v,
+        lambda: (
+            (v := get_json(port, "/v1/caseload", OPERATIONAL))["events_applied"] >= 20_000 and v
+        ),
         timeout=240,
         every=0.5,
     )
@@ -150,7 +152,9 @@ def test_leader_loss_in_a_3_node_cluster(stack_factory, broker, database_url, mo
     wait_for(lambda: poster.posted >= before + 3_000, timeout=120, every=0.1)
     port = stack.ports["timeliness"]
     applied = get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"]
-    wait_for(lambda: get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"] > applied, timeout=60)
+    wait_for(
+        lambda: get_json(port, "/v1/caseload", OPERATIONAL)["events_applied"] > applied, timeout=60
+    )
 
     # 2. Kill a second node: no in-sync quorum, so ingest must refuse (503), not accept.
     second = next(n.node_id for n in broker.nodes if n.running)
