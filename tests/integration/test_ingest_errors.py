@@ -131,7 +131,7 @@ SECRETS = ("Smithson", NHS, NHS.replace(" ", ""), POSTCODE, POSTCODE.lower())
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_posted_values_are_never_echoed(ingest, tansu) -> None:
+def test_posted_values_are_never_echoed(ingest, broker) -> None:
     """A name, an NHS number or a postcode in any free-text position of a rejected post
     appears neither in the HTTP answer, nor in the dead-letter topic, nor in any log."""
     url, stack = ingest
@@ -184,7 +184,7 @@ def test_posted_values_are_never_echoed(ingest, tansu) -> None:
             get_json(stack.ports["timeliness"], "/v1/caseload", OPERATIONAL)["events_applied"] == 1
         )
     )
-    letters = read_topic(tansu.bootstrap, DLQ, expect=12)
+    letters = read_topic(broker.bootstrap, DLQ, expect=12)
     assert len(letters) == 12
     blobs = [repr(letters), *answers]
     for log in (stack.var_dir / "logs").glob("*.log"):

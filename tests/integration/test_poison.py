@@ -67,7 +67,7 @@ def inbox_count(stack, database_url: str | None) -> int:
 
 
 def test_a_poison_message_is_dead_lettered_and_the_rest_applied(
-    stack_factory, tansu, monkeypatch, database_url
+    stack_factory, broker, monkeypatch, database_url
 ) -> None:
     # The contract's window is configurable.  Widened this far, a year-1 time passes
     # validation, and the domain cannot turn it into an English calendar day: the kind
@@ -77,11 +77,11 @@ def test_a_poison_message_is_dead_lettered_and_the_rest_applied(
     before = [case_event(n) for n in range(1, 6)]
     poison = {**case_event(6), "time": "0001-01-01T00:00:00+00:00"}
     after = [case_event(n) for n in range(7, 12)]
-    produce(tansu.bootstrap, [*before, poison, *after])  # one partition, one batch
+    produce(broker.bootstrap, [*before, poison, *after])  # one partition, one batch
 
     stack = stack_factory("timeliness")
     wait_for(lambda: caseload(stack)["events_applied"] == 10, timeout=60)
-    letters = read_topic(tansu.bootstrap, DLQ, expect=1)
+    letters = read_topic(broker.bootstrap, DLQ, expect=1)
     assert len(letters) == 1
     d = letters[0]["data"]
     assert d["reason"] == "unprocessable" and d["original_id"] == poison["id"]
@@ -92,7 +92,7 @@ def test_a_poison_message_is_dead_lettered_and_the_rest_applied(
     assert '"batch_split"' in log and '"message_dead_lettered"' in log
 
     # Later messages are applied; health stays green.
-    produce(tansu.bootstrap, [case_event(n) for n in range(12, 15)])
+    produce(broker.bootstrap, [case_event(n) for n in range(12, 15)])
     wait_for(lambda: caseload(stack)["events_applied"] == 13)
     assert health(stack).status_code == 200
     metrics = httpx.get(f"http://127.0.0.1:{stack.ports['timeliness']}/metrics").text
@@ -106,15 +106,15 @@ def test_a_poison_message_is_dead_lettered_and_the_rest_applied(
     victim.wait(timeout=10)
     stack.start_service("timeliness")
     stack.wait_healthy()
-    produce(tansu.bootstrap, [case_event(15)])
+    produce(broker.bootstrap, [case_event(15)])
     view = wait_for(lambda: (v := caseload(stack))["events_applied"] == 14 and v)
     assert view["cases"] == 14
     assert inbox_count(stack, database_url) == 14
-    assert len(read_topic(tansu.bootstrap, DLQ, expect=2, timeout=3)) == 1
+    assert len(read_topic(broker.bootstrap, DLQ, expect=2, timeout=3)) == 1
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_far_dates_sent_straight_to_the_topic_never_reach_the_clocks(stack_factory, tansu) -> None:
+def test_far_dates_sent_straight_to_the_topic_never_reach_the_clocks(stack_factory, broker) -> None:
     """The probe's case: 9999-12-31 and 0001-01-01 (a case event and a clock tick) sent
     past ingest.  The contract's window rejects them at the consumer too; the clocks go
     on ticking."""
@@ -125,16 +125,16 @@ def test_far_dates_sent_straight_to_the_topic_never_reach_the_clocks(stack_facto
         {**case_event(2), "time": "9999-12-31T00:00:00+00:00"},
         {**case_event(3), "time": "0001-01-01T00:00:00+00:00"},
     ]
-    produce(tansu.bootstrap, [case_event(1), *far, case_event(4)])
+    produce(broker.bootstrap, [case_event(1), *far, case_event(4)])
     stack = stack_factory("timeliness")
     wait_for(lambda: caseload(stack)["events_applied"] == 2)
-    letters = read_topic(tansu.bootstrap, DLQ, expect=3)
+    letters = read_topic(broker.bootstrap, DLQ, expect=3)
     assert (
         sorted((d["data"]["reason"], d["data"]["field"]) for d in letters)
         == [("implausible_time", "time")] * 3
     )
     ok_tick = {**tick, "id": "tick-20260501", "time": "2026-05-01T23:00:00+00:00"}
-    produce(tansu.bootstrap, [ok_tick, case_event(5)])
+    produce(broker.bootstrap, [ok_tick, case_event(5)])
     view = wait_for(lambda: (v := caseload(stack))["events_applied"] == 4 and v)
     assert view["watermark"].startswith("2026-05-01")
     assert health(stack).status_code == 200
@@ -163,7 +163,7 @@ def renamed_inbox(stack, database_url: str | None) -> Iterator[None]:
 
 
 def test_a_failing_database_dead_letters_nothing_and_healthz_says_so(
-    stack_factory, tansu, monkeypatch, database_url
+    stack_factory, broker, monkeypatch, database_url
 ) -> None:
     monkeypatch.setenv("SENDWATCH_HEALTH_MAX_FAILURES", "2")
     stack = stack_factory("timeliness", "ingest")
@@ -181,11 +181,11 @@ def test_a_failing_database_dead_letters_nothing_and_healthz_says_so(
         assert "timeliness_inbox" not in r.text and "Error" not in r.text  # no exception text
     wait_for(lambda: health(stack).status_code == 200, timeout=90)
     wait_for(lambda: caseload(stack)["events_applied"] == 2)
-    assert read_topic(tansu.bootstrap, DLQ, expect=1, timeout=3) == []
+    assert read_topic(broker.bootstrap, DLQ, expect=1, timeout=3) == []
 
 
 def test_a_consumer_that_commits_nothing_while_lagging_is_unhealthy(
-    stack_factory, tansu, monkeypatch, database_url
+    stack_factory, broker, monkeypatch, database_url
 ) -> None:
     monkeypatch.setenv("SENDWATCH_HEALTH_STALL_S", "3")
     stack = stack_factory("timeliness", "ingest")
