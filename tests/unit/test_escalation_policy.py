@@ -42,6 +42,8 @@ def test_the_shropshire_ladder() -> None:
     assert ws3.levels[1].requires_recovery_plan is not None
     assert ws3.levels[1].requires_recovery_plan.working_days == 10
     assert [lvl.escalate_after_days for lvl in ws3.levels] == [7, 14, 28, None]
+    # An acknowledged level moves on if the measure is still missed (R3, R11).
+    assert [lvl.escalate_if_still_missed_after for lvl in ws3.levels] == [1, 2, 2, None]
 
 
 def test_the_health_dependency_ladder() -> None:
@@ -56,6 +58,8 @@ def test_the_health_dependency_ladder() -> None:
     assert sro.requires_recovery_plan is not None
     assert sro.requires_recovery_plan.working_days == 10
     assert "named owners" in sro.requires_recovery_plan.document
+    # ICB Place leadership hears with the SRO: the escalation R5 makes the SRO's action.
+    assert [lvl.notify_with_previous for lvl in health.levels] == [False, True]
 
 
 def test_shipped_addresses_are_example_org() -> None:

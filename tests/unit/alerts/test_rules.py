@@ -51,7 +51,7 @@ CASES = yaml.safe_load(
   exp_alerts:
     - {rule: R10, status: superseded}
     - {rule: R11, status: open, kind: escalation, level: 1, cycle: 2026-06,
-       policy: ws3-governance, policy_version: 1}
+       policy: ws3-governance, policy_version: 2}
   exp_mail:
     - [principal-ep@example.org, 0, alert, R10]
     - [ws3-ehcp-timeliness@example.org, 1, alert, R11]
@@ -245,7 +245,7 @@ CASES = yaml.safe_load(
   exp_mail:
     - [ws3-ehcp-timeliness@example.org, 1, alert, R11]
 
-- name: R5 on weekly health advice asks the SRO for a joint recovery plan
+- name: R5 on weekly health advice asks the SRO for a joint recovery plan, with ICB Place told
   kpi: advice_6wk_health
   steps:
     - {at: 2026-11-19, cycle: 2026-W46, value: 70.0}
@@ -260,6 +260,7 @@ CASES = yaml.safe_load(
   exp_mail:
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]   # with the SRO, at trigger
     - [sro-send@example.org, 1, alert, R1]
     - [icb-place-leadership@example.org, 2, alert, R1]
 
@@ -277,6 +278,7 @@ CASES = yaml.safe_load(
   exp_mail:
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]
 
 - name: a plan recorded late resolves the overdue alert and tells its recipients
   kpi: advice_6wk_health
@@ -293,12 +295,13 @@ CASES = yaml.safe_load(
   exp_mail:
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]
     - [sro-send@example.org, 1, alert, R1]
     - [icb-place-leadership@example.org, 2, alert, R1]
     - [sro-send@example.org, 0, resolved, R1]
     - [icb-place-leadership@example.org, 0, resolved, R1]
 
-- name: unacknowledged R5 goes to ICB Place leadership after 5 days
+- name: unacknowledged R5 moves to ICB Place leadership after 5 days, already told once
   kpi: advice_6wk_health
   steps:
     - {at: 2026-11-19, cycle: 2026-W46, value: 70.0}
