@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts services/ingest/domain services/timeliness/domain \
 		services/alerts/domain services/reporting/domain
+	$(BIN)/mypy --follow-imports=silent services/alerts
 
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider --durations=15

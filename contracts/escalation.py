@@ -2,10 +2,11 @@
 ``SENDWATCH_ESCALATION_FILE``), read by the alerts service.
 
 A policy is an ordered list of levels (a governance body or role, its recipients, what
-is asked of it, the delay before the next level if nobody acknowledges, and optionally a
-recovery plan due in working days).  Policies carry a ``version``; an open alert keeps
-the policy it started with, stored as JSON, so editing the file never changes an alert
-already under way.
+is asked of it, the delay before the next level if nobody acknowledges, how many further
+missed cycles move an acknowledged alert on, whether it is told together with the level
+before it, and optionally a recovery plan due in working days).  Policies carry a
+``version``; an open alert keeps the policy it started with, stored as JSON, so editing
+the file never changes an alert already under way.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ class Level(_Strict):
     escalate_after_days: float | None = Field(
         default=None, gt=0, description="Event-time delay before the next level; None = last"
     )
+    escalate_if_still_missed_after: int | None = Field(
+        default=None,
+        ge=1,
+        description="An acknowledgement at this level does not end the chain: if the series "
+        "misses its goal in this many further closed cycles, the next level is notified",
+    )
+    notify_with_previous: bool = Field(
+        default=False,
+        description="Notify this level together with the level before it, as soon as that "
+        "level is notified (it is still notified at most once per episode)",
+    )
     requires_recovery_plan: RecoveryPlanRule | None = None
 
 
@@ -84,8 +96,14 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _last_level_has_no_delay(self) -> Policy:
-        if self.levels[-1].escalate_after_days is not None:
-            raise ValueError("the last level has nowhere to escalate: drop escalate_after_days")
+        last = self.levels[-1]
+        if last.escalate_after_days is not None or last.escalate_if_still_missed_after:
+            raise ValueError(
+                "the last level has nowhere to escalate: drop escalate_after_days and "
+                "escalate_if_still_missed_after"
+            )
+        if self.levels[0].notify_with_previous:
+            raise ValueError("the first level has no previous level to be notified with")
         return self
 
 

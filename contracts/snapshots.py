@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field
@@ -29,6 +30,23 @@ class KpiValue(StrictModel):
     target: float | None = Field(default=None, description="Trajectory target for the cycle")
     standard: float | None = None
     rag: str = "none"
+    unit: str | None = Field(
+        default=None, description="The KPI's unit (percent, count, days, rate, score)"
+    )
+    direction: Literal["higher", "lower", "none"] | None = Field(
+        default=None, description="Which way is better: higher, lower (a cap) or none"
+    )
+    goal: float | None = Field(
+        default=None,
+        description="The goal the value was judged against (the trajectory target, an "
+        "interim goal before the first trajectory point, or the standard); none with a "
+        "direction: no goal, so no RAG and no alert",
+    )
+    closes_on: date | None = Field(
+        default=None,
+        description="The last day of the cycle's grace period (its end plus grace); the "
+        "cycle counts as closed from the next day",
+    )
     extra: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
 

@@ -36,7 +36,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query
@@ -57,10 +57,14 @@ from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import ALERTS_FIRED, NOTIFICATIONS, get_logger
 from sendwatch.service import Runtime, create_service_app
+from services.alerts import views
 from services.alerts.adapters.notify import Relay
-from services.alerts.adapters.repository import AlertStore, Incoming, Outcome, observation
-from services.alerts.domain.engine import AlertNotFound, Conflict
-from services.alerts.domain.model import LONDON, PlanAction, RecoveryPlan
+from services.alerts.adapters.outbox import pending_counts as outbox_counts
+from services.alerts.domain.actions import AlertNotFound, Conflict
+from services.alerts.domain.model import PlanAction, RecoveryPlan, silence_until
+from services.alerts.service_layer import handlers
+from services.alerts.service_layer.handlers import Context, Incoming
+from services.alerts.service_layer.unit_of_work import Outcome, SqlUnitOfWork
 
 SERVICE = "alerts"
 GROUP = "sendwatch-alerts"
@@ -89,19 +93,19 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         )
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
-    store = AlertStore(
-        engine,
+    ctx = Context(
         config,
         dictionary,
         horizon_days=horizon_days(config),
         base_url=os.environ.get("SENDWATCH_DASHBOARD_URL", "http://127.0.0.1:8000"),
     )
-    relay = Relay.from_env(store)
+    relay = Relay.from_env(engine)
 
     def apply(items: list[Incoming]) -> int:
-        out = store.apply_batch(items)
-        count(out)
-        return out.applied
+        uow = SqlUnitOfWork(engine)
+        handlers.handle(ctx, uow, items)
+        count(uow.outcome)
+        return uow.outcome.applied
 
     async def after_commit(_applied: int) -> None:
         relay.wake()
@@ -127,7 +131,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         settings=settings,
     )
 
-    @batch_subscriber(
+    @batch_subscriber(  # type: ignore[untyped-decorator]
         broker,
         settings,
         topics.name("kpi-snapshots"),
@@ -138,7 +142,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
     async def on_snapshots(body: list[KpiSnapshot]) -> None:
         await snapshots.handle(current_records(broker))
 
-    @batch_subscriber(
+    @batch_subscriber(  # type: ignore[untyped-decorator]
         broker,
         settings,
         topics.name("milestones"),
@@ -160,7 +164,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         },
         consumers=[snapshots.health, milestones.health],
     )
-    runtime.extras = {"store": store, "relay": relay, "dictionary": dictionary}
+    runtime.extras = {"ctx": ctx, "relay": relay, "dictionary": dictionary}
     return runtime
 
 
@@ -213,9 +217,7 @@ class SilenceBody(_Body):
         return value
 
     def until_utc(self) -> datetime:
-        if isinstance(self.until, datetime):
-            return self.until.astimezone(UTC)
-        return datetime.combine(self.until, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
+        return silence_until(self.until)
 
 
 # --- the app -------------------------------------------------------------------------
@@ -223,9 +225,11 @@ class SilenceBody(_Body):
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    store: AlertStore = runtime.extras["store"]
+    ctx: Context = runtime.extras["ctx"]
     relay: Relay = runtime.extras["relay"]
     dictionary = runtime.extras["dictionary"]
+    db = runtime.engine
+    assert db is not None
     tokens = load_tokens()
     app = create_service_app(
         runtime,
@@ -254,17 +258,12 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     @app.get("/v1/caseload", tags=["kpis"], dependencies=[reader])
     async def caseload() -> dict[str, Any]:
-        assert runtime.engine is not None
-        obs = await asyncio.to_thread(observation, runtime.engine, "open_caseload")
-        return {
-            "open_caseload": int(obs.value) if obs and obs.value is not None else None,
-            "sequence": obs.sequence if obs else None,
-        }
+        return await asyncio.to_thread(views.caseload, db, dictionary)
 
     @app.get("/v1/status", tags=["operations"], dependencies=[reader])
     async def status() -> dict[str, Any]:
         """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
-        return await asyncio.to_thread(store.status)
+        return await asyncio.to_thread(views.status, db)
 
     @app.get("/v1/alerts", tags=["alerts"], dependencies=[reader])
     async def list_alerts(
@@ -279,7 +278,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         if kpi is not None and kpi not in dictionary.kpis:
             raise HTTPException(422, f"unknown kpi {kpi!r}")
         total, rows = await asyncio.to_thread(
-            lambda: store.list_alerts(
+            lambda: views.list_alerts(
+                db,
                 status=status,
                 kpi=kpi,
                 rule=rule,
@@ -289,30 +289,32 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                 offset=offset,
             )
         )
-        return {"total": total, "alerts": rows, "now": await asyncio.to_thread(store.now)}
+        return {"total": total, "alerts": rows, "now": await asyncio.to_thread(views.now, db)}
 
     @app.get("/v1/alerts/{alert_id}", tags=["alerts"], dependencies=[reader])
     async def get_alert(alert_id: str) -> dict[str, Any]:
-        view = await asyncio.to_thread(store.alert_detail, alert_id[:64])
+        view = await asyncio.to_thread(views.alert_detail, db, alert_id[:64])
         if view is None:
             raise HTTPException(404, f"no alert {alert_id!r}")
         return view
 
     @app.get("/v1/escalations", tags=["alerts"], dependencies=[reader])
     async def escalations() -> dict[str, Any]:
-        return await asyncio.to_thread(store.escalations)
+        return await asyncio.to_thread(views.escalations, db, ctx.config, ctx.horizon_days)
 
-    def _act(fn: Callable[[], tuple[dict[str, Any], Outcome]]) -> dict[str, Any]:
+    def _act(fn: Callable[[SqlUnitOfWork], dict[str, Any] | None]) -> dict[str, Any]:
+        uow = SqlUnitOfWork(db)
         try:
-            view, out = fn()
+            view = fn(uow)
         except AlertNotFound as exc:
             raise HTTPException(404, f"no alert {exc.args[0]!r}") from exc
         except Conflict as exc:
             raise HTTPException(409, str(exc)) from exc
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        count(out)
+        count(uow.outcome)
         relay.wake()
+        assert view is not None
         return view
 
     @app.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
@@ -321,7 +323,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         b = body or AckBody()
         return await asyncio.to_thread(
-            _act, lambda: store.acknowledge(alert_id[:64], actor(who, b.by), b.note)
+            _act,
+            lambda uow: views.alert_view(
+                handlers.acknowledge(ctx, uow, alert_id[:64], actor(who, b.by), b.note)
+            ),
         )
 
     @app.post("/v1/alerts/{alert_id}/recovery-plan", tags=["alerts"])
@@ -333,24 +338,29 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             actions=tuple(PlanAction(a.action, a.owner, a.due) for a in body.actions),
             recorded_by=actor(who, body.recorded_by),
         )
-        return await asyncio.to_thread(_act, lambda: store.record_plan(alert_id[:64], plan))
+        return await asyncio.to_thread(
+            _act, lambda uow: views.alert_view(handlers.record_plan(ctx, uow, alert_id[:64], plan))
+        )
 
     @app.post("/v1/silences", tags=["alerts"], status_code=201)
     async def create_silence(body: SilenceBody, who: Principal = acker) -> dict[str, Any]:
-        if body.kpi is None and body.breakdown is None:
-            raise HTTPException(422, "a silence needs a kpi, a breakdown or both")
-        if body.kpi is not None and body.kpi not in dictionary.kpis:
-            raise HTTPException(422, f"unknown kpi {body.kpi!r}")
-        return await asyncio.to_thread(
-            _act,
-            lambda: store.create_silence(
-                body.kpi, body.breakdown, body.until_utc(), body.reason, actor(who, body.by)
-            ),
-        )
+        def run(uow: SqlUnitOfWork) -> dict[str, Any] | None:
+            s = handlers.create_silence(
+                ctx,
+                uow,
+                kpi=body.kpi,
+                breakdown=body.breakdown,
+                until=body.until_utc(),
+                reason=body.reason,
+                by=actor(who, body.by),
+            )
+            return views.silence_by_id(db, s.id)
+
+        return await asyncio.to_thread(_act, run)
 
     @app.get("/v1/silences", tags=["alerts"], dependencies=[reader])
     async def silences() -> dict[str, Any]:
-        return {"silences": await asyncio.to_thread(store.silences)}
+        return {"silences": await asyncio.to_thread(views.silences, db)}
 
     @app.get("/v1/outbox", tags=["alerts"], dependencies=[reader])
     async def outbox(
@@ -360,9 +370,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
         total, rows = await asyncio.to_thread(
-            lambda: store.outbox(status=status, alert_id=alert_id, limit=limit, offset=offset)
+            lambda: views.outbox(db, status=status, alert_id=alert_id, limit=limit, offset=offset)
         )
-        pending = await asyncio.to_thread(store.pending_counts)
+        pending = await asyncio.to_thread(outbox_counts, db)
         return {
             "total": total,
             "pending": pending,

@@ -299,7 +299,7 @@ def test_two_missed_months_send_exactly_one_email_to_level_1(
     sent = [n for n in detail["notifications"] if n["to"] == WS3]
     assert len(sent) == 1 and sent[0]["status"] == "sent"
     assert kinds.count(("notification_retry", WS3)) == sent[0]["attempts"] - 1
-    assert detail["policy"] == "ws3-governance" and detail["policy_version"] == 1
+    assert detail["policy"] == "ws3-governance" and detail["policy_version"] == 2
 
     # R10 was superseded by the escalation.
     det = alerts(port, rule="R10")[0]
@@ -498,8 +498,15 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     ):
         assert phrase in text, f"{phrase!r} not in {text}"
     assert len(mail_to(sink, DCO)) == 1  # the R10 notice for week 46
+    # ICB Place leadership is told at the same time as the SRO (R5), once.
+    wait_for(lambda: mail_to(sink, ICB), timeout=20)
+    icb = body(mail_to(sink, ICB)[0])
+    assert mail_to(sink, ICB)[0]["Subject"].startswith("[sendwatch R5] Escalation to ICB Place")
+    assert "level 2 of 2" in icb
+    assert "It comes to you at the same time as Senior Responsible Owner" in icb
+    assert "is due from Senior Responsible Owner for SEND reform (SRO) by Thursday" in icb
 
-    # The SRO acknowledges: no escalation mail to ICB Place leadership.
+    # The SRO acknowledges: no further escalation mail to ICB Place leadership.
     assert post(port, f"/v1/alerts/{r5['id']}/ack", {"by": "Natasha Moody"}).status_code == 200
     # A slipped health advice milestone goes to the workstream's owner, the DCO (MS1).
     feed.milestone(
@@ -518,10 +525,10 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     feed.snapshot("2026-12-11")
     overdue = wait_for(lambda: alerts(port, rule="R1"), timeout=20)[0]
     assert overdue["parent_id"] == r5["id"]
-    wait_for(lambda: mail_to(sink, ICB) and len(mail_to(sink, SRO)) == 2, timeout=20)
-    icb = mail_to(sink, ICB)
-    assert len(icb) == 1 and icb[0]["Subject"].startswith("[sendwatch R1] Overdue: joint recovery")
-    assert "was due by 10 December 2026" in body(icb[0])
+    wait_for(lambda: len(mail_to(sink, ICB)) == 2 and len(mail_to(sink, SRO)) == 2, timeout=20)
+    overdue_icb = mail_to(sink, ICB)[1]
+    assert overdue_icb["Subject"].startswith("[sendwatch R1] Overdue: joint recovery")
+    assert "was due by 10 December 2026" in body(overdue_icb)
 
     # Bad plans are refused; a good one resolves the overdue alert.
     for bad in (
@@ -555,11 +562,11 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     }
     assert post(port, f"/v1/alerts/{overdue['id']}/recovery-plan", good).status_code == 200
     wait_for(lambda: alerts(port, rule="R1")[0]["status"] == "resolved", timeout=20)
-    wait_for(lambda: len(mail_to(sink, ICB)) == 2, timeout=20)
-    assert "Resolved" in mail_to(sink, ICB)[1]["Subject"]
+    wait_for(lambda: len(mail_to(sink, ICB)) == 3, timeout=20)
+    assert "Resolved" in mail_to(sink, ICB)[2]["Subject"]
     assert alerts(port, rule="R5")[0]["status"] == "acknowledged"
     r5_mail = [m for m in sink.messages if m["Subject"].startswith("[sendwatch R5]")]
-    assert [m["To"] for m in r5_mail] == [SRO]  # ICB never got an R5 escalation
+    assert sorted(m["To"] for m in r5_mail) == [ICB, SRO]  # each once, at trigger
 
 
 @pytest.mark.brokers
@@ -686,11 +693,12 @@ def test_backfill_sends_nothing_and_silences_mute(stack_factory, broker, sink: M
     assert muted and muted[0]["recipient"] == SRO and "ICB data migration" in muted[0]["message"]
     assert detail["silences"][0]["reason"].startswith("ICB data migration")
 
-    # When the silence ends the level held back is notified, once.
+    # When the silence ends the level held back is notified (with ICB Place leadership,
+    # told with the SRO), once.
     feed.snapshot("2027-02-01")
-    wait_for(lambda: mail_to(sink, SRO), timeout=20)
+    wait_for(lambda: mail_to(sink, SRO) and mail_to(sink, ICB), timeout=20)
     settle()
-    assert [m["To"] for m in sink.messages] == [SRO]
+    assert sorted(m["To"] for m in sink.messages) == [ICB, SRO]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -738,3 +746,36 @@ def test_case_events_through_ingest_and_timeliness_to_an_alert_email(
     text = body(mail_to(sink, WS3)[0])
     assert "May 2026: 50.0% (3 of 6)" in text and "June 2026: 0.0% (0 of 5)" in text
     assert len(mail_to(sink, OWNER)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_acknowledged_alert_still_missed_goes_to_the_next_level_once(
+    stack_factory, broker, sink: MailSink
+) -> None:
+    """WS3 acknowledges; July misses too: the chain moves on to QAG, whose mail says who
+    acknowledged, when, and what was still missed (Reform Plan R3)."""
+    stack = stack_factory("alerts")
+    port = stack.ports["alerts"]
+    feed = Feed(broker.bootstrap)
+    feed.snapshot("2026-06-11", closed("2026-05", 40.0))
+    wait_for(lambda: alerts(port, rule="R10"), timeout=30)
+    feed.snapshot("2026-07-11", closed("2026-06", 45.0))
+    esc = wait_for(lambda: alerts(port, rule="R11"), timeout=30)[0]
+    wait_for(lambda: mail_to(sink, WS3), timeout=20)
+    r = post(port, f"/v1/alerts/{esc['id']}/ack", {"by": "Sam Lee"})
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    july = feed.snapshot("2026-08-11", closed("2026-07", 50.0))
+    feed.publish([(SNAPSHOTS, july)])  # redelivered
+    wait_for(lambda: mail_to(sink, QAG), timeout=20)
+    settle()
+    assert len(mail_to(sink, QAG)) == 1 and len(mail_to(sink, WS3)) == 1
+    qag = mail_to(sink, QAG)[0]
+    assert "still missed after acknowledgement" in qag["Subject"]
+    assert (
+        "Acknowledged by Sam Lee (dev-alerts-ack) on 11 July 2026, still missed in July 2026: "
+        "escalated to Quality Assurance Group (QAG)." in body(qag)
+    )
+    now = alerts(port, rule="R11")[0]
+    assert (now["status"], now["level"], now["acknowledged_by"]) == ("open", 2, None)
+    kinds = [e["kind"] for e in api(port, f"/v1/alerts/{esc['id']}")["timeline"]]
+    assert "escalation_watch" in kinds and kinds.count("level") == 2

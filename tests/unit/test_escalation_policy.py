@@ -4,7 +4,7 @@ council's edited copies sound."""
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,7 @@ from pydantic import ValidationError
 from contracts.escalation import EscalationConfig, horizon_days, load_escalation
 from contracts.kpi_dictionary import load_kpis
 from contracts.tokens import load_tokens
-from services.alerts.domain.engine import Engine
-from services.alerts.domain.model import CycleResult
-from tests.unit.test_alert_rules import Harness
+from tests.unit.alerts.scenario import Scenario
 
 RAW = yaml.safe_load(Path("contracts/escalation.yaml").read_text())
 
@@ -44,6 +42,8 @@ def test_the_shropshire_ladder() -> None:
     assert ws3.levels[1].requires_recovery_plan is not None
     assert ws3.levels[1].requires_recovery_plan.working_days == 10
     assert [lvl.escalate_after_days for lvl in ws3.levels] == [7, 14, 28, None]
+    # An acknowledged level moves on if the measure is still missed (R3, R11).
+    assert [lvl.escalate_if_still_missed_after for lvl in ws3.levels] == [1, 2, 2, None]
 
 
 def test_the_health_dependency_ladder() -> None:
@@ -58,6 +58,8 @@ def test_the_health_dependency_ladder() -> None:
     assert sro.requires_recovery_plan is not None
     assert sro.requires_recovery_plan.working_days == 10
     assert "named owners" in sro.requires_recovery_plan.document
+    # ICB Place leadership hears with the SRO: the escalation R5 makes the SRO's action.
+    assert [lvl.notify_with_previous for lvl in health.levels] == [False, True]
 
 
 def test_shipped_addresses_are_example_org() -> None:
@@ -88,6 +90,21 @@ def test_shipped_addresses_are_example_org() -> None:
             "http",
         ),
         (("policies", "ws3-governance", "levels", 3, "escalate_after_days"), 5, "last level"),
+        (
+            ("policies", "ws3-governance", "levels", 3, "escalate_if_still_missed_after"),
+            1,
+            "last level",
+        ),
+        (
+            ("policies", "ws3-governance", "levels", 0, "escalate_if_still_missed_after"),
+            0,
+            "greater than or equal to 1",
+        ),
+        (
+            ("policies", "health-dependency", "levels", 0, "notify_with_previous"),
+            True,
+            "no previous level",
+        ),
         (("policies", "ws3-governance", "levels", 0, "escalate_after_days"), -1, "greater than 0"),
         (("policies", "ws3-governance", "rule"), "r11; drop table", "pattern"),
         (("policies", "ws3-governance", "levels"), [], "at least 1"),
@@ -137,7 +154,7 @@ def test_horizon_can_be_set_by_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_plan_due_over_christmas_counts_working_days() -> None:
     """R5 reaches the SRO on Thursday 24 December 2026: the joint recovery plan is due
     ten working days later, on Tuesday 12 January 2027."""
-    h = Harness(kpi="advice_6wk_health")
+    h = Scenario(kpi="advice_6wk_health")
     h.run(
         [
             {"at": "2026-12-17", "cycle": "2026-W50", "value": 50.0},
@@ -156,7 +173,7 @@ def test_plan_due_over_christmas_counts_working_days() -> None:
 
 
 def test_plan_due_over_easter_2027() -> None:
-    h = Harness(kpi="advice_6wk_health")
+    h = Scenario(kpi="advice_6wk_health")
     h.run(
         [
             {"at": "2027-03-18", "cycle": "2027-W10", "value": 50.0},
@@ -187,19 +204,11 @@ def test_tokens_and_roles() -> None:
     assert "dev-admin-token\n" not in text.replace("(dev-admin-token)", "")
 
 
-def test_engine_uses_the_given_horizon() -> None:
-    now = datetime(2026, 7, 1, 22, 59, tzinfo=UTC)
-    config = load_escalation()
-    old = CycleResult(
-        "ehcp_20wk", "month", "all", "2026-05", 1, 40.0, None, 90.0, 4, 10, date(2026, 6, 11)
-    )
-    e = Engine(
-        config=config, dictionary=load_kpis(), now=now, lookup=lambda _: None, horizon_days=30
-    )
-    e.closed_cycle(old, None)
-    assert [a.historical for a in e.changed_alerts()] == [False]
-    e = Engine(
-        config=config, dictionary=load_kpis(), now=now, lookup=lambda _: None, horizon_days=14
-    )
-    e.closed_cycle(old, None)
-    assert [a.historical for a in e.changed_alerts()] == [True] and e.outbox == []
+def test_the_rules_use_the_given_horizon() -> None:
+    """May 2026 closed on 11 June; on 1 July it is within a 30-day horizon but not a
+    14-day one, so it notifies only with the longer horizon."""
+    for horizon, historical in ((30, False), (14, True)):
+        h = Scenario(horizon_days=horizon)
+        h.run([{"at": "2026-07-01", "cycle": "2026-05", "value": 40.0, "denominator": 10}])
+        assert h.find("R10").historical is historical
+        assert bool(h.sent) is not historical

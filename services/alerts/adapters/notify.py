@@ -32,10 +32,12 @@ from email.utils import format_datetime
 from typing import Literal
 
 import httpx
+from sqlalchemy.engine import Engine as DbEngine
 
 from sendwatch.observability import NOTIFICATIONS, get_logger
+from services.alerts.adapters import outbox
 from services.alerts.adapters.orm import OutboxRow
-from services.alerts.adapters.repository import AlertStore
+from services.alerts.domain import messages
 
 log = get_logger(__name__)
 
@@ -90,9 +92,6 @@ def build_email(row: OutboxRow, sender: str) -> EmailMessage:
     return msg
 
 
-DIGEST_RULES = frozenset({"MS1", "MS2"})  # case-level milestone notices
-
-
 def _rule_of(row: OutboxRow) -> str | None:
     try:
         return str(json.loads(row.payload).get("rule"))
@@ -101,44 +100,21 @@ def _rule_of(row: OutboxRow) -> str | None:
 
 
 def split_digests(rows: list[OutboxRow]) -> tuple[list[OutboxRow], list[list[OutboxRow]]]:
-    """Case-level milestone emails due at the same time for the same recipient go out as
-    one digest (a clock tick can slip dozens of cases at once); everything else, and a
-    lone milestone email, goes out on its own."""
-    groups: dict[str, list[OutboxRow]] = {}
-    single: list[OutboxRow] = []
-    for row in rows:
-        if row.channel == "email" and _rule_of(row) in DIGEST_RULES:
-            groups.setdefault(row.recipient, []).append(row)
-        else:
-            single.append(row)
-    digests = []
-    for group in groups.values():
-        if len(group) == 1:
-            single.append(group[0])
-        else:
-            digests.append(group)
-    return single, digests
+    """Which rows go out on their own and which together (``messages.split_digests``)."""
+    return messages.split_digests(rows, _rule_of)
 
 
 def build_digest(rows: list[OutboxRow], sender: str) -> EmailMessage:
+    text = messages.digest([(r.subject, r.body) for r in rows])
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = rows[0].recipient
-    msg["Subject"] = f"[sendwatch MS1] {len(rows)} statutory milestones slipped"
+    msg["Subject"] = text.subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     ids = "-".join(str(r.id) for r in rows[:3])
     msg["Message-ID"] = f"<sendwatch-digest-{ids}-{len(rows)}@sendwatch.local>"
     msg["X-Sendwatch-Alerts"] = ", ".join(r.alert_id for r in rows)
-    lines = [
-        f"{len(rows)} case milestones have passed their statutory deadline without being "
-        "completed. Each is listed below in full.",
-        "",
-        *[f"- {r.subject.removeprefix('[sendwatch MS1] ')}" for r in rows],
-        "",
-    ]
-    for r in rows:
-        lines += ["-" * 72, r.body, ""]
-    msg.set_content("\n".join(lines))
+    msg.set_content(text.body)
     return msg
 
 
@@ -207,14 +183,14 @@ class Relay:
 
     def __init__(
         self,
-        store: AlertStore,
+        db: DbEngine,
         smtp: SmtpSettings,
         *,
         poll_s: float = 2.0,
         retry_base_s: float = 5.0,
         retry_max_s: float = 300.0,
     ) -> None:
-        self.store = store
+        self.db = db
         self.smtp = smtp
         self.poll_s = poll_s
         self.retry_base_s = retry_base_s
@@ -224,9 +200,9 @@ class Relay:
         self._client: httpx.AsyncClient | None = None
 
     @classmethod
-    def from_env(cls, store: AlertStore) -> Relay:
+    def from_env(cls, db: DbEngine) -> Relay:
         return cls(
-            store,
+            db,
             SmtpSettings.from_env(),
             poll_s=float(os.environ.get("SENDWATCH_NOTIFY_POLL_S", "2")),
             retry_base_s=float(os.environ.get("SENDWATCH_NOTIFY_RETRY_BASE_S", "5")),
@@ -245,7 +221,7 @@ class Relay:
         return float(min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempts - 1)))
 
     async def deliver_due(self) -> int:
-        rows = await asyncio.to_thread(self.store.due_notifications, self.channels)
+        rows = await asyncio.to_thread(outbox.due_notifications, self.db, self.channels)
         single, digests = split_digests(rows)
         for row in single:
             await self.deliver(row)
@@ -260,18 +236,23 @@ class Relay:
             await asyncio.to_thread(send_message, self.smtp, build_digest(rows, self.smtp.sender))
         except PermanentError as exc:
             for row in rows:
-                await asyncio.to_thread(self.store.mark_delivered, row, "failed", str(exc))
+                await asyncio.to_thread(self._mark, row, "failed", str(exc))
             NOTIFICATIONS.labels("email", "failed").inc(len(rows))
         except TransientError as exc:
             retry_at = datetime.now(UTC) + timedelta(seconds=self.backoff(rows[0].attempts + 1))
             for row in rows:
-                await asyncio.to_thread(self.store.mark_delivered, row, "retry", str(exc), retry_at)
+                await asyncio.to_thread(self._mark, row, "retry", str(exc), retry_at)
             NOTIFICATIONS.labels("email", "retry").inc(len(rows))
         else:
             for row in rows:
-                await asyncio.to_thread(self.store.mark_delivered, row, "sent")
+                await asyncio.to_thread(self._mark, row, "sent")
             NOTIFICATIONS.labels("email", "sent").inc(len(rows))
             log.info("digest_sent", to=rows[0].recipient, slips=len(rows))
+
+    def _mark(
+        self, row: OutboxRow, outcome: str, error: str | None = None, at: datetime | None = None
+    ) -> None:
+        outbox.mark_delivered(self.db, row, outcome, error, at)
 
     async def deliver(self, row: OutboxRow) -> None:
         try:
@@ -281,12 +262,12 @@ class Relay:
                 assert self._client is not None
                 await post_webhook(self._client, row)
         except PermanentError as exc:
-            await asyncio.to_thread(self.store.mark_delivered, row, "failed", str(exc))
+            await asyncio.to_thread(self._mark, row, "failed", str(exc))
             NOTIFICATIONS.labels(row.channel, "failed").inc()
             log.warning("notification_failed", outbox_id=row.id, to=row.recipient, error=str(exc))
         except TransientError as exc:
             retry_at = datetime.now(UTC) + timedelta(seconds=self.backoff(row.attempts + 1))
-            await asyncio.to_thread(self.store.mark_delivered, row, "retry", str(exc), retry_at)
+            await asyncio.to_thread(self._mark, row, "retry", str(exc), retry_at)
             NOTIFICATIONS.labels(row.channel, "retry").inc()
             log.warning(
                 "notification_retry",
@@ -297,13 +278,13 @@ class Relay:
             )
         else:
             # Mark at once: the only window for a repeat is between accept and this commit.
-            await asyncio.to_thread(self.store.mark_delivered, row, "sent")
+            await asyncio.to_thread(self._mark, row, "sent")
             NOTIFICATIONS.labels(row.channel, "sent").inc()
             log.info("notification_sent", outbox_id=row.id, to=row.recipient, channel=row.channel)
 
     async def run(self) -> None:
         if not self.smtp.host:
-            pending = await asyncio.to_thread(self.store.pending_counts)
+            pending = await asyncio.to_thread(outbox.pending_counts, self.db)
             log.warning(
                 "smtp_not_configured",
                 message="SENDWATCH_SMTP_HOST is unset: email stays in the outbox until it is",

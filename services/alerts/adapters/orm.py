@@ -27,9 +27,10 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        at: datetime = value
+        if at.tzinfo is None:
+            return at.replace(tzinfo=UTC)
+        return at.astimezone(UTC)
 
 
 class KpiObservation(SQLModel, table=True):
@@ -78,6 +79,10 @@ class CycleValueRow(SQLModel, table=True):
     numerator: int | None = None
     denominator: int | None = None
     closed_on: date
+    goal: float | None = None  # the goal it was judged against
+    goal_label: str | None = Field(default=None, max_length=40)  # None: stored before goals
+    direction: str | None = Field(default=None, max_length=8)
+    unit: str | None = Field(default=None, max_length=16)
     seen_at: datetime = Field(sa_type=UtcDateTime)
 
 

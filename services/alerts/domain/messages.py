@@ -1,51 +1,31 @@
 """Notification text in plain English for board members and officers: which measure,
 which cycle and breakdown, the value against the standard and the trajectory target,
 why it escalated (rule id and the cycles' values), who is accountable, what is due by
-when, and the link to the alert."""
+when, and the link to the alert.  Also which notifications go out together as one
+digest, and its wording."""
 
 from __future__ import annotations
 
-import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from contracts.cycles import human_date, human_day
 from contracts.escalation import Level
 from services.alerts.domain.model import Alert, Notice, local_date
-
-RULES: dict[str, str] = {
-    "R10": (
-        "Reform Plan §12: where metrics indicate deterioration there is an immediate "
-        "review, named accountability, and follow-up through the next reporting cycle"
-    ),
-    "R11": (
-        "Reform Plan §12: where progress is not secured, escalation routes through "
-        "governance are used (WS3, QAG, Partnership Board, Ambition Board / HWB)"
-    ),
-    "R5": (
-        "Reform Plan R5: where NHS/ICB standards are missed for two consecutive cycles, "
-        "the SRO escalates to ICB Place leadership and requires a joint recovery plan "
-        "with actions, timescales and named owners"
-    ),
-    "R1": ("Reform Plan R1: an exception report and recovery plan is due within 10 working days"),
-    "MS1": (
-        "Reform Plan R12: the timeliness dashboard gives early warning of slippage so "
-        "that it can be rectified immediately"
-    ),
-    "MS2": "Early warning: a statutory milestone is close to its deadline",
-}
-
-MILESTONES: dict[str, str] = {
-    "decision_to_assess": "the decision whether to assess (6 weeks)",
-    "advice_education": "education advice (6 weeks from the request)",
-    "advice_ep": "educational psychology advice (6 weeks from the request)",
-    "advice_health": "health advice (6 weeks from the request)",
-    "advice_social_care": "social care advice (6 weeks from the request)",
-    "not_issue_decision": "the decision not to issue a plan (16 weeks)",
-    "draft_plan": "the draft EHC plan (week 18, leaving 15 days for comments)",
-    "final_plan": "the final EHC plan (20 weeks)",
-}
+from services.alerts.domain.wording import (
+    MILESTONES,
+    RULES,
+    an,
+    breakdown_text,
+    cycle_line,
+    day_text,
+    fmt_value,
+    goal_text,
+    who,
+    wrap,
+)
 
 
 @dataclass(frozen=True)
@@ -55,61 +35,14 @@ class Rendered:
     payload: dict[str, Any]
 
 
-def fmt_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "no value"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    return f"{value:g}"
-
-
-def breakdown_text(breakdown: str) -> str:
-    if breakdown == "all":
-        return "the whole of Shropshire (all children and young people)"
-    dim, _, val = breakdown.partition("=")
-    return f"{dim.replace('_', ' ')} {val}" if val else breakdown
-
-
-def an(noun: object) -> str:
-    return "An" if str(noun or "r")[:1].lower() in "aeiou" else "A"
-
-
-def _date(iso: str | None) -> str:
-    return human_date(date.fromisoformat(iso)) if iso else "not set"
-
-
-def _cycle_line(c: dict[str, Any], unit: str) -> str:
-    count = ""
-    if c.get("denominator"):
-        count = f" ({c.get('numerator')} of {c.get('denominator')})"
-    target = c.get("target")
-    target_text = (
-        f"trajectory target {fmt_value(target, unit)}"
-        if target is not None
-        else "no trajectory target set for this cycle"
-    )
-    revised = f" [restated, revision {c['revision']}]" if c.get("revision", 1) > 1 else ""
-    return (
-        f"  - {c['label']}: {fmt_value(c.get('value'), unit)}{count}{revised}. "
-        f"Standard {fmt_value(c.get('standard'), unit)}; {target_text}."
-    )
-
-
-def _wrap(text: str) -> str:
-    return "\n".join(
-        textwrap.fill(p, width=78) if not p.startswith("  ") else p for p in text.split("\n")
-    )
+def _unit(alert: Alert) -> tuple[str, str]:
+    return str(alert.facts.get("unit", "percent")), str(alert.facts.get("direction", "higher"))
 
 
 def _level(alert: Alert, level: int) -> Level | None:
     if alert.policy is None or not 1 <= level <= len(alert.policy.levels):
         return None
     return alert.policy.levels[level - 1]
-
-
-def _who(level: Level) -> str:
-    """A level's body and role, e.g. 'Quality Assurance Group (QAG) (Chair: ...)'."""
-    return f"{level.body} ({level.role})" if level.role else level.body
 
 
 def render(alert: Alert, notice: Notice, level: int, now: datetime, base_url: str) -> Rendered:
@@ -136,7 +69,7 @@ def render(alert: Alert, notice: Notice, level: int, now: datetime, base_url: st
         footer += (
             f" Policy {alert.policy_name} version {alert.policy.version} ({alert.policy.title})."
         )
-    body = _wrap(body) + "\n" + _wrap(footer) + "\n"
+    body = wrap(body) + "\n" + wrap(footer) + "\n"
     lvl = _level(alert, level)
     payload: dict[str, Any] = {
         "alert_id": alert.id,
@@ -174,37 +107,53 @@ def _kpi(alert: Alert) -> str:
 
 
 def _escalation(alert: Alert, level: int) -> tuple[str, str]:
-    unit = str(alert.facts.get("unit", "percent"))
+    unit, direction = _unit(alert)
     cycles = alert.facts.get("cycles", [])
     noun = alert.facts.get("cycle_noun", "cycle")
     lvl = _level(alert, level)
     assert alert.policy is not None and lvl is not None
-    n_levels = len(alert.policy.levels)
+    levels = alert.policy.levels
+    n_levels = len(levels)
     values = "; ".join(
         f"{c['label']}: {fmt_value(c.get('value'), unit)} against the {c.get('goal_label')} "
-        f"of {fmt_value(c.get('goal'), unit)}"
+        f"of {goal_text(c, unit, direction)}"
         for c in cycles[-2:]
     )
-    subject = (
-        f"Escalation to {lvl.body}: {alert.facts.get('kpi_name', alert.kpi)} missed "
-        f"two {noun}s running"
+    with_previous = level > alert.level  # notified together with the current level
+    on_miss: dict[str, Any] = alert.facts.get("escalated_on_miss") or {}
+    still = not with_previous and on_miss.get("level") == level
+    name = alert.facts.get("kpi_name", alert.kpi)
+    subject = f"Escalation to {lvl.body}: {name} " + (
+        "still missed after acknowledgement" if still else f"missed two {noun}s running"
     )
     lines = [
         f"This is an escalation from sendwatch, the SEND partnership's performance "
-        f"monitor, to {_who(lvl)}.",
+        f"monitor, to {who(lvl)}.",
         "",
         "WHAT HAS HAPPENED",
         f"{_kpi(alert)}, for {breakdown_text(alert.breakdown)}, has missed its goal in "
         f"two consecutive {noun}s:",
-        *(_cycle_line(c, unit) for c in cycles),
+        *(cycle_line(c, unit, direction) for c in cycles),
         "",
         "WHY IT HAS COME TO YOU",
         f"Rule {alert.rule} ({RULES.get(alert.rule, '')}): the goal was missed in two "
         f"consecutive closed {noun}s ({values}).",
         f"This is level {level} of {n_levels} of the {alert.policy.title}.",
     ]
-    if level > 1:
-        prev = alert.policy.levels[level - 2]
+    if with_previous:
+        first = levels[alert.level - 1]
+        lines.append(
+            f"It comes to you at the same time as {first.body}: this route notifies "
+            f"{lvl.body} as soon as the escalation starts, not only if nobody acknowledges."
+        )
+    elif still:
+        lines.append(
+            f"Acknowledged by {on_miss.get('acked_by')} on {day_text(on_miss.get('acked_on'))}, "
+            f"still missed in {' and '.join(on_miss.get('cycles', []))}: escalated to "
+            f"{lvl.body}."
+        )
+    elif level > 1:
+        prev = levels[level - 2]
         lines.append(
             f"It was sent to {prev.body} and nobody acknowledged it within "
             f"{prev.escalate_after_days:g} days, so it has come to you."
@@ -225,31 +174,44 @@ def _escalation(alert: Alert, level: int) -> tuple[str, str]:
             "by then, an overdue alert is raised (rule R1)."
         )
     elif alert.plan_due is not None:
+        asked = _level(alert, alert.plan_level or 0)
         lines.append(
-            f"{an(alert.plan_document)} {alert.plan_document} is due by "
-            f"{human_day(alert.plan_due)}"
+            f"{an(alert.plan_document)} {alert.plan_document} is due"
+            + (f" from {asked.body}" if asked else "")
+            + f" by {human_day(alert.plan_due)}"
             + (" and has been recorded." if alert.plan_recorded_at else ".")
         )
     nxt = alert.next_escalation_at()
-    if nxt is not None and level < n_levels:
-        lines.append(
-            f"If nobody acknowledges this alert by {human_date(local_date(nxt))}, it goes "
-            f"to {alert.policy.levels[level].body}."
-        )
-    elif level == n_levels:
+    if level == n_levels:
         lines.append("This is the last level of the escalation route.")
+    elif not with_previous:
+        if nxt is not None:
+            lines.append(
+                f"If nobody acknowledges this alert by {human_date(local_date(nxt))}, it "
+                f"goes to {levels[level].body}."
+            )
+        after = lvl.escalate_if_still_missed_after
+        if after is not None:
+            more = (
+                f"the next closed {noun} also misses"
+                if after == 1
+                else (f"{after} more closed {noun}s also miss")
+            )
+            lines.append(
+                f"If it is acknowledged but {more} the goal, it goes on to {levels[level].body}."
+            )
     return subject, "\n".join(lines)
 
 
 def _deterioration(alert: Alert) -> tuple[str, str]:
-    unit = str(alert.facts.get("unit", "percent"))
+    unit, direction = _unit(alert)
     cycles = alert.facts.get("cycles", [])
     last = cycles[-1] if cycles else {}
     noun = alert.facts.get("cycle_noun", "cycle")
     subject = (
         f"Deterioration: {alert.facts.get('kpi_name', alert.kpi)} missed its goal in "
         f"{last.get('label', alert.cycle)} ({fmt_value(last.get('value'), unit)} against "
-        f"{fmt_value(last.get('goal'), unit)})"
+        f"{goal_text(last, unit, direction)})"
     )
     follow = human_date(alert.follow_up_due) if alert.follow_up_due else "the next cycle"
     lines = [
@@ -258,7 +220,7 @@ def _deterioration(alert: Alert) -> tuple[str, str]:
         "WHAT HAS HAPPENED",
         f"{_kpi(alert)}, for {breakdown_text(alert.breakdown)}, missed its "
         f"{last.get('goal_label', 'goal')} in {last.get('label', alert.cycle)}:",
-        _cycle_line(last, unit),
+        cycle_line(last, unit, direction),
         "",
         "WHY YOU ARE RECEIVING THIS",
         f"Rule R10 ({RULES['R10']}).",
@@ -277,12 +239,12 @@ def _milestone(alert: Alert, level: int) -> tuple[str, str]:
     f = alert.facts
     name = MILESTONES.get(str(f.get("milestone")), str(f.get("milestone")))
     lvl = _level(alert, level)
-    to = f"To {_who(lvl)}." if lvl else "For the record."
+    to = f"To {who(lvl)}." if lvl else "For the record."
     if f.get("routed_to"):
         to = f"To {f['routed_to']}, for {f.get('workstream')}."
     slipped = f.get("milestone_kind") == "slipped"
     what = "slipped" if slipped else "early warning"
-    subject = f"Milestone {what}: {name}, case {f.get('case')} (due {_date(f.get('due'))})"
+    subject = f"Milestone {what}: {name}, case {f.get('case')} (due {day_text(f.get('due'))})"
     state = (
         "has passed without the step being recorded"
         if slipped
@@ -294,8 +256,8 @@ def _milestone(alert: Alert, level: int) -> tuple[str, str]:
         "WHAT HAS HAPPENED",
         f"The statutory deadline for {name} for case {f.get('case')} (locality "
         f"{f.get('locality')}, age {f.get('age_band')}) {state}. The clock started on "
-        f"{_date(f.get('start'))}; the step was due by {_date(f.get('due'))}; on "
-        f"{_date(f.get('on'))} it was day {f.get('day')}.",
+        f"{day_text(f.get('start'))}; the step was due by {day_text(f.get('due'))}; on "
+        f"{day_text(f.get('on'))} it was day {f.get('day')}.",
         f"Measure affected: {_kpi(alert)}. Accountable owner: {f.get('owner', 'not named')}.",
         "",
         "WHY YOU ARE RECEIVING THIS",
@@ -314,16 +276,16 @@ def _overdue(alert: Alert, level: int) -> tuple[str, str]:
     lvl = _level(alert, level)
     subject = (
         f"Overdue: {f.get('document', 'recovery plan')} for "
-        f"{f.get('kpi_name', alert.kpi)} was due {_date(f.get('plan_due'))}"
+        f"{f.get('kpi_name', alert.kpi)} was due {day_text(f.get('plan_due'))}"
     )
     lines = [
-        (f"To {_who(lvl)}." if lvl else "For the record."),
+        (f"To {who(lvl)}." if lvl else "For the record."),
         "",
         "WHAT HAS HAPPENED",
         f"{an(f.get('document'))} {f.get('document', 'recovery plan')} was required from "
-        f"{f.get('asked_of', 'the accountable body')} on {_date(f.get('asked_on'))}, "
+        f"{f.get('asked_of', 'the accountable body')} on {day_text(f.get('asked_on'))}, "
         f"under escalation alert {f.get('parent_id')} ({f.get('parent_rule')}: "
-        f"{f.get('parent_title', '')}). It was due by {_date(f.get('plan_due'))} "
+        f"{f.get('parent_title', '')}). It was due by {day_text(f.get('plan_due'))} "
         f"({f.get('working_days')} working days, not counting weekends and bank holidays) "
         "and none has been recorded.",
         "",
@@ -339,7 +301,7 @@ def _overdue(alert: Alert, level: int) -> tuple[str, str]:
 
 
 def _resolved(alert: Alert) -> tuple[str, str]:
-    unit = str(alert.facts.get("unit", "percent"))
+    unit, direction = _unit(alert)
     rec = alert.facts.get("recovered")
     if alert.kind == "overdue":
         subject = f"Resolved: {alert.facts.get('document', 'recovery plan')} recorded"
@@ -350,7 +312,7 @@ def _resolved(alert: Alert) -> tuple[str, str]:
         )
         why = (
             f"in {rec['label']} the measure was {fmt_value(rec.get('value'), unit)} against "
-            f"its {rec.get('goal_label')} of {fmt_value(rec.get('goal'), unit)}"
+            f"its {rec.get('goal_label')} of {goal_text(rec, unit, direction)}"
         )
     else:
         subject = f"Resolved: {alert.title}"
@@ -364,3 +326,56 @@ def _resolved(alert: Alert) -> tuple[str, str]:
         "again from the first level.",
     ]
     return subject, "\n".join(lines)
+
+
+# --- digests -------------------------------------------------------------------------
+
+
+class Addressed(Protocol):
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def recipient(self) -> str: ...
+
+
+Q = TypeVar("Q", bound=Addressed)
+
+DIGEST_RULES = frozenset({"MS1", "MS2"})  # case-level milestone notices
+
+
+def split_digests(
+    rows: Sequence[Q], rule_of: Callable[[Q], str | None]
+) -> tuple[list[Q], list[list[Q]]]:
+    """Case-level milestone emails due at the same time for the same recipient go out as
+    one digest (a clock tick can slip dozens of cases at once); everything else, and a
+    lone milestone email, goes out on its own."""
+    groups: dict[str, list[Q]] = {}
+    single: list[Q] = []
+    for row in rows:
+        if row.channel == "email" and rule_of(row) in DIGEST_RULES:
+            groups.setdefault(row.recipient, []).append(row)
+        else:
+            single.append(row)
+    digests = []
+    for group in groups.values():
+        if len(group) == 1:
+            single.append(group[0])
+        else:
+            digests.append(group)
+    return single, digests
+
+
+def digest(notices: Sequence[tuple[str, str]]) -> Rendered:
+    """One email listing several milestone notices, each (subject, body) in full."""
+    lines = [
+        f"{len(notices)} case milestones have passed their statutory deadline without being "
+        "completed. Each is listed below in full.",
+        "",
+        *[f"- {subject.removeprefix('[sendwatch MS1] ')}" for subject, _ in notices],
+        "",
+    ]
+    for _, body in notices:
+        lines += ["-" * 72, body, ""]
+    subject = f"[sendwatch MS1] {len(notices)} statutory milestones slipped"
+    return Rendered(subject, "\n".join(lines), {})

@@ -4,7 +4,6 @@ notifications to put in the outbox).  Plain dataclasses; no I/O."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -31,15 +30,41 @@ def start_of_day(d: date) -> datetime:
     return datetime.combine(d, time(0, 0), tzinfo=LONDON).astimezone(UTC)
 
 
-def alert_id(fingerprint: str) -> str:
-    """Alert ids are derived from the fingerprint: a replay into an empty database gives
-    the same ids, and re-triggers of one condition keep one id (with a new episode)."""
-    return "al-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+def judged_goal(
+    *,
+    target: float | None,
+    standard: float | None,
+    carried: bool = False,
+    goal: float | None = None,
+    to_be_established: bool = False,
+) -> tuple[float | None, str]:
+    """The goal a closed cycle is judged against, and what to call it.
+
+    The goal the producer published with the value (``carried``) wins: it may be an
+    interim goal before the first trajectory point, or none (no verdict).  Otherwise the
+    cycle's trajectory target, else the standard; a target "to be established" gives
+    no goal, so no verdict and no alert."""
+    if carried:
+        if goal is None:
+            return None, "target to be established" if to_be_established else "no goal"
+        if target is not None and goal == target:
+            return goal, "trajectory target"
+        if standard is not None and goal == standard:
+            return goal, "standard"
+        return goal, "interim goal"
+    if to_be_established:
+        return None, "target to be established"
+    if target is not None:
+        return target, "trajectory target"
+    if standard is not None:
+        return standard, "standard"
+    return None, "no goal"
 
 
 @dataclass(frozen=True)
 class CycleResult:
-    """A closed cycle of a watched KPI series, judged against its goal."""
+    """A closed cycle of a watched KPI series, with the goal, direction and unit it is
+    judged in (resolved once, when the value arrives: see ``series.cycle_result``)."""
 
     kpi: str
     cycle_kind: str
@@ -52,25 +77,22 @@ class CycleResult:
     numerator: int | None
     denominator: int | None
     closed_on: date  # the first day the cycle counted as closed
+    goal: float | None
+    goal_label: str  # trajectory target | standard | interim goal | ... (see judged_goal)
+    direction: str  # higher | lower | none
+    unit: str  # percent | count | days | rate | score
 
-    @property
-    def goal(self) -> float | None:
-        """The trajectory target when the cycle has one, else the standard."""
-        return self.target if self.target is not None else self.standard
-
-    @property
-    def goal_label(self) -> str:
-        return "trajectory target" if self.target is not None else "standard"
-
-    def verdict(self, direction: str, min_denominator: int = 1) -> Verdict:
-        goal = self.goal
-        if self.value is None or goal is None or direction == "none":
+    def verdict(self, min_denominator: int = 1) -> Verdict:
+        """Met or missed against the goal in the KPI's direction: 'higher' is met at or
+        above the goal, 'lower' (a cap) at or below it; no goal, no value, direction
+        'none' or too few completions to judge give no verdict."""
+        if self.value is None or self.goal is None or self.direction == "none":
             return "no_data"
         if self.denominator is not None and self.denominator < min_denominator:
             return "no_data"  # too few completions to judge
-        if direction == "lower":
-            return "met" if self.value <= goal else "missed"
-        return "met" if self.value >= goal else "missed"
+        if self.direction == "lower":
+            return "met" if self.value <= self.goal else "missed"
+        return "met" if self.value >= self.goal else "missed"
 
     def fact(self, label: str) -> dict[str, Any]:
         return {
@@ -102,8 +124,19 @@ class MilestoneInput:
     age_band: str
 
 
+def silence_until(until: datetime | date) -> datetime:
+    """The end of a silence: an instant, or a date meaning the end of that day in
+    England."""
+    if isinstance(until, datetime):
+        return until.astimezone(UTC)
+    return datetime.combine(until, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Silence:
+    """Mutes notifications for a KPI, a breakdown or both until a time (alerts are still
+    recorded; an escalation waits for the silence to end)."""
+
     id: int
     kpi: str | None
     breakdown: str | None
@@ -111,12 +144,33 @@ class Silence:
     reason: str
     created_by: str
 
-    def mutes(self, kpi: str, breakdown: str, now: datetime) -> bool:
-        return (
-            now < self.until
-            and (self.kpi is None or self.kpi == kpi)
-            and (self.breakdown is None or self.breakdown == breakdown)
+    @classmethod
+    def create(
+        cls,
+        *,
+        kpi: str | None,
+        breakdown: str | None,
+        until: datetime,
+        reason: str,
+        created_by: str,
+        now: datetime,
+    ) -> Silence:
+        """A new silence (id 0 until stored); it needs a scope and must end after now."""
+        if kpi is None and breakdown is None:
+            raise ValueError("a silence needs a kpi, a breakdown or both")
+        if until <= now:
+            raise ValueError(
+                f"`until` must be after the service's current time ({now.isoformat()})"
+            )
+        return cls(0, kpi, breakdown, until, reason, created_by[:200])
+
+    def covers(self, kpi: str, breakdown: str) -> bool:
+        return (self.kpi is None or self.kpi == kpi) and (
+            self.breakdown is None or self.breakdown == breakdown
         )
+
+    def mutes(self, kpi: str, breakdown: str, now: datetime) -> bool:
+        return now < self.until and self.covers(kpi, breakdown)
 
 
 @dataclass(frozen=True)

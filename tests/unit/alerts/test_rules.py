@@ -2,39 +2,21 @@
 inputs in event time (closed cycles, clock ticks, acknowledgements, recovery plans,
 silences, milestone alerts) and the alerts and notifications expected at the end.
 
-The harness plays the adapter's part: it keeps alerts in a dict (copied in and out, as
-rows would be), runs one ``Engine`` per input with "now" = the input's time, and then
-re-evaluates every alert whose next check is due, as the service does on every batch.
+The steps run through the real handlers over a ``FakeUnitOfWork`` (``scenario.py``), as
+the service runs each consumed batch and API action.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from collections import Counter
+from datetime import date
 from typing import Any
 
 import pytest
 import yaml
 
-from contracts import cycles
-from contracts.escalation import EscalationConfig, load_escalation
-from contracts.kpi_dictionary import load_kpis
-from services.alerts.domain.engine import Engine
-from services.alerts.domain.model import (
-    LONDON,
-    Alert,
-    CycleResult,
-    MilestoneInput,
-    Notification,
-    PlanAction,
-    RecoveryPlan,
-    Silence,
-)
-from services.alerts.domain.series import merge
-
-DICTIONARY = load_kpis()
-CONFIG = load_escalation()
+from contracts.escalation import EscalationConfig
+from tests.unit.alerts.scenario import CONFIG, Scenario, check_case
 
 WS3 = "ws3-ehcp-timeliness@example.org"
 QAG = "qag@example.org"
@@ -45,145 +27,6 @@ SRO = "sro-send@example.org"
 ICB = "icb-place-leadership@example.org"
 PEP = "principal-ep@example.org"
 DCO = "dco@example.org"
-
-
-def at(value: Any) -> datetime:
-    """A date means the end of that day in England (as the simulator's ticks are)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    d = value if isinstance(value, date) else date.fromisoformat(str(value))
-    return datetime.combine(d, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
-
-
-@dataclass
-class Harness:
-    kpi: str = "ehcp_20wk"
-    breakdown: str = "all"
-    horizon_days: int = 14
-    config: EscalationConfig = CONFIG
-    alerts: dict[str, Alert] = field(default_factory=dict)
-    values: dict[tuple[str, str, str], dict[str, CycleResult]] = field(default_factory=dict)
-    silences: list[Silence] = field(default_factory=list)
-    sent: list[Notification] = field(default_factory=list)
-    audit: list[Any] = field(default_factory=list)
-    fired: list[str] = field(default_factory=list)
-    now: datetime | None = None
-
-    def engine(self, when: datetime) -> Engine:
-        self.now = max(self.now or when, when)
-        return Engine(
-            config=self.config,
-            dictionary=DICTIONARY,
-            now=self.now,
-            lookup=lambda aid: copy.deepcopy(self.alerts.get(aid)),
-            silences=list(self.silences),
-            horizon_days=self.horizon_days,
-        )
-
-    def commit(self, e: Engine) -> None:
-        due = [
-            a.id
-            for a in self.alerts.values()
-            if a.next_check_at is not None and a.next_check_at <= e.now
-        ]
-        e.advance(due)
-        for a in e.changed_alerts():
-            self.alerts[a.id] = copy.deepcopy(a)
-        self.sent += e.outbox
-        self.audit += e.audit
-        self.fired += e.fired
-
-    def cycle(self, when: datetime, step: dict[str, Any]) -> None:
-        kpi = step.get("kpi", self.kpi)
-        label = str(step["cycle"])
-        kind = cycles.kind_of(label)
-        breakdown = step.get("breakdown", self.breakdown)
-        k = DICTIONARY.kpis[kpi]
-        result = CycleResult(
-            kpi=kpi,
-            cycle_kind=kind,
-            breakdown=breakdown,
-            cycle=label,
-            revision=int(step.get("revision", 1)),
-            value=step.get("value"),
-            target=step.get("target"),
-            standard=step.get("standard", k.standard),
-            numerator=None,
-            denominator=step.get("denominator"),
-            closed_on=cycles.closed_on(label, DICTIONARY.grace_days),
-        )
-        stored = self.values.setdefault((kpi, kind, breakdown), {})
-        fresh, steps = merge(stored, [result])
-        stored.update(fresh)
-        e = self.engine(when)
-        for s in steps:
-            e.closed_cycle(s.cur, s.prev, restated=s.restated)
-        self.commit(e)
-
-    def run(self, steps: list[dict[str, Any]]) -> None:
-        for step in steps:
-            when = at(step["at"])
-            if "cycle" in step:
-                self.cycle(when, step)
-            elif "tick" in step:
-                self.commit(self.engine(when))
-            elif "ack" in step:
-                e = self.engine(when)
-                e.acknowledge(self.find(step["ack"]).id, step.get("by", "Test User"))
-                self.commit(e)
-            elif "plan" in step:
-                e = self.engine(when)
-                plan = RecoveryPlan(
-                    summary="Recovery plan",
-                    actions=(
-                        PlanAction("Recruit two locum EPs", "Principal EP", date(2027, 3, 1)),
-                    ),
-                    recorded_by=step.get("by", "Test User"),
-                )
-                e.record_plan(self.find(step["plan"]).id, plan)
-                self.commit(e)
-            elif "silence" in step:
-                spec = step["silence"]
-                self.silences.append(
-                    Silence(
-                        id=len(self.silences) + 1,
-                        kpi=spec.get("kpi"),
-                        breakdown=spec.get("breakdown"),
-                        until=at(spec["until"]),
-                        reason=spec.get("reason", "test"),
-                        created_by="Test User",
-                    )
-                )
-                self.commit(self.engine(when))
-            elif "milestone" in step:
-                m = step["milestone"]
-                e = self.engine(when)
-                e.milestone(
-                    MilestoneInput(
-                        event_id=f"ms-{m['case']}",
-                        case=m["case"],
-                        at=when,
-                        milestone=m.get("name", "decision_to_assess"),
-                        kind=m.get("kind", "slipped"),
-                        kpi=m.get("kpi", "decision_6wk"),
-                        start=date(2026, 4, 1),
-                        due=date(2026, 5, 13),
-                        day=43,
-                        locality="shrewsbury",
-                        age_band="5-10",
-                    )
-                )
-                self.commit(e)
-            else:
-                raise AssertionError(f"unknown step {step}")
-
-    def find(self, rule: str) -> Alert:
-        found = [a for a in self.alerts.values() if a.rule == rule]
-        assert len(found) == 1, f"{len(found)} alerts with rule {rule}"
-        return found[0]
-
-    def mail(self) -> list[tuple[str, int, str, str]]:
-        return [(n.recipient, n.level, n.notice, self.alerts[n.alert_id].rule) for n in self.sent]
 
 
 # --- the tables ----------------------------------------------------------------------
@@ -208,7 +51,7 @@ CASES = yaml.safe_load(
   exp_alerts:
     - {rule: R10, status: superseded}
     - {rule: R11, status: open, kind: escalation, level: 1, cycle: 2026-06,
-       policy: ws3-governance, policy_version: 1}
+       policy: ws3-governance, policy_version: 2}
   exp_mail:
     - [principal-ep@example.org, 0, alert, R10]
     - [ws3-ehcp-timeliness@example.org, 1, alert, R11]
@@ -402,7 +245,7 @@ CASES = yaml.safe_load(
   exp_mail:
     - [ws3-ehcp-timeliness@example.org, 1, alert, R11]
 
-- name: R5 on weekly health advice asks the SRO for a joint recovery plan
+- name: R5 on weekly health advice asks the SRO for a joint recovery plan, with ICB Place told
   kpi: advice_6wk_health
   steps:
     - {at: 2026-11-19, cycle: 2026-W46, value: 70.0}
@@ -417,6 +260,7 @@ CASES = yaml.safe_load(
   exp_mail:
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]   # with the SRO, at trigger
     - [sro-send@example.org, 1, alert, R1]
     - [icb-place-leadership@example.org, 2, alert, R1]
 
@@ -434,6 +278,7 @@ CASES = yaml.safe_load(
   exp_mail:
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]
 
 - name: a plan recorded late resolves the overdue alert and tells its recipients
   kpi: advice_6wk_health
@@ -450,12 +295,13 @@ CASES = yaml.safe_load(
   exp_mail:
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]
     - [sro-send@example.org, 1, alert, R1]
     - [icb-place-leadership@example.org, 2, alert, R1]
     - [sro-send@example.org, 0, resolved, R1]
     - [icb-place-leadership@example.org, 0, resolved, R1]
 
-- name: unacknowledged R5 goes to ICB Place leadership after 5 days
+- name: unacknowledged R5 moves to ICB Place leadership after 5 days, already told once
   kpi: advice_6wk_health
   steps:
     - {at: 2026-11-19, cycle: 2026-W46, value: 70.0}
@@ -524,37 +370,11 @@ CASES = yaml.safe_load(
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_rule_table(case: dict[str, Any]) -> None:
-    h = Harness(kpi=case.get("kpi", "ehcp_20wk"))
-    h.run(case["steps"])
-    got = sorted(h.alerts.values(), key=lambda a: (a.rule, a.opened_at))
-    assert [a.rule for a in got] == sorted(e["rule"] for e in case["exp_alerts"]), [
-        (a.rule, a.status) for a in got
-    ]
-    for exp in case["exp_alerts"]:
-        a = h.find(exp["rule"])
-        for key, want in exp.items():
-            if key == "rule":
-                continue
-            if key == "owner":
-                have: Any = a.facts.get("owner")
-            elif key == "plan_recorded":
-                have = a.plan_recorded_at is not None
-            elif key in ("follow_up_due", "plan_due"):
-                have = getattr(a, key)
-                want = date.fromisoformat(str(want)) if isinstance(want, str) else want
-            elif key == "policy":
-                have = a.policy_name
-            elif key == "cycles":
-                have = [c["cycle"] for c in a.facts["cycles"]]
-            else:
-                have = getattr(a, key)
-            assert have == want, f"{exp['rule']}.{key}: {have!r} != {want!r}"
-    if "exp_mail" in case:
-        assert h.mail() == [tuple(m) for m in case["exp_mail"]]
+    check_case(Scenario(kpi=case.get("kpi", "ehcp_20wk")), case)
 
 
 def test_every_notification_names_the_rule_the_owner_and_the_link() -> None:
-    h = Harness()
+    h = Scenario()
     h.run(
         [
             {"at": "2026-06-11", "cycle": "2026-05", "value": 40.0},
@@ -586,7 +406,7 @@ def test_every_notification_names_the_rule_the_owner_and_the_link() -> None:
 
 
 def test_ws3_level_1_message_reads_plainly() -> None:
-    h = Harness()
+    h = Scenario()
     h.run(
         [
             {"at": "2026-06-11", "cycle": "2026-05", "value": 40.0},
@@ -606,25 +426,26 @@ def test_alert_ids_are_stable_across_replays() -> None:
         {"at": "2026-06-11", "cycle": "2026-05", "value": 40.0},
         {"at": "2026-07-11", "cycle": "2026-06", "value": 45.0},
     ]
-    a, b = Harness(), Harness()
+    a, b = Scenario(), Scenario()
     a.run(steps)
     b.run(steps)
     assert sorted(a.alerts) == sorted(b.alerts)
-    assert a.fired == ["R10", "R11"]
+    assert a.uow.outcome.fired == Counter({"R10": 1, "R11": 1})
 
 
 def test_an_open_alert_keeps_its_policy_version() -> None:
-    h = Harness()
+    h = Scenario()
     h.run(
         [
             {"at": "2026-06-11", "cycle": "2026-05", "value": 40.0},
             {"at": "2026-07-11", "cycle": "2026-06", "value": 45.0},
         ]
     )
-    # Version 2 of the policy: a 1-day delay and a different QAG address.
+    # The next version of the policy: a 1-day delay and a different QAG address.
     raw = CONFIG.model_dump(mode="json")
     ws3 = raw["policies"]["ws3-governance"]
-    ws3["version"] = 2
+    shipped = ws3["version"]
+    ws3["version"] = shipped + 1
     ws3["levels"][0]["escalate_after_days"] = 1
     ws3["levels"][1]["recipients"] = [{"email": "qag-v2@example.org"}]
     h.config = EscalationConfig.model_validate(raw)
@@ -632,9 +453,9 @@ def test_an_open_alert_keeps_its_policy_version() -> None:
     assert h.find("R11").level == 1  # still version 1's 7 days
     h.run([{"at": "2026-07-18", "tick": True}])
     esc = h.find("R11")
-    assert (esc.level, esc.policy_version) == (2, 1)
+    assert (esc.level, esc.policy_version) == (2, shipped)
     assert [m[0] for m in h.mail() if m[1] == 2] == [QAG]
-    # Recovery, then a re-trigger: the new episode starts under version 2.
+    # Recovery, then a re-trigger: the new episode starts under the new version.
     h.run(
         [
             {"at": "2026-08-11", "cycle": "2026-07", "value": 95.0},
@@ -644,5 +465,5 @@ def test_an_open_alert_keeps_its_policy_version() -> None:
         ]
     )
     esc = h.find("R11")
-    assert (esc.episode, esc.policy_version, esc.level) == (2, 2, 2)
+    assert (esc.episode, esc.policy_version, esc.level) == (2, shipped + 1, 2)
     assert [m[0] for m in h.mail() if m[1] == 2] == [QAG, "qag-v2@example.org"]

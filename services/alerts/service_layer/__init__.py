@@ -1,0 +1,1 @@
+"""The alerts service layer: one handler per message or command over a unit of work."""
