@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from sendwatch.tansu import free_port
+from cli.tansu import free_port
 from tests.helpers import AUTH, case_event, wait_for
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sendwatch import kafka
-from sendwatch.kafka import KafkaCluster, KafkaNode, KafkaUnavailable
+from cli import kafka
+from cli.kafka import KafkaCluster, KafkaNode, KafkaUnavailable
 
 
 def _cluster(tmp_path: Path, n: int) -> KafkaCluster:

@@ -13,7 +13,7 @@ import pytest
 
 from contracts.kpi_dictionary import load_kpis
 from contracts.snapshots import KpiValue
-from sendwatch.benchmarks import parse_neighbours, parse_timeliness
+from services.reporting.benchmarks import parse_neighbours, parse_timeliness
 from services.reporting.domain import dashboard, periods
 from services.reporting.domain.charts import Bar, LineChart, Series, bar_chart, line_chart
 from services.reporting.domain.exports import QUARTERLY_COLUMNS, Authority, quarterly_rows, to_csv

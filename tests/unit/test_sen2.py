@@ -18,15 +18,16 @@ from contracts.case_events import parse_case_event
 from contracts.codes import AgeBand
 from contracts.privacy import find_personal_data
 from contracts.sources import load_sources
-from sendwatch.sen2.events import EventDict, Sen2Conversion, convert_sen2
-from sendwatch.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
-from sendwatch.sen2.parse import (
+from services.ingest.domain.intake import all_foreign, check_batch
+from services.ingest.sources.sen2.events import EventDict, Sen2Conversion, convert_sen2
+from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
+from services.ingest.sources.sen2.parse import (
     ProblemReason,
     Sen2FormatError,
     check_well_formed,
     parse_sen2,
 )
-from sendwatch.sen2.pseudonymise import (
+from services.ingest.sources.sen2.pseudonymise import (
     KEY_ENV,
     Pseudonymiser,
     PseudonymKeyError,
@@ -36,8 +37,11 @@ from sendwatch.sen2.pseudonymise import (
     outward_code,
     resolve_key,
 )
-from sendwatch.sen2.synthetic import ExpectedFigures, PlanTimeliness, generate_sen2_xml
-from services.ingest.domain.intake import all_foreign, check_batch
+from services.ingest.sources.sen2.synthetic import (
+    ExpectedFigures,
+    PlanTimeliness,
+    generate_sen2_xml,
+)
 
 KEY = "unit-test-pseudonym-key-0123456789"
 OTHER_KEY = "another-pseudonym-key-9876543210"
@@ -777,7 +781,7 @@ def _run_import(
 def test_import_posts_batches_retries_and_waits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("sendwatch.sen2.importer.time.sleep", lambda s: None)
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
     xml, expected = generate_sen2_xml(seed=8, persons=600, malformed=4)
     stack = FakeStack(fail_first=1)
     summary, progress = _run_import(
@@ -825,7 +829,7 @@ def test_import_posts_batches_retries_and_waits(
 def test_import_reports_rejections_by_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sendwatch.sen2.importer.time.sleep", lambda s: None)
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
     xml, expected = generate_sen2_xml(seed=9, persons=100)
     stack = FakeStack()
     stack.reject_type = "ehc.plan.final-issued"
@@ -840,7 +844,7 @@ def test_import_reports_rejections_by_position(
 
 
 def test_wait_times_out_without_raising(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sendwatch.sen2.importer.time.sleep", lambda s: None)
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
     xml, _ = generate_sen2_xml(seed=2, persons=20)
     stack = FakeStack(apply_after_polls=10**9)
     summary, _ = _run_import(

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
-from sendwatch.sen2.parse import (
+from services.ingest.sources.sen2.parse import (
     PersonRecord,
     Placement,
     Problem,
@@ -44,7 +44,7 @@ from sendwatch.sen2.parse import (
     Sen2Reader,
     Source,
 )
-from sendwatch.sen2.pseudonymise import (
+from services.ingest.sources.sen2.pseudonymise import (
     PHASE_OF_BAND,
     LocalityMap,
     Pseudonymiser,

@@ -26,9 +26,9 @@ from typing import Any, Literal
 import httpx
 
 from sendwatch.observability import get_logger
-from sendwatch.sen2.events import Sen2Conversion, Sen2Event, Sen2Summary
-from sendwatch.sen2.parse import Problem, ProblemReason, check_well_formed
-from sendwatch.sen2.pseudonymise import Pseudonymiser, resolve_key
+from services.ingest.sources.sen2.events import Sen2Conversion, Sen2Event, Sen2Summary
+from services.ingest.sources.sen2.parse import Problem, ProblemReason, check_well_formed
+from services.ingest.sources.sen2.pseudonymise import Pseudonymiser, resolve_key
 
 log = get_logger(__name__)
 
@@ -214,8 +214,8 @@ def import_sen2(
     """Import one SEN2 XML return through ingest; see the module docstring.
 
     ``key`` defaults to ``$SENDWATCH_PSEUDONYM_KEY`` (raises
-    :class:`~sendwatch.sen2.pseudonymise.PseudonymKeyError` without one).  A file that
-    is not well-formed raises :class:`~sendwatch.sen2.parse.Sen2FormatError` before
+    :class:`~services.ingest.sources.sen2.pseudonymise.PseudonymKeyError` without one).  A file that
+    is not well-formed raises :class:`~services.ingest.sources.sen2.parse.Sen2FormatError` before
     anything is posted; ingest refusing the key or the batch raises
     :class:`Sen2ImportError`.  Malformed records are reported in the summary's
     ``problems`` and the rest is imported.  With ``wait``, ``timeliness_url`` is

@@ -39,7 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sendwatch.sen2.pseudonymise import age_band, age_on
+from services.ingest.sources.sen2.pseudonymise import age_band, age_on
 
 STATUTORY_DAYS = 140
 ONE_YEAR_DAYS = 365

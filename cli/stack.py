@@ -19,9 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from sendwatch.config import service_ports
-from sendwatch.kafka import KafkaCluster, start_kafka
-from sendwatch.tansu import (
+from cli.kafka import KafkaCluster, start_kafka
+from cli.tansu import (
     TansuBroker,
     die_with_parent,
     free_port,
@@ -29,6 +28,7 @@ from sendwatch.tansu import (
     start_tansu,
     wait_for_port,
 )
+from sendwatch.config import service_ports
 
 START_ORDER = ("timeliness", "alerts", "reporting", "ingest")
 
@@ -72,7 +72,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "sendwatch.mailsink",
+                "cli.mailsink",
                 "--dir",
                 str(self.var_dir / "mail"),
                 "--port",
@@ -109,7 +109,7 @@ class Stack:
             raise RuntimeError(f"port {port} for {name} is already in use")
         log = open(self.var_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
         self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "sendwatch", "serve", name, "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", name, "--host", host, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env(),
@@ -123,7 +123,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "sendwatch",
+                "cli",
                 "simulate",
                 "--url",
                 f"http://127.0.0.1:{self.ports['ingest']}",
@@ -196,7 +196,7 @@ def load_benchmarks_if_present(stack: Stack, say: object) -> None:
     if not directory.is_dir():
         return
     done = subprocess.run(
-        [sys.executable, "-m", "sendwatch", "load-benchmarks", str(directory)],
+        [sys.executable, "-m", "cli", "load-benchmarks", str(directory)],
         env=stack.env(),
         capture_output=True,
         text=True,

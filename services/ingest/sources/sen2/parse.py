@@ -18,8 +18,8 @@ person), never by a value from the file:
   reason, a person with neither UPN nor ULN (pseudonymised by position instead).
 
 Names are dropped as they are read; identifying values (UPN, ULN, date of birth,
-postcode) are kept on the records only until :mod:`sendwatch.sen2.events` pseudonymises
-them, and are hidden from the records' ``repr``.
+postcode) are kept on the records only until :mod:`~services.ingest.sources.sen2.events`
+pseudonymises them, and are hidden from the records' ``repr``.
 """
 
 from __future__ import annotations

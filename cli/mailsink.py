@@ -5,7 +5,7 @@ that saves every message it accepts as an ``.eml`` file in a directory.
 SENDWATCH_SMTP_PORT), unless SENDWATCH_SMTP_HOST is already set, in which case real
 mail goes there.  Run it on its own with::
 
-    python -m sendwatch.mailsink --dir var/mail --port 8025
+    python -m cli.mailsink --dir var/mail --port 8025
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sendwatch.tansu import die_with_parent, free_port, port_is_open, wait_for_port
+from cli.tansu import die_with_parent, free_port, port_is_open, wait_for_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]

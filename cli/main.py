@@ -63,8 +63,8 @@ def up(
     backfill_days: Annotated[int, typer.Option(help="history posted at once")] = 0,
 ) -> None:
     """Start the broker, all four services and the simulator; Ctrl-C stops everything."""
-    from sendwatch.kafka import KafkaUnavailable
-    from sendwatch.stack import run_stack
+    from cli.kafka import KafkaUnavailable
+    from cli.stack import run_stack
 
     if broker not in ("tansu", "kafka"):
         raise typer.BadParameter("--broker must be tansu or kafka")
@@ -98,7 +98,7 @@ def simulate(
     quiet: bool = False,
 ) -> None:
     """Post a deterministic, accelerated stream of case events to ingest."""
-    from sendwatch.simulator.runner import run_simulation
+    from services.ingest.sources.simulator.runner import run_simulation
 
     stats = asyncio.run(
         run_simulation(
@@ -125,7 +125,7 @@ def ingest(
     batch_size: int = 1000,
 ) -> None:
     """Import a JSONL file of events through the ingest API."""
-    from sendwatch.ingest_client import post_jsonl
+    from services.ingest.client import post_jsonl
 
     total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
     with Progress(
@@ -168,9 +168,9 @@ def import_sen2_command(
     """Import a DfE SEN2 return as pseudonymised historic case events (needs
     SENDWATCH_PSEUDONYM_KEY; names, dates of birth, UPN/ULN and postcodes never leave
     this command)."""
-    from sendwatch.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
-    from sendwatch.sen2.parse import Sen2FormatError
-    from sendwatch.sen2.pseudonymise import PseudonymKeyError
+    from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
+    from services.ingest.sources.sen2.parse import Sen2FormatError
+    from services.ingest.sources.sen2.pseudonymise import PseudonymKeyError
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -253,8 +253,8 @@ def broker(
     """Run a local broker on loopback until Ctrl-C: Tansu, or an Apache Kafka cluster
     (storage formatted on first use, kept across restarts; 3 nodes give replication
     factor 3 with min.insync.replicas=2)."""
-    from sendwatch.kafka import KafkaUnavailable, start_kafka
-    from sendwatch.tansu import start_tansu
+    from cli.kafka import KafkaUnavailable, start_kafka
+    from cli.tansu import start_tansu
 
     if engine == "tansu":
         b = start_tansu(port or None)
@@ -306,7 +306,7 @@ def asyncapi(
     check: Annotated[bool, typer.Option(help="fail if the committed files are stale")] = False,
 ) -> None:
     """Generate the AsyncAPI documents of the four services from their FastStream apps."""
-    from sendwatch.docs import render_asyncapi
+    from cli.asyncapi import render_asyncapi
 
     stale = []
     for service, text in render_asyncapi().items():
@@ -339,8 +339,8 @@ def bench(
     ] = "tansu",
 ) -> None:
     """Measure ingest and consume-to-state throughput against raw aiokafka, same broker."""
-    from sendwatch.bench import run_bench, run_sen2_bench
-    from sendwatch.kafka import KafkaUnavailable
+    from cli.bench import run_bench, run_sen2_bench
+    from cli.kafka import KafkaUnavailable
 
     if broker not in ("tansu", "kafka"):
         raise typer.BadParameter("--broker must be tansu or kafka")
@@ -427,8 +427,8 @@ def load_benchmarks_command(
 ) -> None:
     """Load DfE's published 20-week timeliness and statistical neighbours for the
     dashboard's benchmark panel (replaces what was loaded before)."""
-    from sendwatch.benchmarks import BenchmarkError, load_benchmarks
     from sendwatch.config import Settings
+    from services.reporting.benchmarks import BenchmarkError, load_benchmarks
 
     try:
         summary = load_benchmarks(

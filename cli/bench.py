@@ -24,10 +24,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from cli.kafka import KafkaCluster, start_kafka
+from cli.stack import Stack
+from cli.tansu import TansuBroker, free_port, start_tansu
 from contracts.case_events import parse_case_event
-from sendwatch.kafka import KafkaCluster, start_kafka
-from sendwatch.stack import Stack
-from sendwatch.tansu import TansuBroker, free_port, start_tansu
 
 KEY = "dev-case-management-key"
 
@@ -67,7 +67,7 @@ def start_broker(engine: str, tmp: Path) -> TansuBroker | KafkaCluster:
 
 def broker_label(broker: TansuBroker | KafkaCluster) -> str:
     if broker.engine == "kafka":
-        from sendwatch.kafka import kafka_version
+        from cli.kafka import kafka_version
 
         return f"Apache Kafka {kafka_version()}, idempotent producers"
     return "Tansu, in memory"
@@ -166,8 +166,8 @@ async def run_sen2_bench(
     """Import and process a synthetic SEN2 file of ``requests`` requests end to end
     (parse, pseudonymise, ingest, timeliness state and KPIs), against raw aiokafka
     consumption of the same case-events topic on the same broker."""
-    from sendwatch.sen2.importer import import_sen2
-    from sendwatch.sen2.synthetic import generate_sen2_xml
+    from services.ingest.sources.sen2.importer import import_sen2
+    from services.ingest.sources.sen2.synthetic import generate_sen2_xml
 
     tmp = Path(tempfile.mkdtemp(prefix="sendwatch-bench-sen2-"))
     persons = max(1, int(requests / 1.1))

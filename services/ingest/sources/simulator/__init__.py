@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendwatch.simulator.model import (
+from services.ingest.sources.simulator.model import (
     STATUTORY_DAYS,
     EventDict,
     SimConfig,
@@ -38,7 +38,7 @@ _RUNNER_NAMES = frozenset({"SimClock", "SimStats", "run_simulation", "sim_now"})
 
 def __getattr__(name: str) -> Any:
     if name in _RUNNER_NAMES:
-        from sendwatch.simulator import runner
+        from services.ingest.sources.simulator import runner
 
         return getattr(runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

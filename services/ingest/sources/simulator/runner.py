@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from sendwatch.observability import get_logger
-from sendwatch.simulator.model import EventDict, SimConfig, TimedEvent, timed_events
+from services.ingest.sources.simulator.model import EventDict, SimConfig, TimedEvent, timed_events
 
 log = get_logger(__name__)
 
