@@ -7,13 +7,15 @@ import importlib
 import yaml
 from faststream.specification import AsyncAPI
 
-from sendwatch.config import SERVICE_PORTS, Settings
+from sendwatch.config import SERVICE_PORTS, DatabaseSettings, KafkaSettings, Settings
 
 DOC_BOOTSTRAP = "kafka:9092"  # the docker-compose broker; keeps the documents stable
 
 
 def render_asyncapi() -> dict[str, str]:
-    settings = Settings(kafka_bootstrap=DOC_BOOTSTRAP, database_url="sqlite://")
+    settings = Settings(
+        kafka=KafkaSettings(bootstrap=DOC_BOOTSTRAP), database=DatabaseSettings(url="sqlite://")
+    )
     out: dict[str, str] = {}
     for service in sorted(SERVICE_PORTS):
         module = importlib.import_module(f"services.{service}.entrypoint")

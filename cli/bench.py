@@ -28,6 +28,7 @@ from cli.kafka import KafkaCluster, start_kafka
 from cli.stack import Stack
 from cli.tansu import TansuBroker, free_port, start_tansu
 from contracts.case_events import parse_case_event
+from sendwatch.config import get_settings
 
 KEY = "dev-case-management-key"
 
@@ -167,6 +168,7 @@ async def run_sen2_bench(
     (parse, pseudonymise, ingest, timeliness state and KPIs), against raw aiokafka
     consumption of the same case-events topic on the same broker."""
     from services.ingest.sources.sen2.importer import import_sen2
+    from services.ingest.sources.sen2.pseudonymise import KEY_ENV
     from services.ingest.sources.sen2.synthetic import generate_sen2_xml
 
     tmp = Path(tempfile.mkdtemp(prefix="sendwatch-bench-sen2-"))
@@ -174,7 +176,6 @@ async def run_sen2_bench(
     xml, expected = generate_sen2_xml(seed=2025, persons=persons, year=2025)
     path = tmp / "sen2.xml"
     path.write_bytes(xml)
-    os.environ.setdefault("SENDWATCH_PSEUDONYM_KEY", "bench-pseudonym-key-000000")
     os.environ.setdefault("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
     broker = start_broker(engine, tmp)
     stack = Stack(
@@ -197,6 +198,7 @@ async def run_sen2_bench(
             path,
             f"http://127.0.0.1:{stack.ports['ingest']}",
             "dev-sen2-import-key",
+            key=os.environ.get(KEY_ENV) or "bench-pseudonym-key-000000",
             wait=True,
             timeliness_url=f"http://127.0.0.1:{stack.ports['timeliness']}",
             wait_timeout=3600,
@@ -238,7 +240,7 @@ async def run_bench(
         ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")},
     )
     (tmp / "logs").mkdir(parents=True)
-    db = os.environ.get("SENDWATCH_DATABASE_URL", "")
+    db = get_settings().database.url
     try:
         admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
         await admin.start()

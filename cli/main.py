@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sendwatch.config import SERVICE_PORTS, service_ports
+from sendwatch.config import SERVICE_PORTS, get_settings, service_ports
 
 app = typer.Typer(help="sendwatch: SEND partnership performance monitoring.", no_args_is_help=True)
 console = Console()
@@ -170,7 +171,7 @@ def import_sen2_command(
     this command)."""
     from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
     from services.ingest.sources.sen2.parse import Sen2FormatError
-    from services.ingest.sources.sen2.pseudonymise import PseudonymKeyError
+    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -189,6 +190,7 @@ def import_sen2_command(
                 file,
                 url,
                 api_key,
+                key=os.environ.get(KEY_ENV),
                 batch_size=batch_size,
                 wait=wait,
                 timeliness_url=timeliness_url if wait else None,
@@ -375,7 +377,9 @@ def report_insight(
     if fmt not in ("md", "html", "pdf"):
         raise typer.BadParameter("--format must be md, html or pdf")
     try:
-        body = fetch_insight(month, fmt, url=url, token=token)
+        body = fetch_insight(
+            month, fmt, url=url, token=token, chromium=get_settings().reporting.chromium
+        )
     except ReportError as exc:
         err.print(f"[red]insight summary failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -427,13 +431,16 @@ def load_benchmarks_command(
 ) -> None:
     """Load DfE's published 20-week timeliness and statistical neighbours for the
     dashboard's benchmark panel (replaces what was loaded before)."""
-    from sendwatch.config import Settings
     from services.reporting.benchmarks import BenchmarkError, load_benchmarks
 
+    settings = get_settings()
+    settings = replace(
+        settings,
+        database=replace(settings.database, url=database_url or None),
+        var_dir=var_dir.resolve(),
+    )
     try:
-        summary = load_benchmarks(
-            directory, Settings(database_url=database_url or None, var_dir=var_dir.resolve())
-        )
+        summary = load_benchmarks(directory, settings)
     except BenchmarkError as exc:
         err.print(f"[red]benchmarks not loaded:[/red] {exc}")
         raise typer.Exit(2) from None

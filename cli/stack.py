@@ -28,7 +28,7 @@ from cli.tansu import (
     start_tansu,
     wait_for_port,
 )
-from sendwatch.config import service_ports
+from sendwatch.config import get_settings, service_ports
 
 START_ORDER = ("timeliness", "alerts", "reporting", "ingest")
 
@@ -242,7 +242,8 @@ def run_stack(
             "kafka": f"  (Apache Kafka, {nodes} node(s), data in {var_dir / 'kafka'})",
         }
         say(f"Kafka broker     {stack.bootstrap}" + ("" if bootstrap else kind[engine]))
-        if not os.environ.get("SENDWATCH_SMTP_HOST"):
+        smtp_host = get_settings().smtp.host
+        if not smtp_host:
             stack.start_mailsink()
         for name in START_ORDER:
             stack.start_service(name)
@@ -264,7 +265,7 @@ def run_stack(
             + (
                 f"captured in {var_dir / 'mail'} (local sink)"
                 if stack.mail_port
-                else f"sent via {os.environ.get('SENDWATCH_SMTP_HOST')}"
+                else f"sent via {smtp_host}"
             )
         )
         say("Metrics          /metrics on each service;  health: /healthz")

@@ -44,10 +44,10 @@ log = get_logger(__name__)
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     return KafkaBroker(
         # A list: FastStream would take "a:1,b:2" for one host.
-        [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()],
+        [host.strip() for host in settings.kafka.bootstrap.split(",") if host.strip()],
         client_id=f"sendwatch-{service}",
         acks="all",
-        request_timeout_ms=settings.kafka_request_timeout_ms,
+        request_timeout_ms=settings.kafka.request_timeout_ms,
         linger_ms=5,
         max_batch_size=1024 * 1024,
         # FastStream logs every message at INFO; that halves throughput, so keep it at DEBUG.
@@ -76,11 +76,11 @@ def batch_subscriber(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=max(500, settings.session_timeout_ms // 5),
-        max_poll_interval_ms=max(60_000, settings.session_timeout_ms * 6),
+        max_records=settings.kafka.batch_max_records,
+        batch_timeout_ms=settings.kafka.batch_timeout_ms,
+        session_timeout_ms=settings.kafka.session_timeout_ms,
+        heartbeat_interval_ms=max(500, settings.kafka.session_timeout_ms // 5),
+        max_poll_interval_ms=max(60_000, settings.kafka.session_timeout_ms * 6),
         decoder=_undecoded,
         **kwargs,
     )
@@ -115,14 +115,14 @@ async def broker_supports_idempotence(bootstrap: str, **client: Any) -> bool:
 
 async def configure_idempotence(broker: KafkaBroker, settings: Settings) -> bool:
     """Turn on the idempotent producer before the broker connects (auto | on | off)."""
-    mode = settings.kafka_idempotence
+    mode = settings.kafka.idempotence.lower()
     if mode in ("on", "true", "1"):
         enabled = True
     elif mode in ("off", "false", "0"):
         enabled = False
     else:
         client = {k: v for k, v in broker._connection_kwargs.items() if k in _CLIENT_KEYS}  # noqa: SLF001
-        enabled = await broker_supports_idempotence(settings.kafka_bootstrap, **client)
+        enabled = await broker_supports_idempotence(settings.kafka.bootstrap, **client)
     broker._connection_kwargs["enable_idempotence"] = enabled  # noqa: SLF001
     log.info("producer_configured", idempotent=enabled)
     return enabled

@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from contracts.topics import load_topics
 from sendwatch.bus import LagMonitor, configure_idempotence, ensure_topics
 from sendwatch.config import Settings
 from sendwatch.db import migrate
@@ -44,28 +45,29 @@ class Runtime:
 def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(runtime.name)
+        configure_logging(runtime.name, runtime.settings.log_level)
         if runtime.engine is not None:
             await asyncio.to_thread(migrate, runtime.name, runtime.engine)
         await ensure_topics(
-            runtime.settings.kafka_bootstrap,
-            replication_factor=runtime.settings.kafka_replication_factor,
+            runtime.settings.kafka.bootstrap,
+            load_topics(runtime.settings.files.topics),
+            replication_factor=runtime.settings.kafka.replication_factor,
         )
         await configure_idempotence(runtime.broker, runtime.settings)
         await runtime.broker.start()
         for group, topics in runtime.groups.items():
             monitor = LagMonitor(
-                runtime.settings.kafka_bootstrap,
+                runtime.settings.kafka.bootstrap,
                 runtime.name,
                 group,
                 topics,
-                runtime.settings.lag_interval_s,
+                runtime.settings.kafka.lag_interval_s,
             )
             monitor.start()
             runtime.lag_monitors.append(monitor)
         for hook in runtime.on_start:
             await hook()
-        log.info("service_started", bootstrap=runtime.settings.kafka_bootstrap)
+        log.info("service_started", bootstrap=runtime.settings.kafka.bootstrap)
         try:
             yield
         finally:

@@ -8,7 +8,7 @@ API (``Authorization: Bearer``; roles ``read`` and ``ack``, ``admin`` implies bo
 alerts with their full timeline, escalations, acknowledgements, recovery plans,
 silences and the notification outbox.
 
-Configuration (environment):
+Configuration (environment, read by ``sendwatch/config.py``):
 
     SENDWATCH_SMTP_HOST / _PORT / _TLS (none|starttls|ssl) / _USER / _PASSWORD / _FROM
         mail server; with no host, email waits in the outbox (webhooks still go)
@@ -33,7 +33,6 @@ can repeat one message (same Message-ID / Idempotency-Key).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
@@ -77,9 +76,9 @@ def count(out: Outcome) -> None:
 
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
-    topics = load_topics()
-    config = load_escalation()
-    dictionary = load_kpis()
+    topics = load_topics(settings.files.topics)
+    config = load_escalation(settings.files.escalation)
+    dictionary = load_kpis(str(settings.files.kpis))
     problems = config.problems(dictionary)
     if problems:
         raise ValueError(
@@ -91,10 +90,10 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         engine,
         config,
         dictionary,
-        horizon_days=horizon_days(config),
-        base_url=os.environ.get("SENDWATCH_DASHBOARD_URL", "http://127.0.0.1:8000"),
+        horizon_days=horizon_days(config, settings.alerts.horizon_days),
+        base_url=settings.alerts.dashboard_url,
     )
-    relay = Relay.from_env(store)
+    relay = Relay.from_settings(store, settings.smtp, settings.relay)
 
     def apply(items: list[Incoming]) -> int:
         out = store.apply_batch(items)
@@ -216,7 +215,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     store: AlertStore = runtime.extras["store"]
     relay: Relay = runtime.extras["relay"]
     dictionary = runtime.extras["dictionary"]
-    tokens = load_tokens()
+    tokens = load_tokens(runtime.settings.files.tokens)
     app = create_service_app(
         runtime,
         title="sendwatch alerts",

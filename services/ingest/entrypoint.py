@@ -62,8 +62,8 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
 def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
     settings = runtime.settings
-    registry = sources or load_sources()
-    topics = load_topics()
+    registry = sources or load_sources(settings.files.sources)
+    topics = load_topics(settings.files.topics)
     case_events = runtime.broker.publisher(
         topics.name("case-events"),
         title="case-events",
@@ -120,7 +120,7 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         producer retries a broker that is away for ever; the source gets a bounded
         answer instead: 503 (retry with the same ids), never a false 200."""
         await asyncio.wait_for(
-            publish(accepted, dead), timeout=settings.kafka_request_timeout_ms / 1000
+            publish(accepted, dead), timeout=settings.kafka.request_timeout_ms / 1000
         )
 
     def to_dead(source_id: str, verdict: Verdict, raw: Any) -> DeadLetter:
@@ -146,12 +146,12 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         if source_id is None:
             return _error(401, "unauthenticated", "unknown API key")
         try:
-            body = await _read_body(request, settings.ingest_max_body_bytes)
+            body = await _read_body(request, settings.ingest.max_body_bytes)
         except BodyTooLarge:
             return _error(
                 413,
                 "payload_too_large",
-                f"request body over {settings.ingest_max_body_bytes} bytes",
+                f"request body over {settings.ingest.max_body_bytes} bytes",
             )
         try:
             payload = json.loads(body)
@@ -176,11 +176,11 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
             )
         items = payload["events"] if isinstance(payload, dict) and "events" in payload else payload
         items = items if isinstance(items, list) else [items]
-        if len(items) > settings.ingest_max_batch:
+        if len(items) > settings.ingest.max_batch:
             return _error(
                 413,
                 "batch_too_large",
-                f"{len(items)} events; at most {settings.ingest_max_batch} per request",
+                f"{len(items)} events; at most {settings.ingest.max_batch} per request",
             )
         verdicts = check_batch(items, source_id, registry.sources[source_id], datetime.now(UTC))
         generation = reset_producer.generation

@@ -155,7 +155,7 @@ def load_benchmarks(
         n = replace_benchmarks(engine, DATASET, rows, neighbours, source)
     finally:
         engine.dispose()
-    la = la_name or load_place().la_name
+    la = la_name or load_place(settings.files.authority).la_name
     return LoadSummary(
         source=source,
         rows=n,

@@ -53,6 +53,7 @@ class Context:
     tokens: TokenRegistry
     policy: SuppressionPolicy
     templates: Any  # jinja2.Environment, or None without jinja2
+    chromium: str | None = None  # the PDF renderer (None: chromium on PATH)
 
     def viewer(self, request: Request) -> Viewer:
         return viewer(request, self.tokens, self.policy)

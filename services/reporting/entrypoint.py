@@ -34,7 +34,7 @@ from services.reporting.adapters import repository as repo
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.context import STATIC, Context, make_templates
 from services.reporting.domain.suppression import load_policy
-from services.reporting.views import Reporting, local_date
+from services.reporting.views import Reporting, load_place, local_date
 
 SERVICE = "reporting"
 GROUP = "sendwatch-reporting"
@@ -91,7 +91,7 @@ def refresh_gauges(engine: Any) -> None:
 
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
-    topics = load_topics()
+    topics = load_topics(settings.files.topics)
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
 
@@ -164,13 +164,20 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         "cases at risk, DfE-layout files) and admin; without a token, the public "
         "(suppressed) view.",
     )
-    policy = load_policy()
+    settings = runtime.settings
+    policy = load_policy(settings.files.suppression)
     ctx = Context(
-        reporting=Reporting(engine, load_kpis(), policy),
-        upstreams=Upstreams.from_env(),
-        tokens=load_tokens(),
+        reporting=Reporting(
+            engine,
+            load_kpis(str(settings.files.kpis)),
+            policy,
+            load_place(settings.files.authority),
+        ),
+        upstreams=Upstreams.from_settings(settings.upstream),
+        tokens=load_tokens(settings.files.tokens),
         policy=policy,
         templates=make_templates(),
+        chromium=settings.reporting.chromium,
     )
     app.state.context = ctx
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -6,7 +6,6 @@ outbox; serves caseload, KPI values, cases at risk and the DfE-layout exports.
 """
 
 import asyncio
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,9 +35,9 @@ log = get_logger(__name__)
 
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
-    topics = load_topics()
-    dictionary = load_kpis()
-    rules = load_clocks()
+    topics = load_topics(settings.files.topics)
+    dictionary = load_kpis(str(settings.files.kpis))
+    rules = load_clocks(str(settings.files.clocks))
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
     out_topics = repo.Topics(
@@ -118,7 +117,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
             await asyncio.sleep(300)
 
     async def start_clock() -> None:
-        if os.environ.get("SENDWATCH_WALL_CLOCK") == "1":
+        if settings.timeliness.wall_clock:
             asyncio.get_running_loop().create_task(wall_clock())
 
     runtime = Runtime(
@@ -224,7 +223,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         if name not in ("dfe-timeliness", "dfe-requests"):
             raise HTTPException(404, f"no export {name!r}")
         states = await asyncio.to_thread(repo.all_case_states, engine)
-        la = dfe.load_authority()
+        la = dfe.load_authority(runtime.settings.files.authority)
         if name == "dfe-timeliness":
             return dfe.to_csv(dfe.timeliness_rows(states, year, la), dfe.TIMELINESS_COLUMNS)
         return dfe.to_csv(dfe.requests_rows(states, year, la), dfe.REQUESTS_COLUMNS)

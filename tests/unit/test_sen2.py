@@ -540,15 +540,17 @@ def test_reordered_file_keeps_the_ids_of_identified_persons() -> None:
 
 
 def test_key_is_required_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_ENV, raising=False)
+    # The key is never read from the environment here: the command passes it in.
+    monkeypatch.setenv(KEY_ENV, KEY)
     with pytest.raises(PseudonymKeyError, match=KEY_ENV):
         resolve_key()
+    with pytest.raises(PseudonymKeyError, match=KEY_ENV):
+        resolve_key("  ")
     with pytest.raises(PseudonymKeyError, match="too short"):
         resolve_key("short")
     with pytest.raises(PseudonymKeyError):
         Pseudonymiser("short")
-    monkeypatch.setenv(KEY_ENV, KEY)
-    assert resolve_key() == KEY
+    assert resolve_key(KEY) == KEY
     assert KEY not in repr(Pseudonymiser(KEY))
 
 

@@ -1,7 +1,7 @@
 """HTTP clients for the services the dashboard reads from: timeliness (cases at risk,
 DfE-layout exports) and alerts (alerts, escalations, the dev-mode outbox).
 
-Addresses and the alerts token come from the environment (``SENDWATCH_TIMELINESS_URL``,
+Addresses and the alerts token come from the settings (``SENDWATCH_TIMELINESS_URL``,
 ``SENDWATCH_ALERTS_URL``, ``SENDWATCH_ALERTS_TOKEN``); ``sendwatch up`` sets them.  Any
 failure (refused, timeout, 5xx, bad JSON) becomes :class:`Unavailable`, which the pages
 show as "... service unavailable" instead of failing.
@@ -9,15 +9,12 @@ show as "... service unavailable" instead of failing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-DEFAULT_TIMELINESS = "http://127.0.0.1:8002"
-DEFAULT_ALERTS = "http://127.0.0.1:8003"
-DEV_ALERTS_TOKEN = "dev-alerts-read-token"  # well-known development token (tokens.yaml)
+from sendwatch.config import UpstreamSettings
 
 
 class Unavailable(Exception):
@@ -41,12 +38,12 @@ class Upstreams:
     timeout_s: float = 10.0
 
     @classmethod
-    def from_env(cls) -> Upstreams:
+    def from_settings(cls, settings: UpstreamSettings) -> Upstreams:
         return cls(
-            os.environ.get("SENDWATCH_TIMELINESS_URL", DEFAULT_TIMELINESS).rstrip("/"),
-            os.environ.get("SENDWATCH_ALERTS_URL", DEFAULT_ALERTS).rstrip("/"),
-            os.environ.get("SENDWATCH_ALERTS_TOKEN", DEV_ALERTS_TOKEN),
-            float(os.environ.get("SENDWATCH_UPSTREAM_TIMEOUT_S", "10")),
+            settings.timeliness_url.rstrip("/"),
+            settings.alerts_url.rstrip("/"),
+            settings.alerts_token,
+            settings.timeout_s,
         )
 
     async def _get(

@@ -213,7 +213,8 @@ def import_sen2(
 ) -> ImportSummary:
     """Import one SEN2 XML return through ingest; see the module docstring.
 
-    ``key`` defaults to ``$SENDWATCH_PSEUDONYM_KEY`` (raises
+    ``key`` is the pseudonymisation key (``sendwatch import sen2`` reads it from
+    ``$SENDWATCH_PSEUDONYM_KEY``; raises
     :class:`~services.ingest.sources.sen2.pseudonymise.PseudonymKeyError` without one).  A file that
     is not well-formed raises :class:`~services.ingest.sources.sen2.parse.Sen2FormatError` before
     anything is posted; ingest refusing the key or the batch raises

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -35,8 +34,9 @@ class PseudonymKeyError(RuntimeError):
 
 
 def resolve_key(key: str | None = None) -> str:
-    """The key given, else ``$SENDWATCH_PSEUDONYM_KEY``; refuses to go on without one."""
-    value = key if key is not None else os.environ.get(KEY_ENV)
+    """The key given (the command reads ``$SENDWATCH_PSEUDONYM_KEY``); refuses to go on
+    without one."""
+    value = key
     if not value or not value.strip():
         raise PseudonymKeyError(
             f"the SEN2 import needs a pseudonymisation key: set {KEY_ENV} to a secret of at "
