@@ -133,7 +133,7 @@ def load_benchmarks(
     from sendwatch.db import make_engine, migrate
     from services.reporting.adapters.orm import Benchmark
     from services.reporting.adapters.repository import replace_benchmarks
-    from services.reporting.views import load_place
+    from services.reporting.service import load_place
 
     directory = Path(directory)
     if not directory.is_dir():

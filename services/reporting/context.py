@@ -17,7 +17,7 @@ from services.reporting.adapters.upstream import Upstreams
 from services.reporting.auth import Viewer, viewer
 from services.reporting.domain import dashboard
 from services.reporting.domain.suppression import SuppressionPolicy
-from services.reporting.views import Reporting
+from services.reporting.service import Reporting
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

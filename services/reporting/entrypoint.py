@@ -34,7 +34,7 @@ from services.reporting.adapters import repository as repo
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.context import STATIC, Context, make_templates
 from services.reporting.domain.suppression import load_policy
-from services.reporting.views import Reporting, load_place, local_date
+from services.reporting.service import Reporting, load_place, local_date
 
 SERVICE = "reporting"
 GROUP = "sendwatch-reporting"
