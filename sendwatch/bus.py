@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -83,6 +83,37 @@ def batch_subscriber(
         max_poll_interval_ms=max(60_000, settings.kafka.session_timeout_ms * 6),
         decoder=_undecoded,
         **kwargs,
+    )
+
+
+class BatchHandler(Protocol):
+    """What a subscription hands each batch to (``ConsumerPipeline``)."""
+
+    def handle(self, records: Sequence[Any]) -> Awaitable[Any]: ...
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: Settings,
+    pipeline: BatchHandler,
+    topic: str,
+    group_id: str,
+    *,
+    payload: type[Any],
+    title: str,
+    description: str,
+) -> None:
+    """Hand every batch of ``topic`` (consumer group ``group_id``) to ``pipeline``, through
+    :func:`batch_subscriber`.  The handler reads the raw records (``current_records``);
+    ``payload``, the contract of one message, only documents the channel in AsyncAPI."""
+
+    async def handler(body: Any) -> None:
+        await pipeline.handle(current_records(broker))
+
+    handler.__annotations__ = {"body": list[payload], "return": None}  # type: ignore[valid-type]
+    handler.__name__ = handler.__qualname__ = f"on_{title.replace('-', '_')}"
+    batch_subscriber(broker, settings, topic, group_id, title=title, description=description)(
+        handler
     )
 
 

@@ -3,6 +3,10 @@
 Start-up order: logging, database migrations, missing topics created, broker started
 (subscribers join their groups), lag monitors, then the service's own start hooks.
 Every service gets ``GET /healthz`` and ``GET /metrics``.
+
+What a service's routes need (its store, relay, registries, ...) is built once by its
+``bootstrap`` into one typed object, ``Runtime.deps``; a route reads it through one
+FastAPI dependency, e.g. ``Deps = Annotated[IngestDeps, Depends(deps_of)]``.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
@@ -26,23 +30,30 @@ from sendwatch.db import migrate
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
 
 log = get_logger(__name__)
+D = TypeVar("D")
 
 
 @dataclass
-class Runtime:
-    """What a service is made of; built by the service's ``bootstrap`` function."""
+class Runtime(Generic[D]):
+    """What a service is made of; built by the service's ``bootstrap`` function.
+    ``deps`` is the service's own typed dependencies object (a dataclass)."""
 
     name: str
     settings: Settings
     broker: KafkaBroker
+    deps: D
     engine: Engine | None = None
     groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> topics
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     lag_monitors: list[LagMonitor] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)  # service-specific wiring
 
 
-def create_service_app(runtime: Runtime, *, title: str, description: str = "") -> FastAPI:
+def deps_of(request: Request) -> Any:
+    """The FastAPI dependency behind each service's ``Deps`` alias: ``Runtime.deps``."""
+    return request.app.state.runtime.deps
+
+
+def create_service_app(runtime: Runtime[Any], *, title: str, description: str = "") -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         configure_logging(runtime.name, runtime.settings.log_level)

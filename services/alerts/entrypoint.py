@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
@@ -43,12 +44,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
-from contracts.kpi_dictionary import load_kpis
+from contracts.kpi_dictionary import KpiDictionary, load_kpis
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
 from contracts.tokens import Principal, load_tokens
 from contracts.topics import load_topics
-from sendwatch.bus import batch_subscriber, current_records, make_broker
+from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
@@ -74,7 +75,16 @@ def count(out: Outcome) -> None:
         NOTIFICATIONS.labels(channel, "muted").inc(n)
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+@dataclass(frozen=True)
+class Deps:
+    """What the routes need besides the database (``Runtime.deps``)."""
+
+    store: AlertStore
+    relay: Relay
+    dictionary: KpiDictionary
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
     topics = load_topics(settings.files.topics)
     config = load_escalation(settings.files.escalation)
@@ -120,40 +130,38 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         after_commit=after_commit,
     )
 
-    @batch_subscriber(
+    subscribe(
         broker,
         settings,
+        snapshots,
         topics.name("kpi-snapshots"),
         GROUP,
+        payload=KpiSnapshot,
         title="kpi-snapshots",
         description="Closed KPI cycles the rules evaluate; their watermark is 'now'",
     )
-    async def on_snapshots(body: list[KpiSnapshot]) -> None:
-        await snapshots.handle(current_records(broker))
-
-    @batch_subscriber(
+    subscribe(
         broker,
         settings,
+        milestones,
         topics.name("milestones"),
         GROUP_MILESTONES,
+        payload=MilestoneAlert,
         title="milestones",
         description="Milestone slips (MS1) and early warnings (MS2)",
     )
-    async def on_milestones(body: list[MilestoneAlert]) -> None:
-        await milestones.handle(current_records(broker))
 
-    runtime = Runtime(
+    return Runtime(
         name=SERVICE,
         settings=settings,
         broker=broker,
+        deps=Deps(store, relay, dictionary),
         engine=engine,
         groups={
             GROUP: [topics.name("kpi-snapshots")],
             GROUP_MILESTONES: [topics.name("milestones")],
         },
     )
-    runtime.extras = {"store": store, "relay": relay, "dictionary": dictionary}
-    return runtime
 
 
 # --- request bodies ------------------------------------------------------------------
@@ -210,11 +218,11 @@ class SilenceBody(_Body):
 # --- the app -------------------------------------------------------------------------
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
+def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    store: AlertStore = runtime.extras["store"]
-    relay: Relay = runtime.extras["relay"]
-    dictionary = runtime.extras["dictionary"]
+    store = runtime.deps.store
+    relay = runtime.deps.relay
+    dictionary = runtime.deps.dictionary
     tokens = load_tokens(runtime.settings.files.tokens)
     app = create_service_app(
         runtime,

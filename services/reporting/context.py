@@ -1,5 +1,6 @@
 """What the HTTP handlers share: the application layer, upstream clients, tokens, the
-suppression policy and the page templates."""
+suppression policy and the page templates.  The reporting service's ``Runtime.deps``; a
+route takes it as a parameter ``ctx: Ctx``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from contracts.kpi_dictionary import KpiDictionary
 from contracts.tokens import TokenRegistry
+from sendwatch.service import deps_of
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.auth import Viewer, viewer
 from services.reporting.domain import dashboard
@@ -55,6 +58,10 @@ class Context:
     templates: Any  # jinja2.Environment, or None without jinja2
     chromium: str | None = None  # the PDF renderer (None: chromium on PATH)
 
+    @property
+    def dictionary(self) -> KpiDictionary:
+        return self.reporting.dictionary
+
     def viewer(self, request: Request) -> Viewer:
         return viewer(request, self.tokens, self.policy)
 
@@ -74,3 +81,6 @@ class Context:
 
     def css(self) -> str:
         return (STATIC / "sendwatch.css").read_text(encoding="utf-8")
+
+
+Ctx = Annotated[Context, Depends(deps_of)]

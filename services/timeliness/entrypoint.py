@@ -6,6 +6,7 @@ outbox; serves caseload, KPI values, cases at risk and the DfE-layout exports.
 """
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +14,12 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from contracts.clock_rules import load_clocks
-from contracts.kpi_dictionary import load_kpis
+from contracts.clock_rules import ClockRules, load_clocks
+from contracts.kpi_dictionary import KpiDictionary, load_kpis
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import ClockTick, MilestoneAlert, TickData, TimelineMessage, parse_timeline
 from contracts.topics import load_topics
-from sendwatch.bus import batch_subscriber, current_records, make_broker
+from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
@@ -33,7 +34,15 @@ GROUP = "sendwatch-timeliness"
 log = get_logger(__name__)
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+@dataclass(frozen=True)
+class Deps:
+    """What the routes need besides the database (``Runtime.deps``)."""
+
+    dictionary: KpiDictionary
+    rules: ClockRules
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
     topics = load_topics(settings.files.topics)
     dictionary = load_kpis(str(settings.files.kpis))
@@ -86,16 +95,16 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         after_commit=relay_outbox,
     )
 
-    @batch_subscriber(
+    subscribe(
         broker,
         settings,
+        pipeline,
         topics.name("case-events"),
         GROUP,
+        payload=TimelineMessage,
         title="case-events",
         description="Case events and clock ticks",
     )
-    async def on_case_events(body: list[TimelineMessage]) -> None:
-        await pipeline.handle(current_records(broker))
 
     case_topic = topics.name("case-events")
     partitions = topics["case-events"].partitions
@@ -120,26 +129,25 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         if settings.timeliness.wall_clock:
             asyncio.get_running_loop().create_task(wall_clock())
 
-    runtime = Runtime(
+    return Runtime(
         name=SERVICE,
         settings=settings,
         broker=broker,
+        deps=Deps(dictionary, rules),
         engine=engine,
         groups={GROUP: [case_topic]},
         on_start=[relay_outbox, start_clock],
     )
-    runtime.extras = {"dictionary": dictionary, "rules": rules}
-    return runtime
 
 
 class AppliedQuery(BaseModel):
     ids: list[str]
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
+def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    dictionary = runtime.extras["dictionary"]
-    rules = runtime.extras["rules"]
+    dictionary = runtime.deps.dictionary
+    rules = runtime.deps.rules
     engine = runtime.engine
     assert engine is not None
     app = create_service_app(
