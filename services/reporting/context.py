@@ -21,6 +21,7 @@ from services.reporting.auth import Viewer, viewer
 from services.reporting.domain import dashboard
 from services.reporting.domain.suppression import SuppressionPolicy
 from services.reporting.service import Reporting
+from services.reporting.web import charts
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -42,6 +43,7 @@ def make_templates() -> Any:
         lstrip_blocks=False,
     )
     env.globals.update(
+        svg=charts.svg,
         shown=dashboard.shown,
         group_label=dashboard.group_label,
         dimensions=dashboard.DIMENSIONS,

@@ -1,4 +1,5 @@
-"""Server-side SVG charts for the dashboard and the insight summary (no JavaScript).
+"""Server-side SVG charts for the dashboard and the insight summary (no JavaScript), drawn
+from the chart data of ``domain/chart_data.py``.
 
 Accessible by construction: each chart is an ``<svg role="img">`` labelled by its own
 ``<title>`` and ``<desc>`` (the desc states the figures in words); series differ by line
@@ -10,48 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from html import escape
 
-# GOV.UK palette: dark blue, purple, dark grey, black; all >= 4.5:1 on white.
-BLUE = "#1d70b8"
-PURPLE = "#4c2c92"
-GREY = "#505a5f"
-BLACK = "#0b0c0c"
-ORANGE = "#b74100"  # darkened GOV.UK orange for 3:1+ contrast
-
-
-@dataclass(frozen=True)
-class Series:
-    name: str
-    values: Sequence[float | None]
-    colour: str = BLUE
-    dash: str | None = None  # SVG stroke-dasharray
-    marker: str | None = "circle"  # circle | square | None
-    step: bool = False  # draw as a step line (trajectories hold until the next target)
-
-
-@dataclass(frozen=True)
-class Marker:
-    """A point annotation, e.g. a restated (revised) figure."""
-
-    index: int
-    value: float
-    label: str
-
-
-@dataclass
-class LineChart:
-    title: str
-    description: str
-    x_labels: Sequence[str]
-    series: list[Series]
-    unit: str = "%"
-    y_max: float | None = None
-    markers: list[Marker] = field(default_factory=list)
-    chart_id: str = "chart"
-    width: int = 720
-    height: int = 320
+from services.reporting.domain.chart_data import (
+    BLACK,
+    BLUE,
+    GREY,
+    ORANGE,
+    PURPLE,
+    BarChart,
+    LineChart,
+    Series,
+)
 
 
 def _nice_max(values: Sequence[float]) -> float:
@@ -68,6 +39,11 @@ def _nice_max(values: Sequence[float]) -> float:
 def _fmt(v: float, unit: str) -> str:
     text = f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
     return f"{text}{unit}" if unit == "%" else text
+
+
+def svg(chart: LineChart | BarChart) -> str:
+    """The chart as SVG markup (the templates' ``svg(...)``)."""
+    return line_chart(chart) if isinstance(chart, LineChart) else bar_chart(chart)
 
 
 def line_chart(chart: LineChart) -> str:
@@ -190,26 +166,10 @@ def _series(s: Series, fx: Callable[[int], float], fy: Callable[[float], float])
     return out
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value: float | None
-    highlight: bool = False
-    note: str = ""
-
-
-def bar_chart(
-    title: str,
-    description: str,
-    bars: Sequence[Bar],
-    *,
-    unit: str = "%",
-    x_max: float | None = None,
-    reference: tuple[str, float] | None = None,
-    chart_id: str = "bars",
-    width: int = 720,
-) -> str:
+def bar_chart(chart: BarChart) -> str:
     """Horizontal bars with labels and values written next to each bar."""
+    title, description, bars = chart.title, chart.description, chart.bars
+    unit, x_max, reference, width = chart.unit, chart.x_max, chart.reference, chart.width
     longest = max((len(b.label) for b in bars), default=10)
     row_h, right, top = 26, 70, 12
     left = int(min(width * 0.55, 16 + 7.6 * longest))
@@ -219,7 +179,7 @@ def bar_chart(
     if reference is not None:
         vals.append(reference[1])
     top_v = x_max if x_max is not None else _nice_max(vals)
-    cid = escape(chart_id)
+    cid = escape(chart.chart_id)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="sw-chart" viewBox="0 0 {width} {h}" '
         f'width="100%" role="img" aria-labelledby="{cid}-title {cid}-desc" '
