@@ -41,7 +41,7 @@ def trace_id(record: ConsumerRecord[Any, Any], event_id: str | None) -> str:
         if key == "traceparent" and value:
             parts = value.decode(errors="replace").split("-")
             if len(parts) >= 3 and len(parts[1]) == 32:
-                return parts[1]
+                return str(parts[1])
     return trace_of(event_id or "")
 
 

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -23,13 +23,16 @@ from services.reporting.domain.suppression import SuppressionPolicy
 from services.reporting.service import Reporting
 from services.reporting.web import charts
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 T = TypeVar("T")
 
 
-def make_templates() -> Any:
+def make_templates() -> Environment | None:
     """The Jinja2 environment, or None when jinja2 is not installed (the API still works;
     pages answer 503 saying so)."""
     try:
@@ -57,7 +60,7 @@ class Context:
     upstreams: Upstreams
     tokens: TokenRegistry
     policy: SuppressionPolicy
-    templates: Any  # jinja2.Environment, or None without jinja2
+    templates: Environment | None  # None without jinja2
     chromium: str | None = None  # the PDF renderer (None: chromium on PATH)
 
     @property
