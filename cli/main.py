@@ -1,4 +1,5 @@
-"""The ``sendwatch`` command-line tool (Typer)."""
+"""The ``sendwatch`` command-line tool (Typer).  The ``import``, ``export`` and ``report``
+groups are in their own modules."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli.exports import export_app
+from cli.imports import import_app
+from cli.output import console, err
+from cli.reports import report_app
 from sendwatch.config import SERVICE_PORTS, get_settings, service_ports
 
 app = typer.Typer(help="sendwatch: SEND partnership performance monitoring.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 DEV_KEY = "dev-case-management-key"
 
@@ -148,97 +150,8 @@ def ingest(
     raise typer.Exit(1 if report.rejected else 0)
 
 
-import_app = typer.Typer(help="Backfill imports.")
 app.add_typer(import_app, name="import")
-
-
-@import_app.command("sen2")
-def import_sen2_command(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="SEN2 person-level XML")
-    ],
-    wait: Annotated[bool, typer.Option(help="return once every service has processed it")] = False,
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_INGEST_URL")] = "http://127.0.0.1:8001",
-    api_key: Annotated[str, typer.Option(envvar="SENDWATCH_SEN2_API_KEY")] = "dev-sen2-import-key",
-    timeliness_url: str = "http://127.0.0.1:8002",
-    reporting_url: str = "http://127.0.0.1:8000",
-    alerts_url: str = "http://127.0.0.1:8003",
-    batch_size: int = 5000,
-    wait_timeout: float = 1800.0,
-) -> None:
-    """Import a DfE SEN2 return as pseudonymised historic case events (needs
-    SENDWATCH_PSEUDONYM_KEY; names, dates of birth, UPN/ULN and postcodes never leave
-    this command)."""
-    from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
-    from services.ingest.sources.sen2.parse import Sen2FormatError
-    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
-        task = progress.add_task("sen2", total=None)
-
-        def show(p: ImportProgress) -> None:
-            progress.update(task, description=p.stage, completed=p.done, total=p.total)
-
-        try:
-            summary = import_sen2(
-                file,
-                url,
-                api_key,
-                key=os.environ.get(KEY_ENV),
-                batch_size=batch_size,
-                wait=wait,
-                timeliness_url=timeliness_url if wait else None,
-                reporting_url=(reporting_url or None) if wait else None,
-                alerts_url=(alerts_url or None) if wait else None,
-                wait_timeout=wait_timeout,
-                on_progress=show,
-            )
-        except (PseudonymKeyError, Sen2FormatError, Sen2ImportError, ValueError) as exc:
-            err.print(f"[red]import refused:[/red] {exc}")
-            raise typer.Exit(2) from None
-    for problem in summary.problems:
-        err.print(str(problem))
-    for line in summary.lines():
-        console.print(line)
-    raise typer.Exit(0 if summary.ok else 1)
-
-
-export_app = typer.Typer(help="DfE-layout exports, computed by the timeliness service.")
 app.add_typer(export_app, name="export")
-
-
-def _export(name: str, year: int, url: str) -> None:
-    import httpx
-
-    r = httpx.get(f"{url.rstrip('/')}/v1/exports/{name}", params={"year": year}, timeout=300)
-    if r.status_code != 200:
-        err.print(f"export failed: {r.status_code} {r.text}")
-        raise typer.Exit(1)
-    sys.stdout.write(r.text)
-
-
-@export_app.command("dfe-timeliness")
-def export_dfe_timeliness(
-    year: Annotated[int, typer.Option(help="calendar year of the final plans' issue dates")],
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_TIMELINESS_URL")] = "http://127.0.0.1:8002",
-) -> None:
-    """CSV in the columns of DfE's timeliness_20_week.csv, to stdout."""
-    _export("dfe-timeliness", year, url)
-
-
-@export_app.command("dfe-requests")
-def export_dfe_requests(
-    year: Annotated[int, typer.Option(help="calendar year")],
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_TIMELINESS_URL")] = "http://127.0.0.1:8002",
-) -> None:
-    """CSV in the columns of DfE's requests.csv (including the 6-week decision measure)."""
-    _export("dfe-requests", year, url)
 
 
 @app.command()
@@ -359,61 +272,7 @@ def bench(
         raise typer.Exit(2) from None
 
 
-report_app = typer.Typer(help="Documents from the reporting service (small numbers suppressed).")
 app.add_typer(report_app, name="report")
-
-
-@report_app.command("insight")
-def report_insight(
-    month: Annotated[str, typer.Option(help="the month, YYYY-MM")],
-    fmt: Annotated[str, typer.Option("--format", help="md | html | pdf")] = "md",
-    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_REPORTING_URL")] = "http://127.0.0.1:8000",
-    token: Annotated[str | None, typer.Option(envvar="SENDWATCH_REPORTING_TOKEN")] = None,
-) -> None:
-    """The monthly insight summary: headline KPIs with RAG and movement, exceptions, what is due."""
-    from services.reporting.reports import ReportError, fetch_insight
-
-    if fmt not in ("md", "html", "pdf"):
-        raise typer.BadParameter("--format must be md, html or pdf")
-    try:
-        body = fetch_insight(
-            month, fmt, url=url, token=token, chromium=get_settings().reporting.chromium
-        )
-    except ReportError as exc:
-        err.print(f"[red]insight summary failed:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if out is not None:
-        out.write_bytes(body)
-        console.print(f"wrote {out}")
-    elif fmt == "pdf":
-        sys.stdout.buffer.write(body)
-    else:
-        sys.stdout.write(body.decode())
-
-
-@report_app.command("quarterly")
-def report_quarterly(
-    quarter: Annotated[
-        str | None, typer.Option(help="plan-year quarter, e.g. 2026/27-Q3 (default: all)")
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_REPORTING_URL")] = "http://127.0.0.1:8000",
-    token: Annotated[str | None, typer.Option(envvar="SENDWATCH_REPORTING_TOKEN")] = None,
-) -> None:
-    """The quarterly data return (CSV): one row per KPI per quarter."""
-    from services.reporting.reports import ReportError, fetch_quarterly
-
-    try:
-        text = fetch_quarterly(quarter, url=url, token=token)
-    except ReportError as exc:
-        err.print(f"[red]quarterly return failed:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if out is not None:
-        out.write_text(text)
-        console.print(f"wrote {out}")
-    else:
-        sys.stdout.write(text)
 
 
 @app.command("load-benchmarks")
