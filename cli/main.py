@@ -209,9 +209,11 @@ def broker(
 @app.command()
 def topics(kafka: Annotated[str, typer.Option(envvar="SENDWATCH_KAFKA_BOOTSTRAP")]) -> None:
     """Create the catalogue's topics on a broker if they are missing."""
+    from contracts.topics import load_topics
     from sendwatch.bus import ensure_topics
 
-    created = asyncio.run(ensure_topics(kafka))
+    catalogue = load_topics(get_settings().files.topics)
+    created = asyncio.run(ensure_topics(kafka, catalogue))
     console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
 
 
