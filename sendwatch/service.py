@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
@@ -91,33 +91,39 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
 
     app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
     app.state.runtime = runtime
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            ok = await runtime.broker.ping(timeout=2.0)
-            checks["broker"] = "ok" if ok else "unreachable"
-        except Exception as exc:  # noqa: BLE001
-            checks["broker"] = f"error: {exc}"
-        if runtime.engine is not None:
-            try:
-                await asyncio.to_thread(_db_ping, runtime.engine)
-                checks["database"] = "ok"
-            except Exception as exc:  # noqa: BLE001
-                checks["database"] = f"error: {exc}"
-        healthy = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"service": runtime.name, "status": "ok" if healthy else "degraded", "checks": checks},
-            status_code=200 if healthy else 503,
-        )
-
-    @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
-        body, content_type = metrics_payload()
-        return Response(body, media_type=content_type)
-
+    app.include_router(operations)
     return app
+
+
+operations = APIRouter(tags=["operations"])
+
+
+@operations.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    runtime: Runtime[Any] = request.app.state.runtime
+    checks: dict[str, str] = {}
+    try:
+        ok = await runtime.broker.ping(timeout=2.0)
+        checks["broker"] = "ok" if ok else "unreachable"
+    except Exception as exc:  # noqa: BLE001
+        checks["broker"] = f"error: {exc}"
+    if runtime.engine is not None:
+        try:
+            await asyncio.to_thread(_db_ping, runtime.engine)
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["database"] = f"error: {exc}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"service": runtime.name, "status": "ok" if healthy else "degraded", "checks": checks},
+        status_code=200 if healthy else 503,
+    )
+
+
+@operations.get("/metrics")
+async def metrics() -> Response:
+    body, content_type = metrics_payload()
+    return Response(body, media_type=content_type)
 
 
 def _db_ping(engine: Engine) -> None:
