@@ -23,8 +23,8 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts services/ingest/domain services/timeliness/domain \
-		services/alerts/domain services/reporting/domain
+	$(BIN)/mypy contracts sendwatch cli services/ingest services/reporting \
+		services/timeliness/domain services/alerts/domain
 	$(BIN)/mypy --follow-imports=silent services/alerts
 
 test: lint

@@ -12,7 +12,6 @@ the file never changes an alert already under way.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -176,13 +175,12 @@ class EscalationConfig(_Strict):
         return out
 
 
-def horizon_days(config: EscalationConfig) -> int:
-    """The backfill horizon: SENDWATCH_ALERTS_HORIZON_DAYS, else the file's value."""
-    raw = os.environ.get("SENDWATCH_ALERTS_HORIZON_DAYS")
-    return int(raw) if raw else config.horizon_days
+def horizon_days(config: EscalationConfig, override: int | None = None) -> int:
+    """The backfill horizon: ``override`` (SENDWATCH_ALERTS_HORIZON_DAYS), else the file's."""
+    return override if override is not None else config.horizon_days
 
 
 @lru_cache(maxsize=4)
-def load_escalation(path: str | None = None) -> EscalationConfig:
-    file = Path(path or os.environ.get("SENDWATCH_ESCALATION_FILE") or _DEFAULT)
+def load_escalation(path: str | Path | None = None) -> EscalationConfig:
+    file = Path(path or _DEFAULT)
     return EscalationConfig.model_validate(yaml.safe_load(file.read_text()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +41,6 @@ class SourceRegistry(BaseModel):
 
 
 @lru_cache(maxsize=4)
-def load_sources(path: str | None = None) -> SourceRegistry:
-    file = Path(path or os.environ.get("SENDWATCH_SOURCES_FILE") or _DEFAULT)
+def load_sources(path: str | Path | None = None) -> SourceRegistry:
+    file = Path(path or _DEFAULT)
     return SourceRegistry.model_validate(yaml.safe_load(file.read_text()))

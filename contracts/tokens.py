@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,6 +78,6 @@ class TokenRegistry(BaseModel):
 
 
 @lru_cache(maxsize=4)
-def load_tokens(path: str | None = None) -> TokenRegistry:
-    file = Path(path or os.environ.get("SENDWATCH_TOKENS_FILE") or _DEFAULT)
+def load_tokens(path: str | Path | None = None) -> TokenRegistry:
+    file = Path(path or _DEFAULT)
     return TokenRegistry.model_validate(yaml.safe_load(file.read_text()))

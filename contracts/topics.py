@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +37,6 @@ class TopicCatalogue(BaseModel):
 
 
 @lru_cache(maxsize=4)
-def load_topics(path: str | None = None) -> TopicCatalogue:
-    file = Path(path or os.environ.get("SENDWATCH_TOPICS_FILE") or _DEFAULT)
+def load_topics(path: str | Path | None = None) -> TopicCatalogue:
+    file = Path(path or _DEFAULT)
     return TopicCatalogue.model_validate(yaml.safe_load(file.read_text()))

@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -57,7 +57,7 @@ class KafkaSecurityError(ValueError):
 
 def kafka_client_options(settings: Settings) -> dict[str, Any]:
     """aiokafka client options for the configured security protocol and SASL login."""
-    protocol = settings.kafka_security_protocol.strip().upper()
+    protocol = settings.kafka.security_protocol.strip().upper()
     if protocol not in SECURITY_PROTOCOLS:
         raise KafkaSecurityError(
             f"SENDWATCH_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}"
@@ -68,21 +68,21 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
 
         options["ssl_context"] = create_ssl_context()
     if protocol.startswith("SASL_"):
-        mechanism = (settings.kafka_sasl_mechanism or "SCRAM-SHA-512").strip().upper()
+        mechanism = (settings.kafka.sasl_mechanism or "SCRAM-SHA-512").strip().upper()
         if mechanism not in SASL_MECHANISMS:
             raise KafkaSecurityError(
                 f"SENDWATCH_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}"
             )
         for name, value in (
-            ("SENDWATCH_KAFKA_SASL_USERNAME", settings.kafka_sasl_username),
-            ("SENDWATCH_KAFKA_SASL_PASSWORD", settings.kafka_sasl_password),
+            ("SENDWATCH_KAFKA_SASL_USERNAME", settings.kafka.sasl_username),
+            ("SENDWATCH_KAFKA_SASL_PASSWORD", settings.kafka.sasl_password),
         ):
             if not value:
                 raise KafkaSecurityError(f"{name} is required with {protocol}")
         options.update(
             sasl_mechanism=mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
+            sasl_plain_username=settings.kafka.sasl_username,
+            sasl_plain_password=settings.kafka.sasl_password,
         )
     return options
 
@@ -113,11 +113,11 @@ def faststream_security(settings: Settings) -> BaseSecurity | None:
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     return KafkaBroker(
         # A list: FastStream would take "a:1,b:2" for one host.
-        [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()],
+        [host.strip() for host in settings.kafka.bootstrap.split(",") if host.strip()],
         security=faststream_security(settings),
         client_id=f"sendwatch-{service}",
         acks="all",
-        request_timeout_ms=settings.kafka_request_timeout_ms,
+        request_timeout_ms=settings.kafka.request_timeout_ms,
         linger_ms=5,
         max_batch_size=1024 * 1024,
         # FastStream logs every message at INFO; that halves throughput, so keep it at DEBUG.
@@ -146,13 +146,44 @@ def batch_subscriber(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=max(500, settings.session_timeout_ms // 5),
-        max_poll_interval_ms=max(60_000, settings.session_timeout_ms * 6),
+        max_records=settings.kafka.batch_max_records,
+        batch_timeout_ms=settings.kafka.batch_timeout_ms,
+        session_timeout_ms=settings.kafka.session_timeout_ms,
+        heartbeat_interval_ms=max(500, settings.kafka.session_timeout_ms // 5),
+        max_poll_interval_ms=max(60_000, settings.kafka.session_timeout_ms * 6),
         decoder=_undecoded,
         **kwargs,
+    )
+
+
+class BatchHandler(Protocol):
+    """What a subscription hands each batch to (``ConsumerPipeline``)."""
+
+    def handle(self, records: Sequence[Any]) -> Awaitable[Any]: ...
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: Settings,
+    pipeline: BatchHandler,
+    topic: str,
+    group_id: str,
+    *,
+    payload: type[Any],
+    title: str,
+    description: str,
+) -> None:
+    """Hand every batch of ``topic`` (consumer group ``group_id``) to ``pipeline``, through
+    :func:`batch_subscriber`.  The handler reads the raw records (``current_records``);
+    ``payload``, the contract of one message, only documents the channel in AsyncAPI."""
+
+    async def handler(body: Any) -> None:
+        await pipeline.handle(current_records(broker))
+
+    handler.__annotations__ = {"body": list[payload], "return": None}  # type: ignore[valid-type]
+    handler.__name__ = handler.__qualname__ = f"on_{title.replace('-', '_')}"
+    batch_subscriber(broker, settings, topic, group_id, title=title, description=description)(
+        handler
     )
 
 
@@ -185,14 +216,14 @@ async def broker_supports_idempotence(bootstrap: str, **client: Any) -> bool:
 
 async def configure_idempotence(broker: KafkaBroker, settings: Settings) -> bool:
     """Turn on the idempotent producer before the broker connects (auto | on | off)."""
-    mode = settings.kafka_idempotence
+    mode = settings.kafka.idempotence.lower()
     if mode in ("on", "true", "1"):
         enabled = True
     elif mode in ("off", "false", "0"):
         enabled = False
     else:
         enabled = await broker_supports_idempotence(
-            settings.kafka_bootstrap, **kafka_client_options(settings)
+            settings.kafka.bootstrap, **kafka_client_options(settings)
         )
     broker._connection_kwargs["enable_idempotence"] = enabled  # noqa: SLF001
     log.info("producer_configured", idempotent=enabled)

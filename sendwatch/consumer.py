@@ -58,7 +58,7 @@ def trace_id(record: ConsumerRecord[Any, Any], event_id: str | None) -> str:
         if key == "traceparent" and value:
             parts = value.decode(errors="replace").split("-")
             if len(parts) >= 3 and len(parts[1]) == 32:
-                return parts[1]
+                return str(parts[1])
     return trace_of(event_id or "")
 
 
@@ -117,10 +117,12 @@ class ConsumerPipeline(Generic[M]):
     ) -> None:
         """``settings`` (when given) supplies ``max_tries`` and the health thresholds."""
         if settings is not None:
-            max_tries = settings.poison_max_tries
-            max_poison_streak = settings.poison_max_streak
+            max_tries = settings.consumer.poison_max_tries
+            max_poison_streak = settings.consumer.poison_max_streak
             health = health or ConsumerHealth(
-                group or service, settings.health_stall_s, settings.health_max_failures
+                group or service,
+                settings.consumer.health_stall_s,
+                settings.consumer.health_max_failures,
             )
         self.service = service
         self.broker = broker

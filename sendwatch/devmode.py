@@ -11,10 +11,9 @@ fixtures set it).  The refusal names each offending setting.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 
-from sendwatch.config import dev_mode
+from sendwatch.config import Settings
 
 DEV_SOURCE_KEYS = tuple(
     f"dev-{source}-key"
@@ -30,10 +29,6 @@ DEV_TOKENS = (
 )
 DEV_PSEUDONYM_KEYS = ("bench-pseudonym-key-000000",)
 # Upstream tokens reporting sends, and their development defaults when unset.
-UPSTREAM_TOKENS = {
-    "SENDWATCH_ALERTS_TOKEN": "dev-alerts-read-token",
-    "SENDWATCH_TIMELINESS_TOKEN": "dev-timeliness-read-token",
-}
 USES_TOKENS = frozenset({"timeliness", "alerts", "reporting"})
 
 
@@ -54,32 +49,33 @@ def development_secrets(service: str, env: Mapping[str, str] | None = None) -> l
     from contracts.sources import load_sources
     from contracts.tokens import load_tokens
 
-    env = os.environ if env is None else env
+    settings = Settings.from_env(env)
     problems: list[str] = []
     if service == "ingest":
-        where = env.get("SENDWATCH_SOURCES_FILE") or "contracts/sources.yaml"
-        registry = load_sources(env.get("SENDWATCH_SOURCES_FILE") or None)
-        for source, spec in registry.sources.items():
-            if any(h in _DEV_KEY_HASHES for h in spec.key_sha256):
+        where = settings.files.sources
+        registry = load_sources(where)
+        for source, source_spec in registry.sources.items():
+            if any(h in _DEV_KEY_HASHES for h in source_spec.key_sha256):
                 problems.append(
-                    f"SENDWATCH_SOURCES_FILE ({where}): source {source!r} accepts its "
+                    f"SENDWATCH_SOURCES_FILE ({where.name}): source {source!r} accepts its "
                     "development key"
                 )
     if service in USES_TOKENS:
-        where = env.get("SENDWATCH_TOKENS_FILE") or "contracts/tokens.yaml"
-        tokens = load_tokens(env.get("SENDWATCH_TOKENS_FILE") or None)
-        for name, spec in tokens.tokens.items():
-            if any(h in _DEV_TOKEN_HASHES for h in spec.sha256):
+        where = settings.files.tokens
+        tokens = load_tokens(where)
+        for name, token_spec in tokens.tokens.items():
+            if any(h in _DEV_TOKEN_HASHES for h in token_spec.sha256):
                 problems.append(
-                    f"SENDWATCH_TOKENS_FILE ({where}): token {name!r} is a development token"
+                    f"SENDWATCH_TOKENS_FILE ({where.name}): token {name!r} is a development token"
                 )
     if service == "reporting":
-        for setting, default in UPSTREAM_TOKENS.items():
-            value = env.get(setting)
-            if not value:
-                problems.append(f"{setting} is unset (reporting would send {default})")
-            elif value in DEV_TOKENS:
-                problems.append(f"{setting} is a development token")
+        upstream = {
+            "SENDWATCH_TIMELINESS_TOKEN": settings.upstream.timeliness_token,
+            "SENDWATCH_ALERTS_TOKEN": settings.upstream.alerts_token,
+        }
+        for setting, value in upstream.items():
+            if value in DEV_TOKENS:
+                problems.append(f"{setting} is a development token (or unset)")
     return problems
 
 
@@ -90,7 +86,7 @@ def dev_pseudonym_key(key: str | None) -> bool:
 def refuse_development_secrets(service: str, env: Mapping[str, str] | None = None) -> None:
     """Raise :class:`DevelopmentSecretsError` naming every development secret in use,
     unless ``SENDWATCH_DEV=1``."""
-    if dev_mode(env):
+    if Settings.from_env(env).dev:
         return
     problems = development_secrets(service, env)
     if problems:

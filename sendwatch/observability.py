@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -65,9 +64,9 @@ def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-def configure_logging(service: str, level: str | None = None) -> None:
+def configure_logging(service: str, level: str = "INFO") -> None:
     """JSON logs on stderr, one object per line, with the service name on every line."""
-    level_name = (level or os.environ.get("SENDWATCH_LOG_LEVEL", "INFO")).upper()
+    level_name = level.upper()
     logging.basicConfig(stream=sys.stderr, level=level_name, format="%(message)s", force=True)
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

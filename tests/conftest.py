@@ -1,7 +1,7 @@
 """Shared fixtures: a real Kafka-protocol broker and real databases.
 
 Integration tests start a broker on free loopback ports and the services as real
-processes (``python -m sendwatch serve``), so consumer groups, commits, crashes and
+processes (``python -m cli serve``), so consumer groups, commits, crashes and
 restarts are the real thing.  Every database test runs on SQLite and on PostgreSQL.
 
 The broker is Tansu by default.  A test marked ``@pytest.mark.brokers`` runs on Tansu
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sendwatch.kafka import KafkaCluster, start_kafka
-from sendwatch.stack import Stack
-from sendwatch.tansu import TansuBroker, free_port, start_tansu
+from cli.kafka import KafkaCluster, start_kafka
+from cli.stack import Stack
+from cli.tansu import TansuBroker, free_port, start_tansu
 from tests.helpers import kafka_or_skip
 
 BROKER_ENGINES = ("tansu", "kafka")

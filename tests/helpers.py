@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from sendwatch.kafka import KafkaUnavailable, check_available
+from cli.kafka import KafkaUnavailable, check_available
 
 # The shared project material sits beside the repository (../shared).
 SHARED = Path(

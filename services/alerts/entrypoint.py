@@ -8,7 +8,7 @@ API (``Authorization: Bearer``; roles ``read`` and ``ack``, ``admin`` implies bo
 alerts with their full timeline, escalations, acknowledgements, recovery plans,
 silences and the notification outbox.
 
-Configuration (environment):
+Configuration (environment, read by ``sendwatch/config.py``):
 
     SENDWATCH_SMTP_HOST / _PORT / _TLS (none|starttls|ssl) / _USER / _PASSWORD / _FROM
         mail server; with no host, email waits in the outbox (webhooks still go)
@@ -33,9 +33,9 @@ can repeat one message (same Message-ID / Idempotency-Key).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -44,14 +44,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
-from contracts.kpi_dictionary import load_kpis
+from contracts.kpi_dictionary import KpiDictionary, load_kpis
 from contracts.plausibility import PlausibleDate, load_window
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
 from contracts.tokens import Principal, load_tokens
 from contracts.topics import load_topics
 from sendwatch.auth import requires
-from sendwatch.bus import batch_subscriber, current_records, make_broker
+from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
@@ -81,11 +81,20 @@ def count(out: Outcome) -> None:
         NOTIFICATIONS.labels(channel, "muted").inc(n)
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+@dataclass(frozen=True)
+class Deps:
+    """What the routes need besides the database (``Runtime.deps``)."""
+
+    ctx: Context
+    relay: Relay
+    dictionary: KpiDictionary
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
-    topics = load_topics()
-    config = load_escalation()
-    dictionary = load_kpis()
+    topics = load_topics(settings.files.topics)
+    config = load_escalation(settings.files.escalation)
+    dictionary = load_kpis(str(settings.files.kpis))
     problems = config.problems(dictionary)
     if problems:
         raise ValueError(
@@ -96,10 +105,10 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
     ctx = Context(
         config,
         dictionary,
-        horizon_days=horizon_days(config),
-        base_url=os.environ.get("SENDWATCH_DASHBOARD_URL", "http://127.0.0.1:8000"),
+        horizon_days=horizon_days(config, settings.alerts.horizon_days),
+        base_url=settings.alerts.dashboard_url,
     )
-    relay = Relay.from_env(engine)
+    relay = Relay.from_settings(engine, settings.smtp, settings.relay)
 
     def apply(items: list[Incoming]) -> int:
         uow = SqlUnitOfWork(engine)
@@ -131,32 +140,32 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         settings=settings,
     )
 
-    @batch_subscriber(  # type: ignore[untyped-decorator]
+    subscribe(
         broker,
         settings,
+        snapshots,
         topics.name("kpi-snapshots"),
         GROUP,
+        payload=KpiSnapshot,
         title="kpi-snapshots",
         description="Closed KPI cycles the rules evaluate; their watermark is 'now'",
     )
-    async def on_snapshots(body: list[KpiSnapshot]) -> None:
-        await snapshots.handle(current_records(broker))
-
-    @batch_subscriber(  # type: ignore[untyped-decorator]
+    subscribe(
         broker,
         settings,
+        milestones,
         topics.name("milestones"),
         GROUP_MILESTONES,
+        payload=MilestoneAlert,
         title="milestones",
         description="Milestone slips (MS1) and early warnings (MS2)",
     )
-    async def on_milestones(body: list[MilestoneAlert]) -> None:
-        await milestones.handle(current_records(broker))
 
-    runtime = Runtime(
+    return Runtime(
         name=SERVICE,
         settings=settings,
         broker=broker,
+        deps=Deps(ctx, relay, dictionary),
         engine=engine,
         groups={
             GROUP: [topics.name("kpi-snapshots")],
@@ -164,8 +173,6 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         },
         consumers=[snapshots.health, milestones.health],
     )
-    runtime.extras = {"ctx": ctx, "relay": relay, "dictionary": dictionary}
-    return runtime
 
 
 # --- request bodies ------------------------------------------------------------------
@@ -223,14 +230,14 @@ class SilenceBody(_Body):
 # --- the app -------------------------------------------------------------------------
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
+def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    ctx: Context = runtime.extras["ctx"]
-    relay: Relay = runtime.extras["relay"]
-    dictionary = runtime.extras["dictionary"]
+    ctx = runtime.deps.ctx
+    relay = runtime.deps.relay
+    dictionary = runtime.deps.dictionary
     db = runtime.engine
     assert db is not None
-    tokens = load_tokens()
+    tokens = load_tokens(runtime.settings.files.tokens)
     app = create_service_app(
         runtime,
         title="sendwatch alerts",

@@ -10,22 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from contracts.dlq import DeadLetter, RejectReason, dead_letter
 from contracts.envelope import Envelope
 from contracts.sources import SourceRegistry, load_sources
 from contracts.timeline import ClockTick, TickData, TimelineMessage
-from contracts.topics import load_topics
+from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.bus import FATAL_PRODUCER_ERRORS, ProducerReset, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import trace_of, traceparent
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
-from sendwatch.service import Runtime, create_service_app
+from sendwatch.service import Runtime, create_service_app, deps_of
 from services.ingest.domain.intake import Verdict, all_foreign, check_batch
 
 SERVICE = "ingest"
@@ -54,186 +56,225 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+@dataclass(frozen=True)
+class Deps:
+    """What the route needs (``Runtime.deps``): the settings, the source registry, the
+    topics and their publishers."""
+
+    settings: Settings
+    sources: SourceRegistry
+    topics: TopicCatalogue
+    case_events: DefaultPublisher
+    dlq: DefaultPublisher
+    reset_producer: ProducerReset
+
+
+IngestDeps = Annotated[Deps, Depends(deps_of)]
+router = APIRouter()
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
-    return Runtime(name=SERVICE, settings=settings, broker=make_broker(settings, SERVICE))
-
-
-def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = None) -> FastAPI:
-    runtime = runtime or bootstrap()
-    settings = runtime.settings
-    registry = sources or load_sources()
-    topics = load_topics()
-    case_events = runtime.broker.publisher(
+    broker = make_broker(settings, SERVICE)
+    topics = load_topics(settings.files.topics)
+    case_events = broker.publisher(
         topics.name("case-events"),
         title="case-events",
         description="Validated, pseudonymous EHC case events, keyed by case id.",
         schema=TimelineMessage,
     )
-    dlq = runtime.broker.publisher(
+    dlq = broker.publisher(
         topics.name("dead-letter"),
         title="dead-letter",
         description="Rejected input with a machine-readable reason and the offending field.",
         schema=DeadLetter,
     )
+    deps = Deps(
+        settings=settings,
+        sources=load_sources(settings.files.sources),
+        topics=topics,
+        case_events=case_events,
+        dlq=dlq,
+        reset_producer=ProducerReset(broker),
+    )
+    return Runtime(name=SERVICE, settings=settings, broker=broker, deps=deps)
+
+
+def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
+    runtime = runtime or bootstrap()
     app = create_service_app(
         runtime,
         title="sendwatch ingest",
         description="Event intake for source systems. Send `Authorization: Bearer <key>`.",
     )
-
-    partitions = topics["case-events"].partitions
-    reset_producer = ProducerReset(runtime.broker)
-
-    async def publish(accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
-        futures = []
-        for ev in accepted:
-            if isinstance(ev, ClockTick):
-                # A tick goes to every partition, so each partition's cases see it
-                # after the events published before it.
-                for p in range(partitions):
-                    copy = ev.model_copy(
-                        update={"id": f"{ev.id}:p{p}", "data": TickData(partition=p)}
-                    )
-                    futures.append(
-                        await case_events.publish(
-                            copy.model_dump_json().encode(), partition=p, no_confirm=True
-                        )
-                    )
-                continue
-            futures.append(
-                await case_events.publish(
-                    ev.model_dump_json().encode(),
-                    key=ev.partition_key(),
-                    headers={"traceparent": traceparent(ev.id)},
-                    no_confirm=True,
-                )
-            )
-        futures += [
-            await dlq.publish(d.model_dump_json().encode(), key=d.source.encode(), no_confirm=True)
-            for d in dead
-        ]
-        await asyncio.gather(*futures)
-
-    async def store(accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
-        """Publish and wait for the brokers, within the request timeout.  An idempotent
-        producer retries a broker that is away for ever; the source gets a bounded
-        answer instead: 503 (retry with the same ids), never a false 200."""
-        await asyncio.wait_for(
-            publish(accepted, dead), timeout=settings.kafka_request_timeout_ms / 1000
-        )
-
-    def to_dead(source_id: str, verdict: Verdict, raw: Any) -> DeadLetter:
-        assert verdict.reason is not None
-        return dead_letter(
-            rejected_by=SERVICE,
-            reason=verdict.reason,
-            field=verdict.field,
-            message=verdict.message or "",
-            raw=json.dumps(raw, default=str),
-            original_id=verdict.event_id,
-            original_source=source_id,
-            topic=topics.name("case-events"),
-        )
-
-    @app.post("/v1/events", tags=["ingest"])
-    async def post_events(request: Request) -> JSONResponse:
-        started = time.perf_counter()
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-            return _error(401, "unauthenticated", "send 'Authorization: Bearer <api key>'")
-        source_id = registry.authenticate(auth[7:].strip())
-        if source_id is None:
-            return _error(401, "unauthenticated", "unknown API key")
-        try:
-            body = await _read_body(request, settings.ingest_max_body_bytes)
-        except BodyTooLarge:
-            return _error(
-                413,
-                "payload_too_large",
-                f"request body over {settings.ingest_max_body_bytes} bytes",
-            )
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            # The decoder's position only: its text may quote the body.
-            where = (
-                f"line {exc.lineno}, column {exc.colno}"
-                if isinstance(exc, json.JSONDecodeError)
-                else "not UTF-8"
-            )
-            letter = dead_letter(
-                rejected_by=SERVICE,
-                reason=RejectReason.MALFORMED_JSON,
-                field=None,
-                message=f"body is not JSON ({where})",
-                raw=body,
-                original_source=source_id,
-                topic=topics.name("case-events"),
-            )
-            try:
-                await store([], [letter])
-            except Exception as exc:  # noqa: BLE001 - broker down
-                log.error("publish_failed", error=str(exc), events=1)
-                return _error(503, "broker_unavailable", "not stored; retry")
-            INGEST_EVENTS.labels(source_id, "rejected").inc()
-            return _error(
-                400,
-                RejectReason.MALFORMED_JSON.value,
-                f"body is not JSON ({where})",
-                dlq_id=letter.id,
-            )
-        items = payload["events"] if isinstance(payload, dict) and "events" in payload else payload
-        items = items if isinstance(items, list) else [items]
-        if len(items) > settings.ingest_max_batch:
-            return _error(
-                413,
-                "batch_too_large",
-                f"{len(items)} events; at most {settings.ingest_max_batch} per request",
-            )
-        verdicts = check_batch(items, source_id, registry.sources[source_id], datetime.now(UTC))
-        generation = reset_producer.generation
-        accepted = [v.event for v in verdicts if v.event is not None]
-        dead = [to_dead(source_id, v, items[v.index]) for v in verdicts if not v.accepted]
-        try:
-            # An idempotent producer retries a broker that is away for ever; the source
-            # gets a bounded answer: 503 (retry with the same ids), never a false 200.
-            await store(accepted, dead)
-        except Exception as exc:  # noqa: BLE001 - broker down: tell the source to retry
-            log.error("publish_failed", error=str(exc), events=len(items))
-            if isinstance(exc, FATAL_PRODUCER_ERRORS):
-                await reset_producer(generation)
-            return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
-        for v in verdicts:
-            # The trace id (a hash of the event id), never the id: a source may have put
-            # personal data in it.
-            log.info(
-                "event_accepted" if v.accepted else "event_rejected",
-                trace_id=trace_of(v.event_id) if v.event_id else None,
-                index=v.index,
-                source=source_id,
-                reason=v.reason.value if v.reason else None,
-            )
-        INGEST_EVENTS.labels(source_id, "accepted").inc(len(accepted))
-        INGEST_EVENTS.labels(source_id, "rejected").inc(len(dead))
-        INGEST_REQUEST_LATENCY.observe(time.perf_counter() - started)
-        rejected = len(verdicts) - len(accepted)
-        if all_foreign(verdicts):
-            status = 403
-        elif rejected == 0:
-            status = 200
-        elif accepted:
-            status = 207
-        else:
-            status = 422
-        return JSONResponse(
-            {
-                "source": source_id,
-                "accepted": len(accepted),
-                "rejected": rejected,
-                "results": [v.as_result() for v in verdicts],
-            },
-            status_code=status,
-        )
-
+    app.include_router(router)
     return app
+
+
+async def publish(deps: Deps, accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
+    partitions = deps.topics["case-events"].partitions
+    futures = []
+    for ev in accepted:
+        if isinstance(ev, ClockTick):
+            # A tick goes to every partition, so each partition's cases see it
+            # after the events published before it.
+            for p in range(partitions):
+                copy = ev.model_copy(update={"id": f"{ev.id}:p{p}", "data": TickData(partition=p)})
+                futures.append(
+                    await deps.case_events.publish(
+                        copy.model_dump_json().encode(), partition=p, no_confirm=True
+                    )
+                )
+            continue
+        futures.append(
+            await deps.case_events.publish(
+                ev.model_dump_json().encode(),
+                key=ev.partition_key(),
+                headers={"traceparent": traceparent(ev.id)},
+                no_confirm=True,
+            )
+        )
+    futures += [
+        await deps.dlq.publish(d.model_dump_json().encode(), key=d.source.encode(), no_confirm=True)
+        for d in dead
+    ]
+    await asyncio.gather(*futures)
+
+
+async def store(deps: Deps, accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
+    """Publish and wait for the brokers, within the request timeout.  An idempotent
+    producer retries a broker that is away for ever; the source gets a bounded
+    answer instead: 503 (retry with the same ids), never a false 200."""
+    await asyncio.wait_for(
+        publish(deps, accepted, dead), timeout=deps.settings.kafka.request_timeout_ms / 1000
+    )
+
+
+def to_dead(deps: Deps, source_id: str, verdict: Verdict, raw: Any) -> DeadLetter:
+    assert verdict.reason is not None
+    return dead_letter(
+        rejected_by=SERVICE,
+        reason=verdict.reason,
+        field=verdict.field,
+        message=verdict.message or "",
+        raw=json.dumps(raw, default=str),
+        original_id=verdict.event_id,
+        original_source=source_id,
+        topic=deps.topics.name("case-events"),
+    )
+
+
+def authenticate(request: Request, registry: SourceRegistry) -> str | JSONResponse:
+    """The source system the request's API key belongs to, or the 401 to answer."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+        return _error(401, "unauthenticated", "send 'Authorization: Bearer <api key>'")
+    source_id = registry.authenticate(auth[7:].strip())
+    if source_id is None:
+        return _error(401, "unauthenticated", "unknown API key")
+    return source_id
+
+
+async def malformed(deps: Deps, source_id: str, body: bytes, exc: ValueError) -> JSONResponse:
+    """A body that is not JSON: dead-lettered (its digest only), answered 400."""
+    # The decoder's position only: its text may quote the body.
+    where = (
+        f"line {exc.lineno}, column {exc.colno}"
+        if isinstance(exc, json.JSONDecodeError)
+        else "not UTF-8"
+    )
+    letter = dead_letter(
+        rejected_by=SERVICE,
+        reason=RejectReason.MALFORMED_JSON,
+        field=None,
+        message=f"body is not JSON ({where})",
+        raw=body,
+        original_source=source_id,
+        topic=deps.topics.name("case-events"),
+    )
+    try:
+        await store(deps, [], [letter])
+    except Exception as error:  # noqa: BLE001 - broker down
+        log.error("publish_failed", error=str(error), events=1)
+        return _error(503, "broker_unavailable", "not stored; retry")
+    INGEST_EVENTS.labels(source_id, "rejected").inc()
+    return _error(
+        400, RejectReason.MALFORMED_JSON.value, f"body is not JSON ({where})", dlq_id=letter.id
+    )
+
+
+@router.post("/v1/events", tags=["ingest"])
+async def post_events(request: Request, deps: IngestDeps) -> JSONResponse:
+    started = time.perf_counter()
+    settings = deps.settings
+    source_id = authenticate(request, deps.sources)
+    if isinstance(source_id, JSONResponse):
+        return source_id
+    try:
+        body = await _read_body(request, settings.ingest.max_body_bytes)
+    except BodyTooLarge:
+        return _error(
+            413,
+            "payload_too_large",
+            f"request body over {settings.ingest.max_body_bytes} bytes",
+        )
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        return await malformed(deps, source_id, body, exc)
+    items = payload["events"] if isinstance(payload, dict) and "events" in payload else payload
+    items = items if isinstance(items, list) else [items]
+    if len(items) > settings.ingest.max_batch:
+        return _error(
+            413,
+            "batch_too_large",
+            f"{len(items)} events; at most {settings.ingest.max_batch} per request",
+        )
+    verdicts = check_batch(items, source_id, deps.sources.sources[source_id], datetime.now(UTC))
+    generation = deps.reset_producer.generation
+    accepted = [v.event for v in verdicts if v.event is not None]
+    dead = [to_dead(deps, source_id, v, items[v.index]) for v in verdicts if not v.accepted]
+    try:
+        # An idempotent producer retries a broker that is away for ever; the source
+        # gets a bounded answer: 503 (retry with the same ids), never a false 200.
+        await store(deps, accepted, dead)
+    except Exception as exc:  # noqa: BLE001 - broker down: tell the source to retry
+        log.error("publish_failed", error=str(exc), events=len(items))
+        if isinstance(exc, FATAL_PRODUCER_ERRORS):
+            await deps.reset_producer(generation)
+        return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
+    log_verdicts(source_id, verdicts)
+    INGEST_EVENTS.labels(source_id, "accepted").inc(len(accepted))
+    INGEST_EVENTS.labels(source_id, "rejected").inc(len(dead))
+    INGEST_REQUEST_LATENCY.observe(time.perf_counter() - started)
+    return JSONResponse(
+        {
+            "source": source_id,
+            "accepted": len(accepted),
+            "rejected": len(verdicts) - len(accepted),
+            "results": [v.as_result() for v in verdicts],
+        },
+        status_code=status_of(verdicts, len(accepted)),
+    )
+
+
+def log_verdicts(source_id: str, verdicts: list[Verdict]) -> None:
+    for v in verdicts:
+        # The trace id (a hash of the event id), never the id: a source may have put
+        # personal data in it.
+        log.info(
+            "event_accepted" if v.accepted else "event_rejected",
+            trace_id=trace_of(v.event_id) if v.event_id else None,
+            index=v.index,
+            source=source_id,
+            reason=v.reason.value if v.reason else None,
+        )
+
+
+def status_of(verdicts: list[Verdict], accepted: int) -> int:
+    """200 all accepted, 207 some, 422 none, 403 every event from a foreign source."""
+    if all_foreign(verdicts):
+        return 403
+    if accepted == len(verdicts):
+        return 200
+    return 207 if accepted else 422

@@ -1,5 +1,6 @@
 """What the HTTP handlers share: the application layer, upstream clients, tokens, the
-suppression policy and the page templates."""
+suppression policy and the page templates.  The reporting service's ``Runtime.deps``; a
+route takes it as a parameter ``ctx: Ctx``."""
 
 from __future__ import annotations
 
@@ -7,17 +8,23 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from contracts.kpi_dictionary import KpiDictionary
 from contracts.tokens import TokenRegistry
+from sendwatch.service import deps_of
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.auth import Viewer, viewer
 from services.reporting.domain import dashboard
 from services.reporting.domain.suppression import SuppressionPolicy
-from services.reporting.views import Reporting
+from services.reporting.service import Reporting
+from services.reporting.web import charts
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -25,7 +32,7 @@ STATIC = HERE / "static"
 T = TypeVar("T")
 
 
-def make_templates() -> Any:
+def make_templates() -> Environment | None:
     """The Jinja2 environment, or None when jinja2 is not installed (the API still works;
     pages answer 503 saying so)."""
     try:
@@ -39,6 +46,7 @@ def make_templates() -> Any:
         lstrip_blocks=False,
     )
     env.globals.update(
+        svg=charts.svg,
         shown=dashboard.shown,
         group_label=dashboard.group_label,
         dimensions=dashboard.DIMENSIONS,
@@ -52,7 +60,12 @@ class Context:
     upstreams: Upstreams
     tokens: TokenRegistry
     policy: SuppressionPolicy
-    templates: Any  # jinja2.Environment, or None without jinja2
+    templates: Environment | None  # None without jinja2
+    chromium: str | None = None  # the PDF renderer (None: chromium on PATH)
+
+    @property
+    def dictionary(self) -> KpiDictionary:
+        return self.reporting.dictionary
 
     def viewer(self, request: Request) -> Viewer:
         return viewer(request, self.tokens, self.policy)
@@ -73,3 +86,6 @@ class Context:
 
     def css(self) -> str:
         return (STATIC / "sendwatch.css").read_text(encoding="utf-8")
+
+
+Ctx = Annotated[Context, Depends(deps_of)]

@@ -12,20 +12,18 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.engine import Engine
 
 from contracts.kpi_dictionary import load_kpis
 from contracts.snapshots import KpiSnapshot
 from contracts.tokens import load_tokens
 from contracts.topics import load_topics
-from sendwatch.auth import requires
-from sendwatch.bus import batch_subscriber, current_records, make_broker
+from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
@@ -36,7 +34,8 @@ from services.reporting.adapters import repository as repo
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.context import STATIC, Context, make_templates
 from services.reporting.domain.suppression import load_policy
-from services.reporting.views import Reporting, local_date
+from services.reporting.service import Reporting, load_place, local_date
+from services.reporting.web import errors
 
 SERVICE = "reporting"
 GROUP = "sendwatch-reporting"
@@ -97,82 +96,101 @@ def refresh_gauges(reporting: Reporting) -> None:
     metrics.update_kpi_gauges(values, local_date(st.watermark or st.as_of))
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+def refresh(reporting: Reporting) -> None:
+    try:
+        refresh_gauges(reporting)
+    except Exception as exc:  # noqa: BLE001 - the batch is stored; gauges catch up
+        log.warning("gauges_not_refreshed", error=type(exc).__name__)
+
+
+def apply(engine: Engine, items: list[Incoming]) -> int:
+    """Store a batch of snapshots (one transaction) and log each (its trace id, never
+    its event id)."""
+    applied = repo.apply_snapshots_detailed(engine, [i.snapshot for i in items])
+    by_id = {i.id: i for i in items}
+    for a in applied:
+        i = by_id[a.event_id]
+        log.info(
+            "snapshot_applied",
+            trace_id=i.trace_id,
+            traceparent=i.traceparent,
+            topic=i.topic,
+            partition=i.partition,
+            offset=i.offset,
+            producer=a.producer,
+            sequence=a.sequence,
+            values=a.values,
+            new_revisions=a.new_revisions,
+        )
+    return len(applied)
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime[Context]:
     settings = settings or get_settings()
-    topics = load_topics()
+    topics = load_topics(settings.files.topics)
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
-    reporting = Reporting(engine, load_kpis(), load_policy())
-
-    def apply(items: list[Incoming]) -> int:
-        applied = repo.apply_snapshots_detailed(engine, [i.snapshot for i in items])
-        by_id = {i.id: i for i in items}
-        for a in applied:
-            i = by_id[a.event_id]
-            log.info(
-                "snapshot_applied",
-                trace_id=i.trace_id,
-                traceparent=i.traceparent,
-                topic=i.topic,
-                partition=i.partition,
-                offset=i.offset,
-                producer=a.producer,
-                sequence=a.sequence,
-                values=a.values,
-                new_revisions=a.new_revisions,
-            )
-        return len(applied)
-
-    def refresh() -> None:
-        try:
-            refresh_gauges(reporting)
-        except Exception as exc:  # noqa: BLE001 - the batch is stored; gauges catch up
-            log.warning("gauges_not_refreshed", error=type(exc).__name__)
+    ctx = context(settings, engine)
 
     async def after_commit(_applied: int) -> None:
-        await asyncio.to_thread(refresh)
+        await asyncio.to_thread(refresh, ctx.reporting)
 
     pipeline: ConsumerPipeline[Incoming] = ConsumerPipeline(
         service=SERVICE,
         broker=broker,
         dlq_topic=topics.name("dead-letter"),
         parse=_parse,
-        apply=apply,
+        apply=partial(apply, engine),
         after_commit=after_commit,
         group=GROUP,
         settings=settings,
     )
-
-    @batch_subscriber(
+    subscribe(
         broker,
         settings,
+        pipeline,
         topics.name("kpi-snapshots"),
         GROUP,
+        payload=KpiSnapshot,
         title="kpi-snapshots",
         description="KPI values from timeliness",
     )
-    async def on_snapshots(body: list[KpiSnapshot]) -> None:
-        await pipeline.handle(current_records(broker))
 
     async def start_gauges() -> None:
-        await asyncio.to_thread(refresh)
+        await asyncio.to_thread(refresh, ctx.reporting)
 
     return Runtime(
         name=SERVICE,
         settings=settings,
         broker=broker,
+        deps=ctx,
         engine=engine,
         groups={GROUP: [topics.name("kpi-snapshots")]},
         on_start=[start_gauges],
-        extras={"reporting": reporting},
         consumers=[pipeline.health],
     )
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
+def context(settings: Settings, engine: Engine) -> Context:
+    """What the routes share: the application layer, upstreams, tokens, templates."""
+    policy = load_policy(settings.files.suppression)
+    return Context(
+        reporting=Reporting(
+            engine,
+            load_kpis(str(settings.files.kpis)),
+            policy,
+            load_place(settings.files.authority),
+        ),
+        upstreams=Upstreams.from_settings(settings.upstream),
+        tokens=load_tokens(settings.files.tokens),
+        policy=policy,
+        templates=make_templates(),
+        chromium=settings.reporting.chromium,
+    )
+
+
+def create_app(runtime: Runtime[Context] | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    assert runtime.engine is not None
-    engine = runtime.engine
     app = create_service_app(
         runtime,
         title="sendwatch reporting",
@@ -181,90 +199,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         "cases at risk, DfE-layout files) and admin; without a token, the public "
         "(suppressed) view.",
     )
-    reporting: Reporting = runtime.extras.get("reporting") or Reporting(
-        engine, load_kpis(), load_policy()
-    )
-    policy = reporting.policy
-    tokens = load_tokens()
-    ctx = Context(
-        reporting=reporting,
-        upstreams=Upstreams.from_env(),
-        tokens=tokens,
-        policy=policy,
-        templates=make_templates(),
-    )
-    app.state.context = ctx
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-
-    @app.get("/v1/status", tags=["operations"], dependencies=[Depends(requires(tokens, "read"))])
-    async def status() -> dict[str, Any]:
-        """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
-        st = await asyncio.to_thread(repo.producer_state, engine, "timeliness")
-        return {
-            "timeliness_sequence": st.sequence if st else None,
-            "events_applied": st.events_applied if st else 0,
-            "as_of": st.as_of if st else None,
-            "watermark": st.watermark if st else None,
-            "received_at": st.received_at if st else None,
-        }
-
-    api.register(app, ctx)
-    web.register(app, ctx)
-
-    def wants_html(request: Request) -> bool:
-        return not request.url.path.startswith(("/v1/", "/healthz", "/metrics", "/docs"))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path"))
-            problems.append(f"{where}: {err.get('msg', 'invalid')}")
-        message = "; ".join(problems) or "invalid request"
-        if wants_html(request):
-            return ctx.render(
-                request,
-                "error.html",
-                422,
-                title="Bad request",
-                heading="Something in the address is not valid",
-                message=message,
-            )
-        return JSONResponse({"detail": message, "errors": _plain(exc.errors())}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if wants_html(request) and exc.status_code == 404:
-            return ctx.render(
-                request,
-                "error.html",
-                404,
-                title="Not found",
-                heading="Page not found",
-                message="There is no page at this address.",
-            )
-        return JSONResponse(
-            {"detail": exc.detail},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("request_failed", path=request.url.path)
-        return JSONResponse({"detail": "internal error; see the reporting log"}, status_code=500)
-
+    for router in (*api.routers(), *web.routers()):
+        app.include_router(router)
+    errors.install(app)
     return app
-
-
-def _plain(errors: Any) -> list[dict[str, Any]]:
-    out = []
-    for e in errors:
-        out.append(
-            {
-                "loc": list(e.get("loc", ())),
-                "msg": str(e.get("msg", "")),
-                "type": str(e.get("type", "")),
-            }
-        )
-    return out

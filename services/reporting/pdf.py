@@ -1,9 +1,8 @@
 """HTML to PDF with headless Chromium (Debian's ``chromium`` package), for the monthly
-insight summary.  ``SENDWATCH_CHROMIUM`` overrides the binary."""
+insight summary.  ``SENDWATCH_CHROMIUM`` (passed in as ``browser``) overrides the binary."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -14,8 +13,7 @@ class PdfUnavailable(RuntimeError):
     pass
 
 
-def chromium_path() -> str | None:
-    configured = os.environ.get("SENDWATCH_CHROMIUM")
+def chromium_path(configured: str | None = None) -> str | None:
     if configured:
         return configured if Path(configured).exists() else None
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -25,8 +23,8 @@ def chromium_path() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
-def html_to_pdf(html: str, timeout_s: float = 90.0) -> bytes:
-    browser = chromium_path()
+def html_to_pdf(html: str, timeout_s: float = 90.0, chromium: str | None = None) -> bytes:
+    browser = chromium_path(chromium)
     if browser is None:
         raise PdfUnavailable("PDF needs Chromium (apt-get install chromium); use format=html")
     with tempfile.TemporaryDirectory(prefix="sendwatch-pdf-") as tmp:

@@ -6,7 +6,6 @@ data return (CSV).  The service renders them (``GET /v1/reports/insight``,
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +59,7 @@ async def insight_document(ctx: Context, month: str, fmt: str) -> tuple[bytes, s
     html = render_insight_html(ctx, summary)
     if fmt == "html":
         return html.encode(), MEDIA[fmt]
-    pdf = await ctx.run(html_to_pdf, html)
+    pdf = await ctx.run(html_to_pdf, html, 90.0, ctx.chromium)
     return pdf, MEDIA["pdf"]
 
 
@@ -76,6 +75,9 @@ __all__ = [
 # --- client side, for the CLI -----------------------------------------------------------
 
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
 @dataclass
 class ReportError(Exception):
     message: str
@@ -85,7 +87,6 @@ class ReportError(Exception):
 
 
 def _headers(token: str | None) -> dict[str, str]:
-    token = token or os.environ.get("SENDWATCH_REPORTING_TOKEN")
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -107,13 +108,15 @@ def fetch_insight(
     month: str,
     fmt: str = "md",
     *,
-    url: str | None = None,
+    url: str = DEFAULT_URL,
     token: str | None = None,
     timeout: float = 180.0,
+    chromium: str | None = None,
 ) -> bytes:
     """``sendwatch report insight --month YYYY-MM --format md|html|pdf``: the document's
-    bytes from the reporting service (``SENDWATCH_REPORTING_URL``, default :8000)."""
-    base = (url or os.environ.get("SENDWATCH_REPORTING_URL") or "http://127.0.0.1:8000").rstrip("/")
+    bytes from the reporting service at ``url``.  A PDF the server cannot render (no
+    Chromium there) is rendered here, with ``chromium`` or the one on PATH."""
+    base = url.rstrip("/")
     try:
         r = _get(f"{base}/v1/reports/insight", {"month": month, "format": fmt}, token, timeout)
     except ReportError as exc:
@@ -124,7 +127,7 @@ def fetch_insight(
             f"{base}/v1/reports/insight", {"month": month, "format": "html"}, token, timeout
         ).text
         try:
-            return html_to_pdf(html)
+            return html_to_pdf(html, chromium=chromium)
         except PdfUnavailable as local:
             raise ReportError(f"{exc}; and here: {local}") from local
     return r.content
@@ -133,11 +136,11 @@ def fetch_insight(
 def fetch_quarterly(
     quarter: str | None = None,
     *,
-    url: str | None = None,
+    url: str = DEFAULT_URL,
     token: str | None = None,
     timeout: float = 120.0,
 ) -> str:
     """``sendwatch report quarterly --quarter 2026/27-Q3``: the quarterly return CSV."""
-    base = (url or os.environ.get("SENDWATCH_REPORTING_URL") or "http://127.0.0.1:8000").rstrip("/")
+    base = url.rstrip("/")
     params = {"quarter": quarter} if quarter else {}
     return _get(f"{base}/v1/exports/quarterly-return", params, token, timeout).text

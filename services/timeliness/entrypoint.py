@@ -10,7 +10,7 @@ the ``operational`` role (``Authorization: Bearer``; reporting calls it with
 """
 
 import asyncio
-import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +18,14 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from contracts.clock_rules import load_clocks
-from contracts.kpi_dictionary import load_kpis
+from contracts.clock_rules import ClockRules, load_clocks
+from contracts.kpi_dictionary import KpiDictionary, load_kpis
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import ClockTick, MilestoneAlert, TickData, TimelineMessage, parse_timeline
 from contracts.tokens import load_tokens
 from contracts.topics import load_topics
 from sendwatch.auth import requires
-from sendwatch.bus import batch_subscriber, current_records, make_broker
+from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
@@ -40,11 +40,19 @@ GROUP = "sendwatch-timeliness"
 log = get_logger(__name__)
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
+@dataclass(frozen=True)
+class Deps:
+    """What the routes need besides the database (``Runtime.deps``)."""
+
+    dictionary: KpiDictionary
+    rules: ClockRules
+
+
+def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
-    topics = load_topics()
-    dictionary = load_kpis()
-    rules = load_clocks()
+    topics = load_topics(settings.files.topics)
+    dictionary = load_kpis(str(settings.files.kpis))
+    rules = load_clocks(str(settings.files.clocks))
     broker = make_broker(settings, SERVICE)
     engine = make_engine(settings.db_url_for(SERVICE))
     out_topics = repo.Topics(
@@ -95,16 +103,16 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         settings=settings,
     )
 
-    @batch_subscriber(
+    subscribe(
         broker,
         settings,
+        pipeline,
         topics.name("case-events"),
         GROUP,
+        payload=TimelineMessage,
         title="case-events",
         description="Case events and clock ticks",
     )
-    async def on_case_events(body: list[TimelineMessage]) -> None:
-        await pipeline.handle(current_records(broker))
 
     case_topic = topics.name("case-events")
     partitions = topics["case-events"].partitions
@@ -126,30 +134,29 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
             await asyncio.sleep(300)
 
     async def start_clock() -> None:
-        if os.environ.get("SENDWATCH_WALL_CLOCK") == "1":
+        if settings.timeliness.wall_clock:
             asyncio.get_running_loop().create_task(wall_clock())
 
-    runtime = Runtime(
+    return Runtime(
         name=SERVICE,
         settings=settings,
         broker=broker,
+        deps=Deps(dictionary, rules),
         engine=engine,
         groups={GROUP: [case_topic]},
         on_start=[relay_outbox, start_clock],
         consumers=[pipeline.health],
     )
-    runtime.extras = {"dictionary": dictionary, "rules": rules}
-    return runtime
 
 
 class AppliedQuery(BaseModel):
     ids: list[str]
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
+def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    dictionary = runtime.extras["dictionary"]
-    rules = runtime.extras["rules"]
+    dictionary = runtime.deps.dictionary
+    rules = runtime.deps.rules
     engine = runtime.engine
     assert engine is not None
     app = create_service_app(
@@ -240,7 +247,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         if name not in ("dfe-timeliness", "dfe-requests"):
             raise HTTPException(404, f"no export {name!r}")
         states = await asyncio.to_thread(repo.all_case_states, engine)
-        la = dfe.load_authority()
+        la = dfe.load_authority(runtime.settings.files.authority)
         if name == "dfe-timeliness":
             return dfe.to_csv(dfe.timeliness_rows(states, year, la), dfe.TIMELINESS_COLUMNS)
         return dfe.to_csv(dfe.requests_rows(states, year, la), dfe.REQUESTS_COLUMNS)

@@ -28,8 +28,8 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from sendwatch.mailsink import MailSink
-from sendwatch.tansu import free_port
+from cli.mailsink import MailSink
+from cli.tansu import free_port
 from tests.helpers import AUTH, case_event, wait_for
 
 LONDON = ZoneInfo("Europe/London")

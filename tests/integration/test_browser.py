@@ -66,7 +66,7 @@ def test_dashboard_in_a_real_browser(stack_factory) -> None:
 
     stack = stack_factory("timeliness", "alerts", "reporting", "ingest")
     if DFE.is_dir():
-        from sendwatch.benchmarks import load_benchmarks
+        from services.reporting.benchmarks import load_benchmarks
 
         load_benchmarks(DFE, Settings(var_dir=stack.var_dir))
     simulate(stack)

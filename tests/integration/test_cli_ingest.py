@@ -24,7 +24,7 @@ def test_jsonl_import_reports_bad_lines_and_keeps_good_ones(stack_factory, tmp_p
         [
             sys.executable,
             "-m",
-            "sendwatch",
+            "cli",
             "ingest",
             str(path),
             "--batch-size",

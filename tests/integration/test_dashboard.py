@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.stack import Stack
+from cli.tansu import TansuBroker, free_port, start_tansu
 from contracts.snapshots import KpiValue
 from sendwatch.config import Settings
-from sendwatch.stack import Stack
-from sendwatch.tansu import TansuBroker, free_port, start_tansu
 from services.reporting.domain.suppression import (
     Published,
     SuppressionPolicy,
@@ -67,7 +67,7 @@ def simulate(stack: Stack, days: int = 150, start: str = "2026-07-01") -> None:
         [
             sys.executable,
             "-m",
-            "sendwatch",
+            "cli",
             "simulate",
             "--url",
             f"http://127.0.0.1:{stack.ports['ingest']}",
@@ -116,7 +116,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
         stack = Stack(var_dir=var, bootstrap=broker.bootstrap, ports=ports)
         try:
             if DFE.is_dir():
-                from sendwatch.benchmarks import load_benchmarks
+                from services.reporting.benchmarks import load_benchmarks
 
                 load_benchmarks(DFE, Settings(var_dir=var))
             for name in ("timeliness", "alerts", "reporting", "ingest"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sendwatch.tansu import free_port, port_is_open
+from cli.tansu import free_port, port_is_open
 from tests.helpers import (
     AUTH,
     OPERATIONAL,
@@ -65,7 +65,7 @@ def start_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict
             [
                 sys.executable,
                 "-m",
-                "sendwatch",
+                "cli",
                 "up",
                 "--no-simulate",
                 "--var-dir",

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from sendwatch.tansu import free_port
+from cli.tansu import free_port
 from tests.helpers import AUTH, case_event, wait_for
 from tests.unit.test_deploy import DASHBOARD_FILE as DASHBOARD
 from tests.unit.test_deploy import _all_panels as _panels

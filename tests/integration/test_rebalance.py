@@ -12,7 +12,7 @@ import threading
 import httpx
 import pytest
 
-from sendwatch.tansu import free_port
+from cli.tansu import free_port
 from tests.helpers import AUTH, OPERATIONAL, case_event, get_json, wait_for
 from tests.integration.test_exactly_once import stream
 
@@ -26,7 +26,7 @@ def test_rebalance_after_a_member_dies(stack_factory, monkeypatch) -> None:
     port2 = free_port()
     log = open(stack.var_dir / "logs" / "timeliness-2.log", "ab")  # noqa: SIM115
     second = subprocess.Popen(
-        [sys.executable, "-m", "sendwatch", "serve", "timeliness", "--port", str(port2)],
+        [sys.executable, "-m", "cli", "serve", "timeliness", "--port", str(port2)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=stack.env(),

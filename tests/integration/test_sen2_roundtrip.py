@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sendwatch.sen2.synthetic import generate_sen2_xml
+from services.ingest.sources.sen2.synthetic import generate_sen2_xml
 from tests.helpers import read_topic
 
 YEAR = 2025
@@ -100,7 +100,7 @@ OPS_TOKEN = "dev-operational-token"  # roles operational and read: --wait and th
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sendwatch", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=300,

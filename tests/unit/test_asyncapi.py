@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sendwatch.docs import render_asyncapi
+from cli.asyncapi import render_asyncapi
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 

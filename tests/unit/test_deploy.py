@@ -151,7 +151,7 @@ def _listeners(value: str) -> dict[str, tuple[str, str]]:
 def test_kafka_runs_single_node_kraft(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]
     # Production runs the Apache Kafka version the tests run (deploy/kafka/pom.xml).
-    from sendwatch.kafka import kafka_version
+    from cli.kafka import kafka_version
 
     assert kafka_version().startswith("4.")
     assert kafka["image"] == f"apache/kafka:{kafka_version()}"
@@ -367,7 +367,7 @@ def test_dockerfile_builds_from_python_311_and_installs_project() -> None:
     assert re.search(r"pip install (--\S+ )*\.(\s|$)", runs), "project not installed with pip"
     assert "[dev]" not in runs, "dev extras must not be installed in the image"
     copies = " ".join(rest for kw, rest in instructions if kw == "COPY")
-    for path in ("pyproject.toml", "sendwatch", "services", "contracts"):
+    for path in ("pyproject.toml", "sendwatch", "cli", "services", "contracts"):
         assert path in copies, f"{path} not copied into the image"
 
     users = [rest for kw, rest in instructions if kw == "USER"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sendwatch.config import Settings
 from services.timeliness.domain import dfe
 from services.timeliness.domain.case import CaseState
 from tests.helpers import DFE_DIR
@@ -108,17 +109,17 @@ def test_default_authority_file_is_shropshire() -> None:
     assert dfe.load_authority() == SHROPSHIRE
 
 
-def test_authority_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_authority_file_override(tmp_path: Path) -> None:
     f = tmp_path / "la.yaml"
     f.write_text(
         "la_name: 'Bristol, City of'\nnew_la_code: E06000023\nold_la_code: '801'\n"
         "region_code: E12000009\nregion_name: South West\n"
         "country_code: E92000001\ncountry_name: England\n"
     )
-    monkeypatch.setenv("SENDWATCH_AUTHORITY_FILE", str(f))
-    la = dfe.load_authority()
+    settings = Settings.from_env({"SENDWATCH_AUTHORITY_FILE": str(f)})
+    la = dfe.load_authority(settings.files.authority)
     assert (la.la_name, la.old_la_code) == ("Bristol, City of", "801")
-    assert dfe.load_authority(dfe._AUTHORITY_DEFAULT) == SHROPSHIRE  # explicit path wins
+    assert dfe.load_authority(Settings().files.authority) == SHROPSHIRE
 
 
 # --- percentages ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from contracts.escalation import EscalationConfig, horizon_days, load_escalation
 from contracts.kpi_dictionary import load_kpis
 from contracts.tokens import load_tokens
+from sendwatch.config import Settings
 from tests.unit.alerts.scenario import Scenario
 
 RAW = yaml.safe_load(Path("contracts/escalation.yaml").read_text())
@@ -144,11 +145,11 @@ def test_breakdown_patterns() -> None:
     assert not config.watched("ehcp_20wk", "month", "age_band=5-10")
 
 
-def test_horizon_can_be_set_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_horizon_can_be_set_by_environment() -> None:
     config = load_escalation()
-    assert horizon_days(config) == 14
-    monkeypatch.setenv("SENDWATCH_ALERTS_HORIZON_DAYS", "60")
-    assert horizon_days(config) == 60
+    assert horizon_days(config, Settings.from_env({}).alerts.horizon_days) == 14
+    settings = Settings.from_env({"SENDWATCH_ALERTS_HORIZON_DAYS": "60"})
+    assert horizon_days(config, settings.alerts.horizon_days) == 60
 
 
 def test_plan_due_over_christmas_counts_working_days() -> None:

@@ -3,12 +3,13 @@ the jars are missing (no broker is started here)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
-from sendwatch import kafka
-from sendwatch.kafka import KafkaCluster, KafkaNode, KafkaUnavailable
+from cli import kafka
+from cli.kafka import KafkaCluster, KafkaNode, KafkaUnavailable
 
 
 def _cluster(tmp_path: Path, n: int) -> KafkaCluster:
@@ -79,3 +80,10 @@ def test_missing_jars_without_maven_says_how_to_get_them(
 def test_start_refuses_other_node_counts(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="1 or 3"):
         kafka.start_kafka(2, base_dir=tmp_path)
+
+
+def test_cluster_id_never_reads_as_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = iter([uuid.UUID(bytes=b"\xf8" + b"\x01" * 15), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(ids))
+    found = kafka._cluster_id()
+    assert found == "AQEBAQEBAQEBAQEBAQEBAQ" and not found.startswith("-")

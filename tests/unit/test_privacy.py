@@ -14,8 +14,8 @@ from contracts.dlq import RejectReason, classify
 from contracts.plausibility import TimeWindow, load_window
 from contracts.privacy import find_personal_data, nhs_number_valid, upn_check_letter
 from contracts.timeline import ClockTick
-from sendwatch.sen2.pseudonymise import Pseudonymiser
-from sendwatch.simulator.model import generate_cases
+from services.ingest.sources.sen2.pseudonymise import Pseudonymiser
+from services.ingest.sources.simulator.model import generate_cases
 from tests.helpers import case_event
 
 

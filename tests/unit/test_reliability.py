@@ -25,10 +25,10 @@ from sendwatch.bus import (
 from sendwatch.config import Settings
 from sendwatch.consumer import ConsumerPipeline, PoisonStorm
 from sendwatch.health import FAILING, STALLED, ConsumerHealth
-from sendwatch.sen2.events import convert_sen2
-from sendwatch.sen2.parse import ProblemReason
-from sendwatch.sen2.pseudonymise import Pseudonymiser
-from sendwatch.simulator.runner import run_simulation
+from services.ingest.sources.sen2.events import convert_sen2
+from services.ingest.sources.sen2.parse import ProblemReason
+from services.ingest.sources.sen2.pseudonymise import Pseudonymiser
+from services.ingest.sources.simulator.runner import run_simulation
 
 # --- the poison-message path ----------------------------------------------------------
 
@@ -161,14 +161,18 @@ def test_kafka_security_options_reach_every_client() -> None:
     assert kafka_client_options(Settings()) == {"security_protocol": "PLAINTEXT"}
     assert faststream_security(Settings()) is None
     with pytest.raises(KafkaSecurityError, match="SENDWATCH_KAFKA_SASL_USERNAME"):
-        kafka_client_options(Settings(kafka_security_protocol="SASL_PLAINTEXT"))
+        kafka_client_options(
+            Settings.from_env({"SENDWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
+        )
     with pytest.raises(KafkaSecurityError, match="SENDWATCH_KAFKA_SECURITY_PROTOCOL"):
-        kafka_client_options(Settings(kafka_security_protocol="TLS"))
-    sasl = Settings(
-        kafka_security_protocol="SASL_PLAINTEXT",
-        kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_username="sendwatch",
-        kafka_sasl_password="s3cret",
+        kafka_client_options(Settings.from_env({"SENDWATCH_KAFKA_SECURITY_PROTOCOL": "TLS"}))
+    sasl = Settings.from_env(
+        {
+            "SENDWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "SENDWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "SENDWATCH_KAFKA_SASL_USERNAME": "sendwatch",
+            "SENDWATCH_KAFKA_SASL_PASSWORD": "s3cret",
+        }
     )
     expected = {
         "security_protocol": "SASL_PLAINTEXT",

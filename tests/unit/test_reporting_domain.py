@@ -13,13 +13,14 @@ import pytest
 
 from contracts.kpi_dictionary import load_kpis
 from contracts.snapshots import KpiValue
-from sendwatch.benchmarks import parse_neighbours, parse_timeliness
+from services.reporting.benchmarks import parse_neighbours, parse_timeliness
 from services.reporting.domain import dashboard, periods
-from services.reporting.domain.charts import Bar, LineChart, Series, bar_chart, line_chart
+from services.reporting.domain.chart_data import Bar, BarChart, LineChart, Series
 from services.reporting.domain.exports import QUARTERLY_COLUMNS, Authority, quarterly_rows, to_csv
 from services.reporting.domain.insight import build_insight, to_markdown
 from services.reporting.domain.suppression import SuppressionPolicy, protect_kpi, unsuppressed
 from services.reporting.metrics import gauge_values
+from services.reporting.web.charts import bar_chart, line_chart
 from tests.helpers import DFE_DIR
 
 DICT = load_kpis()
@@ -125,11 +126,13 @@ def test_line_chart_is_accessible_svg() -> None:
 
 def test_bar_chart_escapes_and_scales() -> None:
     svg = bar_chart(
-        "Bench <2024>",
-        "A & B",
-        [Bar("A & B", 50.0, True), Bar("C", None)],
-        x_max=100.0,
-        reference=("England", 45.9),
+        BarChart(
+            "Bench <2024>",
+            "A & B",
+            [Bar("A & B", 50.0, True), Bar("C", None)],
+            x_max=100.0,
+            reference=("England", 45.9),
+        )
     )
     root = ET.fromstring(svg)
     texts = [t.text for t in root.iter(f"{SVG}text")]
@@ -185,7 +188,8 @@ def test_trend_view_marks_revisions_and_hides_small_numbers() -> None:
     assert [r.value_text for r in tv.rows] == ["34.6%", "31.3%", "c"]
     assert tv.rows[1].status == "revised (revision 2)"
     assert tv.revisions[0].before == "30.3%" and tv.revisions[0].after == "31.3%"
-    root = ET.fromstring(tv.svg)
+    assert tv.chart is not None
+    root = ET.fromstring(line_chart(tv.chart))
     assert "Revised figure" in [t.text for t in root.iter(f"{SVG}text")]
     assert "November 2026: c" in root.find(f"{SVG}desc").text
 

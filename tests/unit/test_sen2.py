@@ -18,15 +18,16 @@ from contracts.case_events import parse_case_event
 from contracts.codes import AgeBand
 from contracts.privacy import find_personal_data
 from contracts.sources import load_sources
-from sendwatch.sen2.events import EventDict, Sen2Conversion, convert_sen2
-from sendwatch.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
-from sendwatch.sen2.parse import (
+from services.ingest.domain.intake import all_foreign, check_batch
+from services.ingest.sources.sen2.events import EventDict, Sen2Conversion, convert_sen2
+from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
+from services.ingest.sources.sen2.parse import (
     ProblemReason,
     Sen2FormatError,
     check_well_formed,
     parse_sen2,
 )
-from sendwatch.sen2.pseudonymise import (
+from services.ingest.sources.sen2.pseudonymise import (
     KEY_ENV,
     Pseudonymiser,
     PseudonymKeyError,
@@ -36,8 +37,11 @@ from sendwatch.sen2.pseudonymise import (
     outward_code,
     resolve_key,
 )
-from sendwatch.sen2.synthetic import ExpectedFigures, PlanTimeliness, generate_sen2_xml
-from services.ingest.domain.intake import all_foreign, check_batch
+from services.ingest.sources.sen2.synthetic import (
+    ExpectedFigures,
+    PlanTimeliness,
+    generate_sen2_xml,
+)
 
 KEY = "unit-test-pseudonym-key-0123456789"
 OTHER_KEY = "another-pseudonym-key-9876543210"
@@ -536,15 +540,17 @@ def test_reordered_file_keeps_the_ids_of_identified_persons() -> None:
 
 
 def test_key_is_required_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_ENV, raising=False)
+    # The key is never read from the environment here: the command passes it in.
+    monkeypatch.setenv(KEY_ENV, KEY)
     with pytest.raises(PseudonymKeyError, match=KEY_ENV):
         resolve_key()
+    with pytest.raises(PseudonymKeyError, match=KEY_ENV):
+        resolve_key("  ")
     with pytest.raises(PseudonymKeyError, match="too short"):
         resolve_key("short")
     with pytest.raises(PseudonymKeyError):
         Pseudonymiser("short")
-    monkeypatch.setenv(KEY_ENV, KEY)
-    assert resolve_key() == KEY
+    assert resolve_key(KEY) == KEY
     assert KEY not in repr(Pseudonymiser(KEY))
 
 
@@ -777,7 +783,7 @@ def _run_import(
 def test_import_posts_batches_retries_and_waits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("sendwatch.sen2.importer.time.sleep", lambda s: None)
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
     xml, expected = generate_sen2_xml(seed=8, persons=600, malformed=4)
     stack = FakeStack(fail_first=1)
     summary, progress = _run_import(
@@ -825,7 +831,7 @@ def test_import_posts_batches_retries_and_waits(
 def test_import_reports_rejections_by_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sendwatch.sen2.importer.time.sleep", lambda s: None)
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
     xml, expected = generate_sen2_xml(seed=9, persons=100)
     stack = FakeStack()
     stack.reject_type = "ehc.plan.final-issued"
@@ -840,7 +846,7 @@ def test_import_reports_rejections_by_position(
 
 
 def test_wait_times_out_without_raising(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sendwatch.sen2.importer.time.sleep", lambda s: None)
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
     xml, _ = generate_sen2_xml(seed=2, persons=20)
     stack = FakeStack(apply_after_polls=10**9)
     summary, _ = _run_import(

@@ -15,14 +15,14 @@ import pytest
 
 from contracts.case_events import parse_case_event
 from contracts.privacy import find_personal_data
-from sendwatch.simulator.model import (
+from services.ingest.sources.simulator.model import (
     STATUTORY_DAYS,
     EventDict,
     SimConfig,
     generate_cases,
     timely_share,
 )
-from sendwatch.simulator.runner import (
+from services.ingest.sources.simulator.runner import (
     SimClock,
     SimulatorError,
     run_simulation,

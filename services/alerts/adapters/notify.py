@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from typing import Literal
 import httpx
 from sqlalchemy.engine import Engine as DbEngine
 
+from sendwatch.config import RelaySettings
+from sendwatch.config import SmtpSettings as SmtpConfig
 from sendwatch.observability import NOTIFICATIONS, get_logger
 from services.alerts.adapters import outbox
 from services.alerts.adapters.orm import OutboxRow
@@ -61,18 +62,18 @@ class SmtpSettings:
     timeout_s: float = 15.0
 
     @classmethod
-    def from_env(cls) -> SmtpSettings:
-        tls = os.environ.get("SENDWATCH_SMTP_TLS", "none").lower()
+    def from_settings(cls, config: SmtpConfig) -> SmtpSettings:
+        tls = config.tls.lower()
         if tls not in ("none", "starttls", "ssl"):
             raise ValueError("SENDWATCH_SMTP_TLS must be none, starttls or ssl")
         default_port = {"none": 25, "starttls": 587, "ssl": 465}[tls]
         return cls(
-            host=os.environ.get("SENDWATCH_SMTP_HOST") or None,
-            port=int(os.environ.get("SENDWATCH_SMTP_PORT") or default_port),
+            host=config.host,
+            port=config.port or default_port,
             tls=tls,  # type: ignore[arg-type]
-            user=os.environ.get("SENDWATCH_SMTP_USER") or None,
-            password=os.environ.get("SENDWATCH_SMTP_PASSWORD") or None,
-            sender=os.environ.get("SENDWATCH_SMTP_FROM") or "sendwatch@example.org",
+            user=config.user,
+            password=config.password,
+            sender=config.sender,
         )
 
 
@@ -200,13 +201,13 @@ class Relay:
         self._client: httpx.AsyncClient | None = None
 
     @classmethod
-    def from_env(cls, db: DbEngine) -> Relay:
+    def from_settings(cls, db: DbEngine, smtp: SmtpConfig, relay: RelaySettings) -> Relay:
         return cls(
             db,
-            SmtpSettings.from_env(),
-            poll_s=float(os.environ.get("SENDWATCH_NOTIFY_POLL_S", "2")),
-            retry_base_s=float(os.environ.get("SENDWATCH_NOTIFY_RETRY_BASE_S", "5")),
-            retry_max_s=float(os.environ.get("SENDWATCH_NOTIFY_RETRY_MAX_S", "300")),
+            SmtpSettings.from_settings(smtp),
+            poll_s=relay.poll_s,
+            retry_base_s=relay.retry_base_s,
+            retry_max_s=relay.retry_max_s,
         )
 
     @property

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from contracts.snapshots import KpiSnapshot, KpiValue
 from sendwatch.inbox import claim_new
@@ -26,21 +26,21 @@ from services.reporting.domain.revisions import Key, Stored, key_of, new_revisio
 
 def _latest(session: Session, kpi: str | None = None) -> dict[Key, KpiRevision]:
     newest_q = select(
-        KpiRevision.kpi,
-        KpiRevision.cycle,
-        KpiRevision.breakdown,
+        col(KpiRevision.kpi),
+        col(KpiRevision.cycle),
+        col(KpiRevision.breakdown),
         func.max(KpiRevision.revision).label("rev"),
     )
     if kpi is not None:
-        newest_q = newest_q.where(KpiRevision.kpi == kpi)
+        newest_q = newest_q.where(col(KpiRevision.kpi) == kpi)
     newest = newest_q.group_by(KpiRevision.kpi, KpiRevision.cycle, KpiRevision.breakdown).subquery()
     rows = session.execute(
         select(KpiRevision).join(
             newest,
-            (KpiRevision.kpi == newest.c.kpi)
-            & (KpiRevision.cycle == newest.c.cycle)
-            & (KpiRevision.breakdown == newest.c.breakdown)
-            & (KpiRevision.revision == newest.c.rev),
+            (col(KpiRevision.kpi) == newest.c.kpi)
+            & (col(KpiRevision.cycle) == newest.c.cycle)
+            & (col(KpiRevision.breakdown) == newest.c.breakdown)
+            & (col(KpiRevision.revision) == newest.c.rev),
         )
     ).scalars()
     return {(r.kpi, r.cycle, r.breakdown): r for r in rows}
@@ -190,11 +190,11 @@ def value_history(
 ) -> list[StoredValue]:
     """Every stored revision of one KPI's values, oldest first."""
     with Session(engine) as session:
-        q = select(KpiRevision).where(KpiRevision.kpi == kpi)
+        q = select(KpiRevision).where(col(KpiRevision.kpi) == kpi)
         if cycle is not None:
-            q = q.where(KpiRevision.cycle == cycle)
+            q = q.where(col(KpiRevision.cycle) == cycle)
         if breakdown is not None:
-            q = q.where(KpiRevision.breakdown == breakdown)
+            q = q.where(col(KpiRevision.breakdown) == breakdown)
         q = q.order_by(KpiRevision.cycle, KpiRevision.breakdown, KpiRevision.revision)  # type: ignore[arg-type]
         return [_stored_value(r) for r in session.execute(q).scalars()]
 
@@ -245,9 +245,9 @@ def replace_benchmarks(
 
 def benchmark_rows(engine: Engine, dataset: str, year: int | None = None) -> list[Benchmark]:
     with Session(engine) as session:
-        q = select(Benchmark).where(Benchmark.dataset == dataset)
+        q = select(Benchmark).where(col(Benchmark.dataset) == dataset)
         if year is not None:
-            q = q.where(Benchmark.time_period == year)
+            q = q.where(col(Benchmark.time_period) == year)
         return list(session.execute(q).scalars())
 
 

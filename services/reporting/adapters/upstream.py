@@ -1,7 +1,7 @@
 """HTTP clients for the services the dashboard reads from: timeliness (cases at risk,
 DfE-layout exports) and alerts (alerts, escalations, the dev-mode outbox).
 
-Addresses and service tokens come from the environment (``SENDWATCH_TIMELINESS_URL``,
+Addresses and service tokens come from the settings (``SENDWATCH_TIMELINESS_URL``,
 ``SENDWATCH_TIMELINESS_TOKEN`` (role ``operational``), ``SENDWATCH_ALERTS_URL``,
 ``SENDWATCH_ALERTS_TOKEN`` (role ``read``)); ``sendwatch up`` sets them.  Outside
 development mode the service refuses to start with them unset or set to the
@@ -12,16 +12,12 @@ show as "... service unavailable" instead of failing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-DEFAULT_TIMELINESS = "http://127.0.0.1:8002"
-DEFAULT_ALERTS = "http://127.0.0.1:8003"
-DEV_ALERTS_TOKEN = "dev-alerts-read-token"  # well-known development tokens (tokens.yaml)
-DEV_TIMELINESS_TOKEN = "dev-timeliness-read-token"
+from sendwatch.config import UpstreamSettings
 
 
 class Unavailable(Exception):
@@ -43,16 +39,16 @@ class Upstreams:
     alerts_url: str
     alerts_token: str
     timeout_s: float = 10.0
-    timeliness_token: str = DEV_TIMELINESS_TOKEN
+    timeliness_token: str = "dev-timeliness-read-token"
 
     @classmethod
-    def from_env(cls) -> Upstreams:
+    def from_settings(cls, settings: UpstreamSettings) -> Upstreams:
         return cls(
-            os.environ.get("SENDWATCH_TIMELINESS_URL", DEFAULT_TIMELINESS).rstrip("/"),
-            os.environ.get("SENDWATCH_ALERTS_URL", DEFAULT_ALERTS).rstrip("/"),
-            os.environ.get("SENDWATCH_ALERTS_TOKEN") or DEV_ALERTS_TOKEN,
-            float(os.environ.get("SENDWATCH_UPSTREAM_TIMEOUT_S", "10")),
-            os.environ.get("SENDWATCH_TIMELINESS_TOKEN") or DEV_TIMELINESS_TOKEN,
+            settings.timeliness_url.rstrip("/"),
+            settings.alerts_url.rstrip("/"),
+            settings.alerts_token,
+            settings.timeout_s,
+            settings.timeliness_token,
         )
 
     def _auth(self, service: str) -> dict[str, str]:

@@ -10,16 +10,15 @@ from datetime import date
 
 from contracts.kpi_dictionary import KpiDef
 from services.reporting.domain import periods
-from services.reporting.domain.charts import (
+from services.reporting.domain.chart_data import (
     BLUE,
     GREY,
     PURPLE,
     Bar,
+    BarChart,
     LineChart,
     Marker,
     Series,
-    bar_chart,
-    line_chart,
 )
 from services.reporting.domain.suppression import NOT_RECORDED, Published
 
@@ -280,7 +279,7 @@ class Revision:
 @dataclass
 class TrendView:
     kind: str
-    svg: str
+    chart: LineChart | None  # None before the first closed cycle
     rows: list[TrendRow]
     revisions: list[Revision] = field(default_factory=list)
 
@@ -363,7 +362,7 @@ def trend_view(
         markers=markers,
         chart_id=f"trend-{kpi}",
     )
-    return TrendView(kind, line_chart(chart) if closed else "", rows, revisions)
+    return TrendView(kind, chart if closed else None, rows, revisions)
 
 
 # --- breakdowns -------------------------------------------------------------------------
@@ -450,7 +449,7 @@ class BenchRow:
 class BenchmarkView:
     year: int
     rows: list[BenchRow]
-    svg: str
+    chart: BarChart
     rank: int | None  # Shropshire's place among itself and its neighbours (1 = best)
     of: int
     neighbour_mean: float | None
@@ -497,11 +496,11 @@ def benchmark_view(
     desc = "; ".join(
         f"{r.name}: {'no data' if r.value is None else f'{r.value:.1f}%'}" for r in out
     )
-    svg = bar_chart(
+    chart = BarChart(
         f"EHC plans issued within 20 weeks ({measure}), {year}: {la_name} and comparators",
         desc,
         bars,
         x_max=100.0,
         chart_id="benchmark",
     )
-    return BenchmarkView(year, out, svg, rank, len(ranked), mean)
+    return BenchmarkView(year, out, chart, rank, len(ranked), mean)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from contracts.kpi_dictionary import KpiDictionary
 from services.reporting.domain import periods
+from services.reporting.domain.chart_data import LineChart
 from services.reporting.domain.dashboard import (
     RAG_TEXT,
     Trend,
@@ -80,7 +81,7 @@ class InsightSummary:
     due: list[DueItem]
     outlook: str
     suppression: str
-    charts: dict[str, str] = field(default_factory=dict)  # kpi -> SVG
+    charts: dict[str, LineChart] = field(default_factory=dict)  # kpi -> its trend chart
     notes: list[str] = field(default_factory=list)
     trends: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # the charts' data
 
@@ -126,7 +127,7 @@ def build_insight(
     first, last = periods.bounds(month)
     prev_month = periods.previous(month)
     rows: list[InsightKpi] = []
-    charts: dict[str, str] = {}
+    charts: dict[str, LineChart] = {}
     trends: dict[str, list[tuple[str, str]]] = {}
     for kpi, k in dictionary.kpis.items():
         if not k.headline:
@@ -173,8 +174,8 @@ def build_insight(
                 "month",
                 limit=12,
             )
-            if tv.svg:
-                charts[kpi] = tv.svg
+            if tv.chart is not None:
+                charts[kpi] = tv.chart
                 trends[kpi] = [(r.title, r.value_text) for r in tv.rows[-6:]]
         else:
             end, before = counts.get(kpi, (None, None))

@@ -30,7 +30,6 @@ exception).
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,8 +79,8 @@ class SuppressionPolicy(BaseModel):
 
 
 @lru_cache(maxsize=4)
-def load_policy(path: str | None = None) -> SuppressionPolicy:
-    file = Path(path or os.environ.get("SENDWATCH_SUPPRESSION_FILE") or _DEFAULT)
+def load_policy(path: str | Path | None = None) -> SuppressionPolicy:
+    file = Path(path or _DEFAULT)
     return SuppressionPolicy.model_validate(yaml.safe_load(file.read_text()))
 
 

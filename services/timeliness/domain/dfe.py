@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
@@ -199,9 +198,8 @@ class Authority(BaseModel):
 
 
 def load_authority(path: str | Path | None = None) -> Authority:
-    """Read the authority file from ``path``.  Without a path, read ``SENDWATCH_AUTHORITY_FILE``
-    or, failing that, ``contracts/authority.yaml``."""
-    file = Path(path or os.environ.get("SENDWATCH_AUTHORITY_FILE") or _AUTHORITY_DEFAULT)
+    """Read the authority file from ``path`` (default ``contracts/authority.yaml``)."""
+    file = Path(path or _AUTHORITY_DEFAULT)
     return Authority.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
 
 

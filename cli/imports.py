@@ -1,0 +1,94 @@
+"""``sendwatch import sen2``: a DfE SEN2 return through the ingest API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from cli.output import console, err
+
+import_app = typer.Typer(help="Backfill imports.")
+
+
+@import_app.command("sen2")
+def import_sen2_command(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="SEN2 person-level XML")
+    ],
+    wait: Annotated[bool, typer.Option(help="return once every service has processed it")] = False,
+    url: Annotated[str, typer.Option(envvar="SENDWATCH_INGEST_URL")] = "http://127.0.0.1:8001",
+    api_key: Annotated[str, typer.Option(envvar="SENDWATCH_SEN2_API_KEY")] = "dev-sen2-import-key",
+    timeliness_url: str = "http://127.0.0.1:8002",
+    reporting_url: str = "http://127.0.0.1:8000",
+    alerts_url: str = "http://127.0.0.1:8003",
+    batch_size: int = 5000,
+    wait_timeout: float = 1800.0,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SENDWATCH_TOKEN",
+            help="with --wait: API token (roles operational and read) for the status calls",
+        ),
+    ] = None,
+) -> None:
+    """Import a DfE SEN2 return as pseudonymised historic case events (needs
+    SENDWATCH_PSEUDONYM_KEY; names, dates of birth, UPN/ULN and postcodes never leave
+    this command)."""
+    from sendwatch.config import get_settings
+    from sendwatch.devmode import dev_pseudonym_key
+    from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
+    from services.ingest.sources.sen2.parse import Sen2FormatError
+    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
+
+    if dev_pseudonym_key(os.environ.get(KEY_ENV)) and not get_settings().dev:
+        err.print(
+            f"[red]import refused:[/red] {KEY_ENV} is the development pseudonymisation key; "
+            "use your own secret (or set SENDWATCH_DEV=1 on a development machine)"
+        )
+        raise typer.Exit(2)
+    if wait and not token:
+        err.print(
+            "[red]import refused:[/red] --wait calls the service APIs, which need a token: "
+            "set SENDWATCH_TOKEN (or --token) to one with the operational and read roles"
+        )
+        raise typer.Exit(2)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("sen2", total=None)
+
+        def show(p: ImportProgress) -> None:
+            progress.update(task, description=p.stage, completed=p.done, total=p.total)
+
+        try:
+            summary = import_sen2(
+                file,
+                url,
+                api_key,
+                key=os.environ.get(KEY_ENV),
+                batch_size=batch_size,
+                wait=wait,
+                timeliness_url=timeliness_url if wait else None,
+                reporting_url=(reporting_url or None) if wait else None,
+                alerts_url=(alerts_url or None) if wait else None,
+                wait_timeout=wait_timeout,
+                on_progress=show,
+                token=token,
+            )
+        except (PseudonymKeyError, Sen2FormatError, Sen2ImportError, ValueError) as exc:
+            err.print(f"[red]import refused:[/red] {exc}")
+            raise typer.Exit(2) from None
+    for problem in summary.problems:
+        err.print(str(problem))
+    for line in summary.lines():
+        console.print(line)
+    raise typer.Exit(0 if summary.ok else 1)

@@ -1,3 +1,0 @@
-from sendwatch.cli import app
-
-app(prog_name="sendwatch")

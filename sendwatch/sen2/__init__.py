@@ -1,8 +1,0 @@
-"""SEN2 import: a DfE SEN2 person-level XML return -> pseudonymous historic case events.
-
-* :mod:`~sendwatch.sen2.parse`: XML -> records + problems (pure, streaming)
-* :mod:`~sendwatch.sen2.pseudonymise`: keyed ids, age band, phase, locality (pure)
-* :mod:`~sendwatch.sen2.events`: records -> case event dicts (pure)
-* :mod:`~sendwatch.sen2.synthetic`: a synthetic return and its expected figures (pure)
-* :mod:`~sendwatch.sen2.importer`: posting through ingest, optionally waiting (I/O)
-"""

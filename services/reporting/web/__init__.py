@@ -1,0 +1,26 @@
+"""The partnership dashboard: server-rendered pages (no JavaScript), GOV.UK style.
+
+Pages: overview (headline tiles), a KPI page (trend, already-decided outcome,
+breakdowns, alerts, benchmark), cases at risk (operational role), alerts with their
+timelines and the dev-mode outbox (``read`` role), downloads, sign in and out.  Each
+module holds one page family as a module-level ``router``; the charts are server-side
+SVG (``charts.py``) beside the templates.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    """Every page router, in the order they are matched."""
+    from services.reporting.web import alerts, cases, downloads, kpi, overview, signin
+
+    return [
+        overview.router,
+        kpi.router,
+        cases.router,
+        alerts.router,
+        downloads.router,
+        signin.router,
+    ]
