@@ -23,7 +23,7 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts services/ingest/domain services/timeliness/domain \
+	$(BIN)/mypy contracts services/ingest/domain services/timeliness \
 		services/alerts/domain services/reporting/domain
 
 test: lint

@@ -67,11 +67,17 @@ def current_records(broker: KafkaBroker) -> tuple[Any, ...]:
 
 
 def batch_subscriber(
-    broker: KafkaBroker, settings: Settings, topic: str, group_id: str, **kwargs: Any
+    broker: KafkaBroker,
+    settings: Settings,
+    topic: str | Iterable[str],
+    group_id: str,
+    **kwargs: Any,
 ) -> Any:
-    """The one safe subscriber configuration: group, earliest, batches, ack after effects."""
+    """The one safe subscriber configuration: group, earliest, batches, ack after effects.
+    ``topic`` may be several topics, consumed by one group."""
+    topics = [topic] if isinstance(topic, str) else list(topic)
     return broker.subscriber(
-        topic,
+        *topics,
         batch=True,
         group_id=group_id,
         auto_offset_reset="earliest",

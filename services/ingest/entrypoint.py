@@ -18,8 +18,9 @@ from fastapi.responses import JSONResponse
 
 from contracts.dlq import DeadLetter, RejectReason, dead_letter
 from contracts.envelope import Envelope
+from contracts.events import load_events
 from contracts.sources import SourceRegistry, load_sources
-from contracts.timeline import ClockTick, TickData, TimelineMessage
+from contracts.timeline import ClockTick, TimelineMessage, tick_copies
 from contracts.topics import load_topics
 from sendwatch.bus import FATAL_PRODUCER_ERRORS, ProducerReset, make_broker
 from sendwatch.config import Settings, get_settings
@@ -64,12 +65,20 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
     settings = runtime.settings
     registry = sources or load_sources()
     topics = load_topics()
-    case_events = runtime.broker.publisher(
-        topics.name("case-events"),
-        title="case-events",
-        description="Validated, pseudonymous EHC case events, keyed by case id.",
-        schema=TimelineMessage,
-    )
+    events = load_events()
+    publishers = {  # one per topic that carries a registered event type
+        alias: runtime.broker.publisher(
+            topics.name(alias),
+            title=alias,
+            description=(
+                "Validated, pseudonymous EHC case events, keyed by case id."
+                if alias == "case-events"
+                else topics[alias].description
+            ),
+            schema=TimelineMessage if alias == "case-events" else None,
+        )
+        for alias in events.topics
+    }
     dlq = runtime.broker.publisher(
         topics.name("dead-letter"),
         title="dead-letter",
@@ -82,27 +91,22 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
         description="Event intake for source systems. Send `Authorization: Bearer <key>`.",
     )
 
-    partitions = topics["case-events"].partitions
+    lanes = {alias: topics[alias].partitions for alias in events.topics}
     reset_producer = ProducerReset(runtime.broker)
 
     async def publish(accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
         futures = []
         for ev in accepted:
             if isinstance(ev, ClockTick):
-                # A tick goes to every partition, so each partition's cases see it
-                # after the events published before it.
-                for p in range(partitions):
-                    copy = ev.model_copy(
-                        update={"id": f"{ev.id}:p{p}", "data": TickData(partition=p)}
-                    )
+                for alias, p, copy in tick_copies(ev, lanes):
                     futures.append(
-                        await case_events.publish(
+                        await publishers[alias].publish(
                             copy.model_dump_json().encode(), partition=p, no_confirm=True
                         )
                     )
                 continue
             futures.append(
-                await case_events.publish(
+                await publishers[events.topic_of(ev.type)].publish(
                     ev.model_dump_json().encode(),
                     key=ev.partition_key(),
                     headers={"traceparent": traceparent(ev.id)},
@@ -182,7 +186,9 @@ def create_app(runtime: Runtime | None = None, sources: SourceRegistry | None = 
                 "batch_too_large",
                 f"{len(items)} events; at most {settings.ingest_max_batch} per request",
             )
-        verdicts = check_batch(items, source_id, registry.sources[source_id], datetime.now(UTC))
+        verdicts = check_batch(
+            items, source_id, registry.sources[source_id], datetime.now(UTC), events
+        )
         generation = reset_producer.generation
         accepted = [v.event for v in verdicts if v.event is not None]
         dead = [to_dead(source_id, v, items[v.index]) for v in verdicts if not v.accepted]

@@ -300,7 +300,7 @@ def test_suppressed_cells_never_leak_through_totals(sim: Sim) -> None:
             continue  # derived by reporting; the audit derives it again
         raw[d["kpi"]].append(
             KpiValue.model_validate(
-                {k: d[k] for k in KpiValue.model_fields if k != "revision"}
+                {k: d[k] for k in KpiValue.model_fields if k in d and k != "revision"}
                 | {"revision": d["upstream_revision"]}
             )
         )
