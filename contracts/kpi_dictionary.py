@@ -121,6 +121,14 @@ class KpiBase(_Strict):
         return self
 
 
+class CensusKpi(KpiBase):
+    """A KPI counted at a census date (a cycle's last day, or today for 'current')."""
+
+    @property
+    def census(self) -> bool:
+        return True
+
+
 class Threshold(_Strict):
     days: int = Field(ge=0)
     standard: float | None = None
@@ -158,7 +166,7 @@ class CompletedWithin(KpiBase):
         return "exclude" if self.exclude_if else "include"
 
 
-class WaitingList(KpiBase):
+class WaitingList(CensusKpi):
     """Those waiting at the census date, their waits, bands and percentiles."""
 
     kind: Literal["waiting_list"]
@@ -177,10 +185,6 @@ class WaitingList(KpiBase):
         if self.day_bands != sorted(set(self.day_bands)):
             raise ValueError("day_bands must ascend")
         return self
-
-    @property
-    def census(self) -> bool:
-        return True
 
     @property
     def clocks(self) -> tuple[str, ...]:
@@ -220,28 +224,27 @@ class DistinctSubjects(KpiBase):
     events: list[Match] = Field(min_length=1)
 
 
+class Group(_Strict):
+    """Subjects with a running clock, optionally only those with these attributes."""
+
+    clock: str
+    where: dict[str, str | list[str]] = {}
+
+
 class Cohort(_Strict):
+    """Those of a group with a running clock and/or these attributes."""
+
     clock: str | None = None
     where: dict[str, str | list[str]] = {}
 
 
-class CohortShare(KpiBase):
+class CohortShare(CensusKpi):
     """Share (or count) of a population at the census date that is in a cohort."""
 
     kind: Literal["cohort_share"]
-    population: Cohort
+    population: Group
     numerator: Cohort
     value: Literal["percent", "count"] = "percent"
-
-    @model_validator(mode="after")
-    def _population_clock(self) -> CohortShare:
-        if self.population.clock is None:
-            raise ValueError("cohort_share: the population needs a clock")
-        return self
-
-    @property
-    def census(self) -> bool:
-        return True
 
     @property
     def clocks(self) -> tuple[str, ...]:
@@ -253,26 +256,16 @@ class Capacity(_Strict):
     field: str
 
 
-class Occupancy(KpiBase):
+class Occupancy(CensusKpi):
     """Places filled at the census date against the capacity in force then."""
 
     kind: Literal["occupancy"]
-    filled: Cohort
+    filled: Group
     capacity: Capacity
-
-    @model_validator(mode="after")
-    def _filled_clock(self) -> Occupancy:
-        if self.filled.clock is None:
-            raise ValueError("occupancy: filled needs a clock")
-        return self
-
-    @property
-    def census(self) -> bool:
-        return True
 
     @property
     def clocks(self) -> tuple[str, ...]:
-        return (self.filled.clock,) if self.filled.clock else ()
+        return (self.filled.clock,)
 
 
 class EventSet(_Strict):

@@ -273,7 +273,8 @@ class RefClock:
     stop: date | None = None
     end: date | None = None
     nullified: bool = False
-    pauses: list[tuple[date, date | None]] = field(default_factory=list)
+    pause_on: set[date] = field(default_factory=set)
+    resume_on: set[date] = field(default_factory=set)
 
     @property
     def close(self) -> date | None:
@@ -281,13 +282,18 @@ class RefClock:
         return min(days) if days else None
 
     def wait(self, on: date) -> int:
+        """Days from the start to ``on``, less the days spent paused: walk the days, a
+        pause on a day takes effect that day, a resume the same day undoes it."""
         assert self.start is not None
-        paused = sum(
-            ((min(b, on) if b else on) - a).days
-            for a, b in self.pauses
-            if (min(b, on) if b else on) > a
-        )
-        return (on - self.start).days - paused
+        paused, waited, d = False, 0, self.start
+        while d < on:
+            if d in self.pause_on:
+                paused = True
+            if d in self.resume_on:
+                paused = False
+            waited += not paused
+            d += timedelta(days=1)
+        return waited
 
 
 def rtt(s: Ref) -> RefClock:
@@ -302,26 +308,13 @@ def rtt(s: Ref) -> RefClock:
     )
     contacts = s.of("fixture.referral.contact")
     first = min(contacts, key=lambda f: (f[0], f[2]["attendance"])) if contacts else None
-    marks = sorted(
-        [(f[0], 0) for f in s.of("fixture.referral.paused") if f[0] >= start]
-        + [(f[0], 1) for f in s.of("fixture.referral.resumed") if f[0] >= start]
-    )
-    pauses: list[tuple[date, date | None]] = []
-    since: date | None = None
-    for d, what in marks:
-        if what == 0 and since is None:
-            since = d
-        elif what == 1 and since is not None:
-            pauses.append((since, d))
-            since = None
-    if since is not None:
-        pauses.append((since, None))
     return RefClock(
         start,
         stop,
         s.first_day("fixture.referral.discharged"),
         first is not None and first[2]["attendance"] == "dna",
-        pauses,
+        {f[0] for f in s.of("fixture.referral.paused")},
+        {f[0] for f in s.of("fixture.referral.resumed")},
     )
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.timeliness.adapters.orm import OutboxRow
+from services.timeliness.adapters.repository import insert_rows
 
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
@@ -34,14 +35,7 @@ class SqlOutbox(Outbox):
         self.session = session
 
     def add(self, messages: list[Message]) -> None:
-        if messages:
-            self.session.execute(
-                insert(_OUTBOX),
-                [
-                    {"topic": m.topic, "key": m.key, "partition": m.partition, "payload": m.payload}
-                    for m in messages
-                ],
-            )
+        insert_rows(self.session, _OUTBOX, [m.__dict__ for m in messages])
 
 
 def pending_outbox(engine: Engine, limit: int = 5000) -> list[OutboxRow]:

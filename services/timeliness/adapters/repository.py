@@ -199,15 +199,12 @@ def _attrs_json(attrs: Mapping[str, str]) -> str:
     return found
 
 
+_SPAN_COLUMNS = ("key", "subject", "seq", "start", "close", "nullified", "value")
+
+
 def _span_row(s: Span) -> dict[str, Any]:
     return {
-        "key": s.key,
-        "subject": s.subject,
-        "seq": s.seq,
-        "start": s.start,
-        "close": s.close,
-        "nullified": s.nullified,
-        "value": s.value,
+        **{name: getattr(s, name) for name in _SPAN_COLUMNS},
         "pauses": (
             json.dumps([[a.isoformat(), b.isoformat() if b else None] for a, b in s.pauses])
             if s.pauses
@@ -240,9 +237,21 @@ def _stored(row: Any) -> StoredSubject:
     )
 
 
+def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """One INSERT ... executemany, when there is anything to insert."""
+    if rows:
+        session.execute(insert(table), rows)
+
+
 class SqlRepository(Repository):
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _rows_in(self, table: Any, column: Any, values: Iterable[Any]) -> Iterator[Any]:
+        """Rows whose ``column`` is one of ``values`` (in chunks the databases accept)."""
+        wanted = sorted(set(values))
+        for n in range(0, len(wanted), CHUNK):
+            yield from self.session.execute(select(table).where(column.in_(wanted[n : n + CHUNK])))
 
     def applied(self, ids: Sequence[str]) -> set[str]:
         unique = list(dict.fromkeys(ids))
@@ -305,14 +314,7 @@ class SqlRepository(Repository):
         )
 
     def subjects(self, ids: Iterable[str]) -> dict[str, StoredSubject]:
-        wanted = sorted(set(ids))
-        out: dict[str, StoredSubject] = {}
-        for n in range(0, len(wanted), CHUNK):
-            rows = self.session.execute(
-                select(_SUBJECTS).where(_SUBJECTS.c.subject.in_(wanted[n : n + CHUNK]))
-            )
-            out.update((r.subject, _stored(r)) for r in rows)
-        return out
+        return {r.subject: _stored(r) for r in self._rows_in(_SUBJECTS, _SUBJECTS.c.subject, ids)}
 
     def running_in(self, lanes: Iterable[tuple[str, int]] | None) -> dict[str, StoredSubject]:
         stmt = select(_SUBJECTS).where(_SUBJECTS.c.running.is_(True))
@@ -326,8 +328,7 @@ class SqlRepository(Repository):
         return {r.subject: _stored(r) for r in self.session.execute(stmt)}
 
     def save_subjects(self, new: list[StoredSubject], changed: list[StoredSubject]) -> None:
-        if new:
-            self.session.execute(insert(_SUBJECTS), [_subject_row(s) for s in new])
+        insert_rows(self.session, _SUBJECTS, [_subject_row(s) for s in new])
         if changed:
             rows = [_subject_row(s) for s in changed]
             cols = [c for c in rows[0] if c != "subject"]
@@ -352,8 +353,7 @@ class SqlRepository(Repository):
                     tuple_(_SPANS.c.key, _SPANS.c.subject, _SPANS.c.seq).in_(gone[n : n + 300])
                 )
             )
-        if spans:
-            self.session.execute(insert(_SPANS), [_span_row(s) for s in spans])
+        insert_rows(self.session, _SPANS, [_span_row(s) for s in spans])
 
     def spans(self, keys: Iterable[str], day: date | None) -> dict[str, list[Span]]:
         keys = sorted(set(keys))
@@ -432,8 +432,7 @@ class SqlRepository(Repository):
             for k, c in cells.items()
             if k not in new
         ]
-        if inserts:
-            self.session.execute(insert(_CELLS), inserts)
+        insert_rows(self.session, _CELLS, inserts)
         if updates:
             self.session.execute(
                 update(_CELLS)
@@ -447,24 +446,15 @@ class SqlRepository(Repository):
             )
 
     def cycles(self, labels: Iterable[str]) -> dict[str, Cycle]:
-        wanted = sorted(set(labels))
-        out: dict[str, Cycle] = {}
-        for n in range(0, len(wanted), CHUNK):
-            rows = self.session.execute(
-                select(_CYCLES).where(_CYCLES.c.cycle.in_(wanted[n : n + CHUNK]))
-            )
-            out.update((r.cycle, Cycle(r.cycle, r.kind, r.closes_on, r.closed)) for r in rows)
-        return out
+        rows = self._rows_in(_CYCLES, _CYCLES.c.cycle, labels)
+        return {r.cycle: Cycle(r.cycle, r.kind, r.closes_on, r.closed) for r in rows}
 
     def add_cycles(self, cycles: list[Cycle]) -> None:
-        if cycles:
-            self.session.execute(
-                insert(_CYCLES),
-                [
-                    {"cycle": c.label, "kind": c.kind, "closes_on": c.closes_on, "closed": c.closed}
-                    for c in cycles
-                ],
-            )
+        rows = [
+            {"cycle": c.label, "kind": c.kind, "closes_on": c.closes_on, "closed": c.closed}
+            for c in cycles
+        ]
+        insert_rows(self.session, _CYCLES, rows)
 
     def due_cycles(self, today: date) -> list[str]:
         rows = self.session.execute(

@@ -244,12 +244,7 @@ class Clock:
         )
 
     def paused_days(self, until: date) -> int:
-        total = 0
-        for first, last in self.pauses:
-            upto = until if last is None or last > until else last
-            if upto > first:
-                total += (upto - first).days
-        return total
+        return paused_days(self.pauses, until)
 
     def elapsed(self, on: date) -> int:
         """Days since the start (the start day is day 0), less paused days."""
@@ -262,6 +257,16 @@ class Clock:
             return False
         closed = self.closed_on
         return closed is None or closed > day
+
+
+def paused_days(pauses: Iterable[tuple[date, date | None]], until: date) -> int:
+    """Days paused up to ``until`` (a pause still open counts up to ``until``)."""
+    total = 0
+    for first, last in pauses:
+        upto = until if last is None or last > until else last
+        if upto > first:
+            total += (upto - first).days
+    return total
 
 
 def _pauses(s: SubjectState, v: Version, start: date) -> tuple[tuple[date, date | None], ...]:

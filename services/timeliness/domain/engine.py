@@ -23,7 +23,7 @@ from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, Occupancy, 
 from services.timeliness.domain import clocks as clk
 from services.timeliness.domain.clocks import Clock, Matcher, Version, any_match
 from services.timeliness.domain.measures import CENSUS, FLOW
-from services.timeliness.domain.measures.base import Base, Key, Span, Vector
+from services.timeliness.domain.measures.base import At, Base, Key, Span, Vector, add
 from services.timeliness.domain.measures.occupancy import capacity_key
 from services.timeliness.domain.subjects import SubjectState
 
@@ -201,15 +201,9 @@ class Engine:
         """Base-grain deltas spread over their cells (zero cells dropped)."""
         out: dict[Key, Vector] = {}
         for base, vec in deltas.items():
-            if not any(vec):
-                continue
-            for key in self.expand(base):
-                acc = out.get(key)
-                if acc is None:
-                    out[key] = list(vec)
-                else:
-                    for i, x in enumerate(vec):
-                        acc[i] += x
+            if any(vec):
+                for key in self.expand(base):
+                    add(out, key, vec)
         return {k: v for k, v in out.items() if any(v)}
 
     # --- a subject ----------------------------------------------------------------------
@@ -327,8 +321,7 @@ class Engine:
         """The KPI's cells for ``cycle`` at census day ``day`` (``cycle`` 'current': the
         position by what is known, waits counted to ``day``)."""
         k = self.dictionary.kpis[kpi]
-        current = cycle == "current"
-        cells = CENSUS[k.kind](kpi, k, day, current, spans, self)
+        cells = CENSUS[k.kind](kpi, k, At(day, cycle == "current", spans), self)
         if cycle.startswith("R12-"):
             cells = {b: v for b, v in cells.items() if b == "all"}
         return {(kpi, cycle, b): v for b, v in cells.items()}

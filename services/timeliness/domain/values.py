@@ -19,7 +19,7 @@ from contracts.cycles import closed_on, cycle_bounds, kind_of
 from contracts.kpi_dictionary import KpiBase, KpiDictionary, Rag
 from contracts.snapshots import KpiValue
 from services.timeliness.domain.measures import reading
-from services.timeliness.domain.measures.base import Key, Vector
+from services.timeliness.domain.measures.base import Extra, Key, Reading, Vector
 
 
 def target_for(
@@ -110,32 +110,34 @@ def kpi_value(
     revision: int,
     today: date | None = None,
 ) -> KpiValue:
+    k = dictionary.kpis[key[0]]
+    return published(dictionary, key, reading(k, vector), closed, revision, today)
+
+
+def published(
+    dictionary: KpiDictionary,
+    key: Key,
+    r: Reading,
+    closed: bool,
+    revision: int,
+    today: date | None,
+    goal: Goal | None = None,
+) -> KpiValue:
+    """A reading as published: with its cycle, goal, RAG and what the dictionary says
+    about the KPI (every consumer renders and judges from this alone)."""
     kpi_id, cycle, breakdown = key
     k = dictionary.kpis[kpi_id]
-    r = reading(k, vector)
-    g = goal_for(k, cycle, dictionary, today)
+    g = goal or goal_for(k, cycle, dictionary, today)
     start = dictionary.plan_year_start_month
-    return KpiValue(
-        kpi=kpi_id,
-        cycle=cycle,
-        cycle_kind=kind_of(cycle),
-        breakdown=breakdown,
-        value=r.value,
-        numerator=r.numerator,
-        denominator=r.denominator,
-        closed=closed,
-        revision=revision,
-        baseline=k.baseline,
-        target=g.target,
-        standard=k.standard,
-        goal=g.goal,
-        goal_basis=g.basis,
-        rag=rag(k, r.value, g.goal, dictionary.margin_of(kpi_id)),
-        kind=k.kind,
-        unit=k.unit,
-        direction=k.direction,
-        closes_on=None if cycle == "current" else closed_on(cycle, dictionary.grace_days, start),
-        extra=r.extra,
+    closes = None if cycle == "current" else closed_on(cycle, dictionary.grace_days, start)
+    return KpiValue.model_validate(
+        {"kpi": kpi_id, "cycle": cycle, "cycle_kind": kind_of(cycle), "breakdown": breakdown}
+        | {"value": r.value, "numerator": r.numerator, "denominator": r.denominator}
+        | {"closed": closed, "revision": revision, "closes_on": closes, "extra": r.extra}
+        | {"target": g.target, "goal": g.goal, "goal_basis": g.basis}
+        | {"rag": rag(k, r.value, g.goal, dictionary.margin_of(kpi_id))}
+        | {"baseline": k.baseline, "standard": k.standard, "kind": k.kind, "unit": k.unit}
+        | {"direction": k.direction}
     )
 
 
@@ -187,34 +189,18 @@ def outlook_from_counts(
 def outlook_value(
     dictionary: KpiDictionary, kpi_id: str, quarter: str, o: Outlook, today: date
 ) -> KpiValue:
+    """The outlook as a value: judged against the quarter's goal."""
     k = dictionary.kpis[kpi_id]
+    extra: Extra = {
+        "quarter": quarter,
+        "open_cases": o.open_cases,
+        "certain_breaches": o.certain_breaches,
+        "target_still_possible": o.target_still_possible,
+        "summary": o.sentence(k.name, round((k.limit_days or 0) / 7)),
+    }
     g = goal_for(k, quarter, dictionary, today)
-    limit = k.limit_days or 0
-    return KpiValue(
-        kpi=kpi_id,
-        cycle="current",
-        cycle_kind="current",
-        breakdown="outlook",
-        value=o.best_achievable,
-        numerator=o.on_time,
-        denominator=o.issued,
-        baseline=k.baseline,
-        target=o.target,
-        standard=k.standard,
-        goal=g.goal,
-        goal_basis=g.basis,
-        rag=rag(k, o.best_achievable, g.goal, dictionary.margin_of(kpi_id)),
-        kind=k.kind,
-        unit=k.unit,
-        direction=k.direction,
-        extra={
-            "quarter": quarter,
-            "open_cases": o.open_cases,
-            "certain_breaches": o.certain_breaches,
-            "target_still_possible": o.target_still_possible,
-            "summary": o.sentence(k.name, round(limit / 7)),
-        },
-    )
+    r = Reading(o.best_achievable, o.on_time, o.issued, extra)
+    return published(dictionary, (kpi_id, "current", OUTLOOK), r, False, 0, today, g)
 
 
 # --- cells as published values -----------------------------------------------------------

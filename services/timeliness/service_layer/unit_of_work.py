@@ -46,6 +46,11 @@ class AbstractUnitOfWork(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the unit of work holds (a database session)."""
 
     @abstractmethod
     def commit(self) -> None: ...
@@ -65,13 +70,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.outbox = SqlOutbox(self.session)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
+    def close(self) -> None:
         assert self.session is not None
         self.session.close()
         self.session = None
@@ -238,6 +237,9 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self._working = copy.deepcopy(self.committed)
         self.repo = FakeRepository(self._working)
         self.outbox = FakeOutbox(self._working)
+
+    def close(self) -> None:
+        return None  # nothing held: the working copy is replaced on the next entry
 
     def take_outbox(self) -> list[Message]:
         """What the relay would publish (and then delete)."""

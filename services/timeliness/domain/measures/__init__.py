@@ -7,8 +7,7 @@ cell's vector into the published reading (``value``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from collections.abc import Callable
 from typing import Any
 
 from services.timeliness.domain.measures import (
@@ -22,11 +21,11 @@ from services.timeliness.domain.measures import (
     share_of_outcomes,
     waiting_list,
 )
-from services.timeliness.domain.measures.base import Base, Context, Reading, Span, Vector
+from services.timeliness.domain.measures.base import At, Base, Context, Reading, Vector
 from services.timeliness.domain.subjects import SubjectState
 
 Flow = Callable[[str, Any, SubjectState, Context], dict[Base, Vector]]
-Census = Callable[[str, Any, date, bool, Mapping[str, Iterable[Span]], Context], dict[str, Vector]]
+Census = Callable[[str, Any, At, Context], dict[str, Vector]]
 
 FLOW: dict[str, Flow] = {
     "completed_within": completed_within.contributions,

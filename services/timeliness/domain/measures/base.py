@@ -14,10 +14,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from contracts.kpi_dictionary import KpiDictionary
-from services.timeliness.domain.clocks import Clock, Matcher
+from services.timeliness.domain.clocks import Clock, Matcher, paused_days
 from services.timeliness.domain.subjects import Fact, SubjectState
 
 Key = tuple[str, str, str]  # (kpi, cycle label, breakdown)
@@ -25,6 +25,7 @@ Key = tuple[str, str, str]  # (kpi, cycle label, breakdown)
 # (kpi, a day or a cycle label, the subject's values of the KPI's breakdown attributes).
 Base = tuple[str, "date | str", tuple[str | None, ...]]
 Vector = list[int]
+K = TypeVar("K")
 Extra = dict[str, float | int | str | bool | None]
 
 
@@ -60,18 +61,29 @@ class Span:
         return self.start <= day and (self.close is None or self.close > day)
 
     def wait(self, day: date) -> int:
-        paused = 0
-        for first, last in self.pauses:
-            upto = day if last is None or last > day else last
-            if upto > first:
-                paused += (upto - first).days
-        return (day - self.start).days - paused
+        """Days waited by the end of ``day``, less paused days (a clock that starts
+        after ``day``, known ahead of the clock, has waited 0 days)."""
+        waited = (day - self.start).days - (paused_days(self.pauses, day) if self.pauses else 0)
+        return max(0, waited)
 
     def at(self, day: date, current: bool) -> tuple[object, ...] | None:
         """Everything a census at ``day`` reads of this span (None: not counted)."""
         if not self.member(day, current):
             return None
         return (self.wait(day), self.nullified, self.excluded, dict(self.attrs), self.value)
+
+
+@dataclass(frozen=True)
+class At:
+    """A census: its day, whether it is the current position, and the spans to count."""
+
+    day: date
+    current: bool
+    spans: Mapping[str, Iterable[Span]]
+
+    def members(self, key: str) -> list[Span]:
+        """The spans of ``key`` in force at the census."""
+        return [s for s in self.spans.get(key, ()) if s.member(self.day, self.current)]
 
 
 class Context(Protocol):
@@ -94,7 +106,7 @@ class Context(Protocol):
     def breakdowns(self, kpi: str, attrs: Mapping[str, str]) -> list[str]: ...
 
 
-def add(acc: dict[Base, Vector], key: Base, vec: Sequence[int]) -> None:
+def add(acc: dict[K, Vector], key: K, vec: Sequence[int]) -> None:
     cur = acc.get(key)
     if cur is None:
         acc[key] = list(vec)

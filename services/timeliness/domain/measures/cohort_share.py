@@ -7,40 +7,25 @@ Vector: [population, in the cohort].
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
-
 from contracts.kpi_dictionary import CohortShare
 from services.timeliness.domain.measures.base import (
+    At,
     Context,
     Reading,
-    Span,
     Vector,
     percent,
     where_holds,
 )
 
 
-def census(
-    kpi: str,
-    k: CohortShare,
-    day: date,
-    current: bool,
-    spans: Mapping[str, Iterable[Span]],
-    ctx: Context,
-) -> dict[str, Vector]:
-    assert k.population.clock is not None
+def census(kpi: str, k: CohortShare, at: At, ctx: Context) -> dict[str, Vector]:
     in_cohort: set[str] | None = None
     if k.numerator.clock is not None:
-        in_cohort = {
-            s.subject
-            for s in spans.get(k.numerator.clock, ())
-            if s.member(day, current) and not s.nullified
-        }
+        in_cohort = {s.subject for s in at.members(k.numerator.clock) if not s.nullified}
     out: dict[str, Vector] = {"all": [0, 0]}  # "all" is always counted
     seen: set[str] = set()
-    for s in spans.get(k.population.clock, ()):
-        if not s.member(day, current) or s.nullified or s.subject in seen:
+    for s in at.members(k.population.clock):
+        if s.nullified or s.subject in seen:
             continue
         if not where_holds(k.population.where, s.attrs):
             continue

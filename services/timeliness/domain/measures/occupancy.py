@@ -8,44 +8,27 @@ Vector: [places filled, places commissioned].
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
-
 from contracts.kpi_dictionary import Occupancy
-from services.timeliness.domain.measures.base import (
-    Context,
-    Reading,
-    Span,
-    Vector,
-    percent,
-    where_holds,
-)
+from services.timeliness.domain.measures import base
+from services.timeliness.domain.measures.base import At, Context, Reading, Vector
 
 
 def capacity_key(kpi: str) -> str:
     return f"capacity:{kpi}"
 
 
-def census(
-    kpi: str,
-    k: Occupancy,
-    day: date,
-    current: bool,
-    spans: Mapping[str, Iterable[Span]],
-    ctx: Context,
-) -> dict[str, Vector]:
-    assert k.filled.clock is not None
+def census(kpi: str, k: Occupancy, at: At, ctx: Context) -> dict[str, Vector]:
     out: dict[str, Vector] = {"all": [0, 0]}  # "all" is always counted
-    for s in spans.get(k.filled.clock, ()):
-        if s.member(day, current) and not s.nullified and where_holds(k.filled.where, s.attrs):
+    for s in at.members(k.filled.clock):
+        if not s.nullified and base.where_holds(k.filled.where, s.attrs):
             for b in ctx.breakdowns(kpi, s.attrs):
                 out.setdefault(b, [0, 0])[0] += 1
-    for s in spans.get(capacity_key(kpi), ()):
-        if s.member(day, current) and s.value:
+    for s in at.members(capacity_key(kpi)):
+        if s.value:
             for b in ctx.breakdowns(kpi, s.attrs):
                 out.setdefault(b, [0, 0])[1] += s.value
     return out
 
 
 def value(k: Occupancy, v: Vector) -> Reading:
-    return Reading(percent(v[0], v[1]), v[0], v[1], {"vacant": v[1] - v[0]})
+    return Reading(base.percent(v[0], v[1]), v[0], v[1], {"vacant": v[1] - v[0]})

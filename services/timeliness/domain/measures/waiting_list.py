@@ -9,15 +9,12 @@ percentiles...].
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
-
 from contracts.kpi_dictionary import WaitingList
 from services.timeliness.domain.measures.base import (
+    At,
     Context,
     Extra,
     Reading,
-    Span,
     Vector,
     by_breakdown,
     nearest_rank,
@@ -42,27 +39,18 @@ def band_names(k: WaitingList) -> list[str]:
     return names
 
 
-def census(
-    kpi: str,
-    k: WaitingList,
-    day: date,
-    current: bool,
-    spans: Mapping[str, Iterable[Span]],
-    ctx: Context,
-) -> dict[str, Vector]:
+def census(kpi: str, k: WaitingList, at: At, ctx: Context) -> dict[str, Vector]:
     counted = [
         s
-        for s in spans.get(k.clock, ())
-        if s.member(day, current)
-        and (k.include_nullified or not s.nullified)
-        and kpi not in s.excluded
+        for s in at.members(k.clock)
+        if (k.include_nullified or not s.nullified) and kpi not in s.excluded
     ]
     threshold = k.threshold_days if k.threshold_days is not None else 0
     nbands = len(k.day_bands) + 1 if k.day_bands else 0
     # "all" is always counted, so an empty list is published as zero
     out: dict[str, Vector] = {"all": [0] * (4 + nbands + len(k.percentiles))}
     for breakdown, group in by_breakdown(ctx, kpi, counted).items():
-        waits = sorted(s.wait(day) for s in group)
+        waits = sorted(s.wait(at.day) for s in group)
         bands = [0] * nbands
         for w in waits:
             if nbands:

@@ -54,28 +54,18 @@ def subject_json(s: dict[str, Any]) -> str:
                 {"historical": True, "other_la": None},
             )
         )
-    if s.get("decision_to_assess"):
-        facts.append(
-            _fact(
-                "ehc.assessment.decision-to-assess",
-                s["decision_to_assess"],
-                {"outcome": s["decision_outcome"]},
-            )
-        )
+    for when, outcome, etype in (
+        ("decision_to_assess", "decision_outcome", "ehc.assessment.decision-to-assess"),
+        ("assessment_decision", "assessment_outcome", "ehc.assessment.decision"),
+    ):
+        if s.get(when):
+            facts.append(_fact(etype, s[when], {"outcome": s[outcome]}))
     for name, etype in (("advice_requested", "requested"), ("advice_received", "received")):
         for giver, day in sorted((s.get(name) or {}).items()):
             facts.append(_fact(f"ehc.advice.{etype}", day, {"advice_giver": giver}))
     for name, etype in (("exception_starts", "started"), ("exception_ends", "ended")):
         for reason, day in sorted(s.get(name) or []):
             facts.append(_fact(f"ehc.exception.{etype}", day, {"reason": reason}))
-    if s.get("assessment_decision"):
-        facts.append(
-            _fact(
-                "ehc.assessment.decision",
-                s["assessment_decision"],
-                {"outcome": s["assessment_outcome"]},
-            )
-        )
     for name, etype, fields in (
         ("draft_issued", "ehc.plan.draft-issued", {}),
         ("final_issued", "ehc.plan.final-issued", {}),
@@ -92,91 +82,56 @@ def subject_json(s: dict[str, Any]) -> str:
     )
 
 
-def upgrade() -> None:
-    op.create_table(
-        "timeliness_subject",
-        sa.Column("subject", sa.String(80), primary_key=True),
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("topic", sa.String(64), nullable=False),
-        sa.Column("partition", sa.Integer(), nullable=False),
-        sa.Column("running", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.Text(), nullable=False),
-        sa.Column("raised", sa.Text(), nullable=False),
-    )
-    op.create_index(
-        "ix_timeliness_subject_lane", "timeliness_subject", ["topic", "partition", "running"]
-    )
-    op.create_table(
-        "timeliness_span",
-        sa.Column("key", sa.String(96), primary_key=True),
-        sa.Column("subject", sa.String(80), primary_key=True),
-        sa.Column("seq", sa.Integer(), primary_key=True),
-        sa.Column("start", sa.Date(), nullable=False),
-        sa.Column("close", sa.Date()),
-        sa.Column("nullified", sa.Boolean(), nullable=False),
-        sa.Column("value", sa.Integer()),
-        sa.Column("pauses", sa.Text(), nullable=False),
-        sa.Column("excluded", sa.Text(), nullable=False),
-        sa.Column("attrs", sa.Text(), nullable=False),
-    )
-    op.create_index("ix_timeliness_span_close", "timeliness_span", ["key", "close", "start"])
-    op.create_table(
-        "timeliness_cell",
-        sa.Column("kpi", sa.String(64), primary_key=True),
-        sa.Column("cycle", sa.String(32), primary_key=True),
-        sa.Column("breakdown", sa.String(96), primary_key=True),
-        sa.Column("counts", sa.Text(), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-    )
-    op.create_index("ix_timeliness_cell_cycle", "timeliness_cell", ["cycle"])
-    op.create_table(
-        "timeliness_audit",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("action", sa.String(32), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("from_day", sa.Date()),
-        sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("detail", sa.Text(), nullable=False),
-    )
-    with op.batch_alter_table("timeliness_state") as batch:
-        batch.add_column(sa.Column("fingerprint", sa.String(64)))
-        batch.add_column(sa.Column("census_from", sa.Date()))
-        batch.add_column(sa.Column("census_day", sa.Date()))
-        batch.add_column(
-            sa.Column("subjects", sa.Integer(), nullable=False, server_default=sa.text("0"))
-        )
-        batch.add_column(
-            sa.Column("running", sa.Integer(), nullable=False, server_default=sa.text("0"))
-        )
+# The new tables, one column a word: name:type[:pk] (s<N> string, i integer, b boolean,
+# d date, t text, ts timestamp; a trailing ? allows null).
+TABLES = {
+    "timeliness_subject": "subject:s80:pk kind:s32 topic:s64 partition:i running:b state:t "
+    "raised:t",
+    "timeliness_span": "key:s96:pk subject:s80:pk seq:i:pk start:d close:d? nullified:b value:i? "
+    "pauses:t excluded:t attrs:t",
+    "timeliness_cell": "kpi:s64:pk cycle:s32:pk breakdown:s96:pk counts:t revision:i",
+    "timeliness_audit": "id:i:pk at:ts action:s32 reason:t from_day:d? fingerprint:s64 detail:t",
+}
+INDEXES = {
+    "ix_timeliness_subject_lane": ("timeliness_subject", ["topic", "partition", "running"]),
+    "ix_timeliness_span_close": ("timeliness_span", ["key", "close", "start"]),
+    "ix_timeliness_cell_cycle": ("timeliness_cell", ["cycle"]),
+}
+STATE_COLUMNS = "fingerprint:s64? census_from:d? census_day:d?"
 
+
+def _column(spec: str) -> sa.Column:  # type: ignore[type-arg]
+    name, kind, *flags = spec.split(":")
+    nullable = kind.endswith("?")
+    kind = kind.rstrip("?")
+    types: dict[str, Any] = {"i": sa.Integer(), "b": sa.Boolean(), "d": sa.Date(), "t": sa.Text()}
+    types["ts"] = sa.DateTime(timezone=True)
+    column_type = sa.String(int(kind[1:])) if kind.startswith("s") else types[kind]
+    pk = "pk" in flags
+    return sa.Column(name, column_type, primary_key=pk, nullable=nullable)
+
+
+def upgrade() -> None:
+    for table, spec in TABLES.items():
+        op.create_table(table, *(_column(c) for c in spec.split()))
+    for index, (table, columns) in INDEXES.items():
+        op.create_index(index, table, columns)
+    with op.batch_alter_table("timeliness_state") as batch:
+        for spec in STATE_COLUMNS.split():
+            batch.add_column(_column(spec))
+        for name in ("subjects", "running"):
+            batch.add_column(
+                sa.Column(name, sa.Integer(), nullable=False, server_default=sa.text("0"))
+            )
     bind = op.get_bind()
-    cases = sa.table(
-        "timeliness_case",
-        sa.column("case_id", sa.String),
-        sa.column("partition", sa.Integer),
-        sa.column("received", sa.Date),
-        sa.column("closed_on", sa.Date),
-        sa.column("historical", sa.Boolean),
-        sa.column("state", sa.Text),
-        sa.column("raised", sa.Text),
-    )
-    subjects = sa.table(
-        "timeliness_subject",
-        sa.column("subject", sa.String),
-        sa.column("kind", sa.String),
-        sa.column("topic", sa.String),
-        sa.column("partition", sa.Integer),
-        sa.column("running", sa.Boolean),
-        sa.column("state", sa.Text),
-        sa.column("raised", sa.Text),
-    )
+    meta = sa.MetaData()
+    cases = sa.Table("timeliness_case", meta, autoload_with=bind)
+    subjects = sa.Table("timeliness_subject", meta, autoload_with=bind)
     total = running = 0
-    rows = bind.execute(sa.select(cases)).mappings()
-    batch_rows: list[dict[str, Any]] = []
-    for r in rows:
+    rows: list[dict[str, Any]] = []
+    for r in bind.execute(sa.select(cases)).mappings():
         is_open = r["received"] is not None and r["closed_on"] is None and not r["historical"]
-        batch_rows.append(
+        rows.append(
             {
                 "subject": r["case_id"],
                 "kind": "case",
@@ -189,11 +144,11 @@ def upgrade() -> None:
         )
         total += 1
         running += int(is_open)
-        if len(batch_rows) >= 1000:
-            bind.execute(subjects.insert(), batch_rows)
-            batch_rows = []
-    if batch_rows:
-        bind.execute(subjects.insert(), batch_rows)
+        if len(rows) >= 1000:
+            bind.execute(subjects.insert(), rows)
+            rows = []
+    if rows:
+        bind.execute(subjects.insert(), rows)
     # cells keep their revisions; their counts are rebuilt at start-up
     bind.execute(
         sa.text(
@@ -207,9 +162,8 @@ def upgrade() -> None:
         )
     )
     op.drop_table("timeliness_kpi_agg")
-    op.drop_index("ix_timeliness_case_received", "timeliness_case")
-    op.drop_index("ix_timeliness_case_final", "timeliness_case")
-    op.drop_index("ix_timeliness_case_open", "timeliness_case")
+    for index in ("received", "final", "open"):
+        op.drop_index(f"ix_timeliness_case_{index}", "timeliness_case")
     op.drop_table("timeliness_case")
 
 
