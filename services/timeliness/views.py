@@ -12,7 +12,7 @@ from contracts.cycles import local_date
 from contracts.kpi_dictionary import KpiDictionary
 from contracts.snapshots import KpiValue
 from services.timeliness.domain import case as case_domain
-from services.timeliness.domain import clocks, dfe
+from services.timeliness.domain import dfe, milestones
 from services.timeliness.domain.case import CaseState
 from services.timeliness.domain.engine import Engine
 from services.timeliness.domain.values import Written, render
@@ -90,7 +90,7 @@ def cases_at_risk(uow: AbstractUnitOfWork, engine: Engine, limit: int) -> dict[s
     for sid, stored in running.items():
         s = stored.state
         found = engine.alert_clocks(s)
-        nxt = clocks.next_deadline(found, on)
+        nxt = milestones.next_deadline(found, on)
         if nxt is None:
             continue
         starts = [c.start for c in found if c.start is not None and c.measured]

@@ -24,8 +24,8 @@ from contracts.cycles import (
 )
 from contracts.events import load_events
 from contracts.kpi_dictionary import load_kpis
-from services.timeliness.domain import clocks, subjects
 from services.timeliness.domain import fold as batch
+from services.timeliness.domain import milestones, subjects
 from services.timeliness.domain.case import from_subject, local_date
 from services.timeliness.domain.engine import Engine
 from services.timeliness.domain.measures.base import Key, Vector
@@ -156,12 +156,12 @@ def delta(before: Case, after: Case, _kpis: object = None) -> dict[Key, Agg]:
     return {key: agg(key[0], v) for key, v in ENGINE.spread(base).items()}
 
 
-def alerts_due(case: Case, today: date, already: frozenset[str]) -> list[clocks.MilestoneAlert]:
+def alerts_due(case: Case, today: date, already: frozenset[str]) -> list[milestones.MilestoneAlert]:
     return ENGINE.alerts_due(case.state, today, already)
 
 
-def next_deadline(case: Case, today: date) -> clocks.MilestoneStatus | None:
-    return clocks.next_deadline(ENGINE.alert_clocks(case.state), today)
+def next_deadline(case: Case, today: date) -> milestones.MilestoneStatus | None:
+    return milestones.next_deadline(ENGINE.alert_clocks(case.state), today)
 
 
 def outlook(

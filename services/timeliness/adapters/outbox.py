@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.timeliness.adapters.orm import OutboxRow
-from services.timeliness.adapters.repository import insert_rows
+from services.timeliness.adapters.sql import insert_rows
 
 _OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 

@@ -21,6 +21,7 @@ from contracts.cycles import cycle_labels
 from contracts.events import EventRegistry
 from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, Occupancy, WaitingList
 from services.timeliness.domain import clocks as clk
+from services.timeliness.domain import milestones
 from services.timeliness.domain.clocks import Clock, Matcher, Version, any_match
 from services.timeliness.domain.measures import CENSUS, FLOW
 from services.timeliness.domain.measures.base import At, Base, Key, Span, Vector, add
@@ -288,14 +289,14 @@ class Engine:
             if not any(t in types for t in self._start_types[policy]):
                 continue  # never started
             c = self.clock(s, policy)
-            if c.start is not None and c.closed_on is None and clk.alerting(c):
+            if c.start is not None and c.closed_on is None and milestones.alerting(c):
                 return True
         return False
 
     def alerts_due(
         self, s: SubjectState, today: date, already: frozenset[str]
-    ) -> list[clk.MilestoneAlert]:
-        return clk.alerts_due(s.subject, self.alert_clocks(s), today, already)
+    ) -> list[milestones.MilestoneAlert]:
+        return milestones.alerts_due(s.subject, self.alert_clocks(s), today, already)
 
     # --- a census -----------------------------------------------------------------------
 

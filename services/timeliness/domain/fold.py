@@ -15,9 +15,9 @@ from datetime import datetime
 
 from contracts.cycles import local_date
 from contracts.events import Observation
-from services.timeliness.domain.clocks import MilestoneAlert
 from services.timeliness.domain.engine import Engine
 from services.timeliness.domain.measures.base import Base, Key, Span, Vector
+from services.timeliness.domain.milestones import MilestoneAlert
 from services.timeliness.domain.subjects import SubjectState, fold
 
 Lane = tuple[str, int]  # (topic alias, partition)

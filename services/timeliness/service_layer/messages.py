@@ -10,7 +10,7 @@ from contracts.snapshots import KpiSnapshot, KpiSnapshotData, KpiValue
 from contracts.timeline import MilestoneAlert, MilestoneData
 from services.timeliness.adapters.outbox import Message
 from services.timeliness.adapters.repository import ServiceState
-from services.timeliness.domain import clocks
+from services.timeliness.domain import milestones
 from services.timeliness.domain.subjects import SubjectState
 
 SERVICE = "timeliness"
@@ -24,7 +24,7 @@ class Topics:
 
 
 def alert_message(
-    alert: clocks.MilestoneAlert, s: SubjectState, at: datetime, topics: Topics
+    alert: milestones.MilestoneAlert, s: SubjectState, at: datetime, topics: Topics
 ) -> Message:
     msg = MilestoneAlert(
         id=f"ms-{alert.subject}-{alert.milestone}-{alert.kind}"[:128],

@@ -26,9 +26,9 @@ from services.timeliness.adapters.repository import (
     Cycle,
     Repository,
     ServiceState,
-    SqlRepository,
     StoredSubject,
 )
+from services.timeliness.adapters.sql import SqlRepository
 from services.timeliness.domain.measures.base import Key, Span
 
 
