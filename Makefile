@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts sendwatch cli services/ingest services/reporting \
-		services/timeliness/domain services/alerts/domain
+		services/timeliness services/alerts/domain
 	$(BIN)/mypy --follow-imports=silent services/alerts
 
 test: lint

@@ -25,6 +25,7 @@ from contracts.codes import (
     Sex,
 )
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
+from contracts.events import EventSpec
 from contracts.localities import known_locality
 
 Locality = Annotated[
@@ -217,3 +218,30 @@ def parse_case_event(
     if isinstance(raw, dict):
         return _ADAPTER.validate_python(raw, context=context)
     return _ADAPTER.validate_json(raw, context=context)
+
+
+# --- registration (contracts/events.py) ------------------------------------------------
+
+CASE_ATTRIBUTES: tuple[str, ...] = tuple(CaseAttributes.model_fields)
+
+
+def _rank_one_need(data: object) -> dict[str, str | None]:
+    """A rank-1 need recorded sets the case's primary need."""
+    if isinstance(data, PrimaryNeedData) and data.rank == 1:
+        return {"primary_need": data.sen_type.value}
+    return {}
+
+
+def _spec(model: type[Envelope]) -> EventSpec:  # type: ignore[type-arg]
+    return EventSpec(
+        type=model.model_fields["type"].annotation.__args__[0],  # type: ignore[union-attr]
+        model=model,
+        topic="case-events",
+        subject_kind="case",
+        attributes=CASE_ATTRIBUTES,
+        derive=_rank_one_need,
+        description=(model.__doc__ or "").strip(),
+    )
+
+
+EVENTS: list[EventSpec] = [_spec(m) for m in CASE_EVENT_MODELS]

@@ -1,12 +1,58 @@
 """Calendar cycles, the vocabulary of every KPI value on the bus: ISO weeks
 (``2026-W47``), months (``2026-11``), plan-year quarters (``2026/27-Q3``; Q1 = Apr-Jun),
-plan years (``2026/27``, Apr-Mar), calendar years (``2026``, DfE) and rolling 12 months
-(``R12-2026-11``).  Bucketed by calendar, not by epoch-aligned windows.  Shared by the
-timeliness service (which writes the labels) and the services that read them."""
+plan years (``2026/27``, Apr-Mar), calendar years (``2026``, DfE), rolling 12 months
+(``R12-2026-11``) and school terms (``2026/27-T1`` autumn, ``-T2`` spring, ``-T3``
+summer; dates in ``calendar.yaml``).  Bucketed by calendar, not by epoch-aligned
+windows.  Shared by the timeliness service (which writes the labels) and the services
+that read them.  Statutory days are English calendar days (:func:`local_date`)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import bisect
+import os
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+LONDON = ZoneInfo("Europe/London")
+_CALENDAR = Path(__file__).with_name("calendar.yaml")
+
+
+def local_date(t: datetime) -> date:
+    """The English calendar day of an instant (statutory days are London days)."""
+    return t.astimezone(LONDON).date()
+
+
+@lru_cache(maxsize=4)
+def _terms(path: str | None = None) -> tuple[tuple[date, ...], tuple[str, ...], date]:
+    """Term starts (sorted), their labels, and the day after the last term ends."""
+    file = Path(path or os.environ.get("SENDWATCH_CALENDAR_FILE") or _CALENDAR)
+    raw = yaml.safe_load(file.read_text())
+    pairs = sorted((date.fromisoformat(str(d)), label) for label, d in raw["terms"].items())
+    until = date.fromisoformat(str(raw["until"])) + timedelta(days=1)
+    return tuple(d for d, _ in pairs), tuple(label for _, label in pairs), until
+
+
+def term_label(d: date) -> str | None:
+    """The school term containing ``d``: a term runs from its first day to the day before
+    the next term starts (holidays belong to the term before).  None outside the
+    calendar."""
+    starts, labels, until = _terms()
+    i = bisect.bisect_right(starts, d) - 1
+    if i < 0 or d >= until:
+        return None
+    return labels[i]
+
+
+def term_bounds(label: str) -> tuple[date, date]:
+    starts, labels, until = _terms()
+    i = labels.index(label)
+    end = starts[i + 1] if i + 1 < len(starts) else until
+    return starts[i], end - timedelta(days=1)
+
 
 MONTHS = [
     "January",
@@ -54,6 +100,20 @@ def add_months(year: int, month: int, n: int) -> tuple[int, int]:
 
 def labels_for(kind: str, d: date, start_month: int = 4) -> list[str]:
     """The labels of every cycle of ``kind`` that contains ``d``."""
+    return list(cycle_labels(kind, d, start_month))
+
+
+@lru_cache(maxsize=65536)
+def cycle_labels(kind: str, d: date, start_month: int = 4) -> tuple[str, ...]:
+    """:func:`labels_for`, cached (the measure engine asks for the same days again and
+    again)."""
+    return tuple(_labels(kind, d, start_month))
+
+
+def _labels(kind: str, d: date, start_month: int) -> list[str]:
+    if kind == "term":
+        term = term_label(d)
+        return [term] if term else []
     if kind == "week":
         return [week_label(d)]
     if kind == "month":
@@ -73,6 +133,8 @@ def labels_for(kind: str, d: date, start_month: int = 4) -> list[str]:
 
 def cycle_bounds(kind: str, label: str, start_month: int = 4) -> tuple[date, date]:
     """First and last day of a cycle."""
+    if kind == "term":
+        return term_bounds(label)
     if kind == "week":
         iso_year, iso_week = label.split("-W")
         first = date.fromisocalendar(int(iso_year), int(iso_week), 1)
@@ -106,6 +168,8 @@ def kind_of(label: str) -> str:
         return "current"
     if label.startswith("R12-"):
         return "rolling_12"
+    if "-T" in label:
+        return "term"
     if "-W" in label:
         return "week"
     if "-Q" in label:
@@ -125,7 +189,10 @@ def previous(label: str, start_month: int = 4) -> str:
         y, m = add_months(year, month, -1)
         return f"R12-{y:04d}-{m:02d}"
     first, _ = cycle_bounds(kind, label, start_month)
-    return labels_for(kind, first - timedelta(days=1), start_month)[0]
+    before = labels_for(kind, first - timedelta(days=1), start_month)
+    if not before:
+        raise ValueError(f"no cycle before {label!r} in the calendar")
+    return before[0]
 
 
 def bounds(label: str, start_month: int = 4) -> tuple[date, date]:
@@ -138,7 +205,10 @@ def label_for(kind: str, d: date, start_month: int = 4) -> str:
     12 months ending with d's month)."""
     if kind == "rolling_12":
         return f"R12-{d.year:04d}-{d.month:02d}"
-    return labels_for(kind, d, start_month)[0]
+    labels = labels_for(kind, d, start_month)
+    if not labels:
+        raise ValueError(f"{d} is in no {kind} of the calendar")
+    return labels[0]
 
 
 def _shift_rolling(label: str, n: int) -> str:
@@ -183,6 +253,12 @@ def describe(label: str, start_month: int = 4) -> str:
         return f"the plan year {label} (April {first.year} to March {last.year})"
     if kind == "calendar_year":
         return f"the calendar year {label}"
+    if kind == "term":
+        season = {"1": "autumn", "2": "spring", "3": "summer"}.get(label[-1], "")
+        return (
+            f"the {season} term {label.split('-T')[0]} "
+            f"({first.day} {MONTHS[first.month - 1]} to {human_date(last)})"
+        )
     return f"the 12 months to {MONTHS[last.month - 1]} {last.year}"
 
 
@@ -194,6 +270,7 @@ def noun(kind: str) -> str:
         "plan_year": "plan year",
         "calendar_year": "year",
         "rolling_12": "rolling 12-month period",
+        "term": "term",
     }.get(kind, "cycle")
 
 

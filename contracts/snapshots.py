@@ -15,7 +15,7 @@ class KpiValue(StrictModel):
     kpi: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$", description="KPI dictionary id")
     cycle: str = Field(
         description="Cycle label: 2026-W47, 2026-11, 2026/27-Q3, 2026/27, 2026, "
-        "R12-2026-11 (rolling 12 months to), or 'current'"
+        "R12-2026-11 (rolling 12 months to), 2026/27-T1 (school term), or 'current'"
     )
     cycle_kind: str = Field(default="current")
     breakdown: str = Field(default="all", description="'all' or dimension=value")
@@ -27,27 +27,30 @@ class KpiValue(StrictModel):
         default=0, description="0 while open; 1 at close; +1 each time a late event restates it"
     )
     baseline: float | None = None
-    target: float | None = Field(default=None, description="Trajectory target for the cycle")
-    standard: float | None = None
-    rag: str = "none"
-    unit: str | None = Field(
-        default=None, description="The KPI's unit (percent, count, days, rate, score)"
+    target: float | None = Field(
+        default=None, description="The trajectory target in force for the cycle"
     )
+    standard: float | None = None
+    goal: float | None = Field(
+        default=None,
+        description="What the value is judged against: the target, else the goal before "
+        "the first target (interpolated, standard or baseline, per the dictionary)",
+    )
+    goal_basis: Literal[
+        "trajectory", "interpolated", "standard", "baseline", "none", "to_be_established"
+    ] = Field(default="none", description="Where the goal comes from; none: not judged")
+    rag: str = Field(default="none", description="Against the goal, in the KPI's direction")
+    kind: str | None = Field(default=None, description="The KPI's measure kind")
+    unit: str | None = Field(default=None, description="percent, count, days, rate, score")
     direction: Literal["higher", "lower", "none"] | None = Field(
         default=None, description="Which way is better: higher, lower (a cap) or none"
     )
-    goal: float | None = Field(
-        default=None,
-        description="The goal the value was judged against (the trajectory target, an "
-        "interim goal before the first trajectory point, or the standard); none with a "
-        "direction: no goal, so no RAG and no alert",
-    )
     closes_on: date | None = Field(
-        default=None,
-        description="The last day of the cycle's grace period (its end plus grace); the "
-        "cycle counts as closed from the next day",
+        default=None, description="The first day the cycle counts as closed (end + grace)"
     )
-    extra: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    extra: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="Kind-specific detail (bands, percentiles ...)"
+    )
 
 
 class KpiSnapshotData(StrictModel):

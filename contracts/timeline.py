@@ -1,13 +1,14 @@
 """Clock ticks and milestone alerts: how time reaches the statutory clocks.
 
-Ticks travel on the case-events topic, one copy per partition, so within a partition a
-tick is ordered after every case event published before it.  The timeliness service
-evaluates a partition's cases when its tick arrives: a replay of the topic raises the
-same alerts as living through it.
+Ticks travel on every topic that carries events, one copy per partition
+(:func:`tick_copies`), so within a partition a tick is ordered after every event
+published before it.  The timeliness service evaluates a partition's subjects when its
+tick arrives: a replay of the topics raises the same alerts as living through them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, TypeAdapter
@@ -18,8 +19,11 @@ from contracts.plausibility import DerivedDate, PlausibleDate
 
 
 class TickData(StrictModel):
+    topic: str | None = Field(
+        default=None, description="Set by ingest: the topic (alias) this copy is for"
+    )
     partition: int | None = Field(
-        default=None, description="Set by ingest: the case-events partition this copy is for"
+        default=None, description="Set by ingest: the partition this copy is for"
     )
 
 
@@ -28,6 +32,22 @@ class ClockTick(Envelope[TickData]):
     accelerated clock, or the wall clock in production."""
 
     type: Literal["clock.tick"]
+
+
+def tick_copies(tick: ClockTick, lanes: Mapping[str, int]) -> list[tuple[str, int, ClockTick]]:
+    """One copy of ``tick`` for every partition of every topic in ``lanes`` (topic alias
+    -> partition count), as (alias, partition, copy); each copy has its own id."""
+    return [
+        (
+            alias,
+            p,
+            tick.model_copy(
+                update={"id": f"{tick.id}:{alias}:p{p}", "data": TickData(topic=alias, partition=p)}
+            ),
+        )
+        for alias, partitions in lanes.items()
+        for p in range(partitions)
+    ]
 
 
 class MilestoneData(StrictModel):

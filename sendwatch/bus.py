@@ -137,11 +137,17 @@ def current_records(broker: KafkaBroker) -> tuple[Any, ...]:
 
 
 def batch_subscriber(
-    broker: KafkaBroker, settings: Settings, topic: str, group_id: str, **kwargs: Any
+    broker: KafkaBroker,
+    settings: Settings,
+    topic: str | Iterable[str],
+    group_id: str,
+    **kwargs: Any,
 ) -> Any:
-    """The one safe subscriber configuration: group, earliest, batches, ack after effects."""
+    """The one safe subscriber configuration: group, earliest, batches, ack after effects.
+    ``topic`` may be several topics, consumed by one group."""
+    topics = [topic] if isinstance(topic, str) else list(topic)
     return broker.subscriber(
-        topic,
+        *topics,
         batch=True,
         group_id=group_id,
         auto_offset_reset="earliest",
@@ -166,21 +172,22 @@ def subscribe(
     broker: KafkaBroker,
     settings: Settings,
     pipeline: BatchHandler,
-    topic: str,
+    topic: str | Iterable[str],
     group_id: str,
     *,
-    payload: type[Any],
+    payload: Any,
     title: str,
     description: str,
 ) -> None:
-    """Hand every batch of ``topic`` (consumer group ``group_id``) to ``pipeline``, through
+    """Hand every batch of ``topic`` (one topic or several; consumer group ``group_id``)
+    to ``pipeline``, through
     :func:`batch_subscriber`.  The handler reads the raw records (``current_records``);
     ``payload``, the contract of one message, only documents the channel in AsyncAPI."""
 
     async def handler(body: Any) -> None:
         await pipeline.handle(current_records(broker))
 
-    handler.__annotations__ = {"body": list[payload], "return": None}  # type: ignore[valid-type]
+    handler.__annotations__ = {"body": list[payload], "return": None}
     handler.__name__ = handler.__qualname__ = f"on_{title.replace('-', '_')}"
     batch_subscriber(broker, settings, topic, group_id, title=title, description=description)(
         handler

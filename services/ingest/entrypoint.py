@@ -20,8 +20,9 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from contracts.dlq import DeadLetter, RejectReason, dead_letter
 from contracts.envelope import Envelope
+from contracts.events import EventRegistry, load_events
 from contracts.sources import SourceRegistry, load_sources
-from contracts.timeline import ClockTick, TickData, TimelineMessage
+from contracts.timeline import ClockTick, TimelineMessage, tick_copies
 from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.bus import FATAL_PRODUCER_ERRORS, ProducerReset, make_broker
 from sendwatch.config import Settings, get_settings
@@ -64,7 +65,9 @@ class Deps:
     settings: Settings
     sources: SourceRegistry
     topics: TopicCatalogue
-    case_events: DefaultPublisher
+    events: EventRegistry
+    publishers: dict[str, DefaultPublisher]  # one per topic a registered event type uses
+    lanes: dict[str, int]  # partitions per event topic (ticks go to every one)
     dlq: DefaultPublisher
     reset_producer: ProducerReset
 
@@ -77,12 +80,20 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
     broker = make_broker(settings, SERVICE)
     topics = load_topics(settings.files.topics)
-    case_events = broker.publisher(
-        topics.name("case-events"),
-        title="case-events",
-        description="Validated, pseudonymous EHC case events, keyed by case id.",
-        schema=TimelineMessage,
-    )
+    events = load_events()
+    publishers = {
+        alias: broker.publisher(
+            topics.name(alias),
+            title=alias,
+            description=(
+                "Validated, pseudonymous EHC case events, keyed by case id."
+                if alias == "case-events"
+                else topics[alias].description
+            ),
+            schema=TimelineMessage if alias == "case-events" else None,
+        )
+        for alias in events.topics
+    }
     dlq = broker.publisher(
         topics.name("dead-letter"),
         title="dead-letter",
@@ -93,7 +104,9 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         settings=settings,
         sources=load_sources(settings.files.sources),
         topics=topics,
-        case_events=case_events,
+        events=events,
+        publishers=publishers,
+        lanes={alias: topics[alias].partitions for alias in events.topics},
         dlq=dlq,
         reset_producer=ProducerReset(broker),
     )
@@ -112,22 +125,20 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
 
 
 async def publish(deps: Deps, accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
-    partitions = deps.topics["case-events"].partitions
     futures = []
     for ev in accepted:
         if isinstance(ev, ClockTick):
-            # A tick goes to every partition, so each partition's cases see it
-            # after the events published before it.
-            for p in range(partitions):
-                copy = ev.model_copy(update={"id": f"{ev.id}:p{p}", "data": TickData(partition=p)})
+            # A tick goes to every partition of every event topic, so each partition's
+            # subjects see it after the events published before it.
+            for alias, p, copy in tick_copies(ev, deps.lanes):
                 futures.append(
-                    await deps.case_events.publish(
+                    await deps.publishers[alias].publish(
                         copy.model_dump_json().encode(), partition=p, no_confirm=True
                     )
                 )
             continue
         futures.append(
-            await deps.case_events.publish(
+            await deps.publishers[deps.events.topic_of(ev.type)].publish(
                 ev.model_dump_json().encode(),
                 key=ev.partition_key(),
                 headers={"traceparent": traceparent(ev.id)},
@@ -230,7 +241,9 @@ async def post_events(request: Request, deps: IngestDeps) -> JSONResponse:
             "batch_too_large",
             f"{len(items)} events; at most {settings.ingest.max_batch} per request",
         )
-    verdicts = check_batch(items, source_id, deps.sources.sources[source_id], datetime.now(UTC))
+    verdicts = check_batch(
+        items, source_id, deps.sources.sources[source_id], datetime.now(UTC), deps.events
+    )
     generation = deps.reset_producer.generation
     accepted = [v.event for v in verdicts if v.event is not None]
     dead = [to_dead(deps, source_id, v, items[v.index]) for v in verdicts if not v.accepted]

@@ -1,29 +1,37 @@
-"""Timeliness service process (port 8002): statutory clocks and KPIs.
+"""Timeliness service process (port 8002): clocks and KPIs for every registered event.
 
-Consumes case events and clock ticks from the case-events topic; keeps case states and
-KPI aggregates; publishes milestone alerts and KPI snapshots through a transactional
-outbox; serves caseload, KPI values, cases at risk and the DfE-layout exports.
+Consumes every topic that carries a registered event type (``contracts/events.py``),
+with the clock ticks on them; keeps subject states and KPI cells; publishes milestone
+alerts and KPI snapshots through a transactional outbox; serves caseload, KPI values,
+cases at risk, replays and the DfE-layout exports.
 
-The API holds unsuppressed figures and case-level data: every route needs a token with
-the ``operational`` role (``Authorization: Bearer``; reporting calls it with
+The API holds unsuppressed figures and subject-level data: every route needs a token
+with the ``operational`` role (``Authorization: Bearer``; reporting calls it with
 ``SENDWATCH_TIMELINESS_TOKEN``).  ``/healthz`` and ``/metrics`` stay open.
 """
 
+from __future__ import annotations
+
 import asyncio
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import gc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine as DbEngine
 
-from contracts.clock_rules import ClockRules, load_clocks
+from contracts.clock_rules import load_clocks
+from contracts.events import EventRegistry, load_events
 from contracts.kpi_dictionary import KpiDictionary, load_kpis
 from contracts.snapshots import KpiSnapshot
-from contracts.timeline import ClockTick, MilestoneAlert, TickData, TimelineMessage, parse_timeline
+from contracts.timeline import ClockTick, MilestoneAlert, TickData, TimelineMessage, tick_copies
 from contracts.tokens import load_tokens
-from contracts.topics import load_topics
+from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.auth import requires
 from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
@@ -31,33 +39,58 @@ from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import get_logger
 from sendwatch.service import Runtime, create_service_app
-from services.timeliness.adapters import repository as repo
-from services.timeliness.domain import clocks
-from services.timeliness.domain.case import local_date
+from services.timeliness import views
+from services.timeliness.adapters.outbox import mark_published, pending_outbox
+from services.timeliness.domain.engine import Engine
+from services.timeliness.service_layer import handlers
+from services.timeliness.service_layer.messages import Topics
+from services.timeliness.service_layer.unit_of_work import SqlUnitOfWork
 
 SERVICE = "timeliness"
 GROUP = "sendwatch-timeliness"
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Deps:
-    """What the routes need besides the database (``Runtime.deps``)."""
+    """What the routes need (``Runtime.deps``), built once in :func:`bootstrap`."""
 
+    db: DbEngine
+    config: handlers.Config
     dictionary: KpiDictionary
-    rules: ClockRules
+    registry: EventRegistry
+    authority: Path
+    relay: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db)
+
+
+async def _nothing() -> None:
+    return None
+
+
+def lanes(registry: EventRegistry, catalogue: TopicCatalogue) -> dict[str, int]:
+    """Every topic (alias) timeliness consumes, with its partition count."""
+    return {alias: catalogue[alias].partitions for alias in registry.topics}
 
 
 def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     settings = settings or get_settings()
     topics = load_topics(settings.files.topics)
-    dictionary = load_kpis(str(settings.files.kpis))
-    rules = load_clocks(str(settings.files.clocks))
+    registry = load_events()
+    engine = Engine(
+        load_kpis(str(settings.files.kpis)), load_clocks(str(settings.files.clocks)), registry
+    )
+    for problem in engine.problems:
+        log.warning("kpi_definition_problem", problem=problem)
     broker = make_broker(settings, SERVICE)
-    engine = make_engine(settings.db_url_for(SERVICE))
-    out_topics = repo.Topics(
+    db = make_engine(settings.db_url_for(SERVICE))
+    out_topics = Topics(
         snapshots=topics.name("kpi-snapshots"), milestones=topics.name("milestones")
     )
+    cfg = handlers.Config(engine=engine, registry=registry, topics=out_topics)
+    deps = Deps(db, cfg, engine.dictionary, registry, settings.files.authority)
     snapshots = broker.publisher(
         out_topics.snapshots,
         title="kpi-snapshots",
@@ -68,7 +101,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         out_topics.milestones,
         title="milestones",
         schema=MilestoneAlert,
-        description="Milestone early warnings and slips, one per case, milestone and kind.",
+        description="Milestone early warnings and slips, one per subject, milestone and kind.",
     )
     by_topic = {out_topics.snapshots: snapshots, out_topics.milestones: milestones}
     relay_lock = asyncio.Lock()
@@ -76,7 +109,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     async def relay_outbox(_applied: int = 0) -> None:
         """Publish what the last transactions put in the outbox, then delete it."""
         async with relay_lock:
-            while rows := await asyncio.to_thread(repo.pending_outbox, engine):
+            while rows := await asyncio.to_thread(pending_outbox, db):
                 futures = []
                 for row in rows:
                     futures.append(
@@ -89,51 +122,65 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
                     )
                 await asyncio.gather(*futures)
                 await asyncio.to_thread(
-                    repo.mark_published, engine, [r.id for r in rows if r.id is not None]
+                    mark_published, db, [r.id for r in rows if r.id is not None]
                 )
 
-    pipeline: ConsumerPipeline[repo.Incoming] = ConsumerPipeline(
+    alias = {topics.name(a): a for a in registry.topics}
+    pipeline: ConsumerPipeline[handlers.Incoming] = ConsumerPipeline(
         service=SERVICE,
         broker=broker,
         dlq_topic=topics.name("dead-letter"),
-        parse=lambda record: repo.Incoming(parse_timeline(record.value), record.partition),
-        apply=lambda items: repo.apply_batch(engine, items, dictionary, rules, out_topics),
+        parse=lambda record: handlers.Incoming(
+            registry.parse(record.value), alias[record.topic], record.partition
+        ),
+        apply=lambda items: handlers.apply_batch(deps.uow(), items, cfg),
         after_commit=relay_outbox,
         group=GROUP,
         settings=settings,
     )
-
+    deps.relay = relay_outbox
+    consumed = [topics.name(a) for a in registry.topics]
     subscribe(
         broker,
         settings,
         pipeline,
-        topics.name("case-events"),
+        consumed,
         GROUP,
         payload=TimelineMessage,
-        title="case-events",
-        description="Case events and clock ticks",
+        title="events",
+        description="Registered events and clock ticks",
     )
-
-    case_topic = topics.name("case-events")
-    partitions = topics["case-events"].partitions
 
     async def wall_clock() -> None:
         """Production clock: one tick per hour of wall time, to every partition."""
         while True:
             now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-            for p in range(partitions):
-                tick = ClockTick(
-                    id=f"wall-{now:%Y%m%dT%H}:p{p}",
-                    source="clock",
-                    type="clock.tick",
-                    subject="clock:wall",
-                    time=now,
-                    data=TickData(partition=p),
+            tick = ClockTick(
+                id=f"wall-{now:%Y%m%dT%H}",
+                source="clock",
+                type="clock.tick",
+                subject="clock:wall",
+                time=now,
+                data=TickData(),
+            )
+            for topic, p, copy in tick_copies(tick, lanes(registry, topics)):
+                await broker.publish(
+                    copy.model_dump_json().encode(), topics.name(topic), partition=p
                 )
-                await broker.publish(tick.model_dump_json().encode(), case_topic, partition=p)
             await asyncio.sleep(300)
 
+    async def reconcile() -> None:
+        try:
+            outcome = await asyncio.to_thread(handlers.reconcile, deps.uow(), cfg)
+            log.info("definitions_reconciled", outcome=outcome, fingerprint=engine.fingerprint)
+        except handlers.ReplayRequired as exc:
+            log.error("replay_required", reason=str(exc))
+
     async def start_clock() -> None:
+        # A batch allocates many small, short-lived objects: collect young garbage less
+        # often, and leave what start-up built out of the collector's way.
+        gc.set_threshold(50_000, 20, 20)
+        gc.freeze()
         if settings.timeliness.wall_clock:
             asyncio.get_running_loop().create_task(wall_clock())
 
@@ -141,10 +188,10 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         name=SERVICE,
         settings=settings,
         broker=broker,
-        deps=Deps(dictionary, rules),
-        engine=engine,
-        groups={GROUP: [case_topic]},
-        on_start=[relay_outbox, start_clock],
+        deps=deps,
+        engine=db,
+        groups={GROUP: consumed},
+        on_start=[reconcile, relay_outbox, start_clock],
         consumers=[pipeline.health],
     )
 
@@ -153,23 +200,30 @@ class AppliedQuery(BaseModel):
     ids: list[str]
 
 
+class ReplayRequest(BaseModel):
+    reason: str = Field(min_length=3, description="Why the history is recomputed (audited)")
+    from_day: date | None = Field(
+        default=None, alias="from", description="Recompute cycles ending on or after this day"
+    )
+
+
 def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     runtime = runtime or bootstrap()
-    dictionary = runtime.deps.dictionary
-    rules = runtime.deps.rules
-    engine = runtime.engine
-    assert engine is not None
+    deps = runtime.deps
     app = create_service_app(
         runtime,
         title="sendwatch timeliness",
-        description="Statutory clocks and KPIs for EHC needs assessments. Every route "
-        "needs `Authorization: Bearer <token>` with the operational role.",
+        description="Clocks and KPIs for every registered event (the measure engine). "
+        "Every route needs `Authorization: Bearer <token>` with the operational role.",
     )
-    operational = [Depends(requires(load_tokens(), "operational"))]
+    operational = [Depends(requires(load_tokens(runtime.settings.files.tokens), "operational"))]
+
+    def run(fn: Any, *args: Any) -> Any:
+        return asyncio.to_thread(fn, deps.uow(), *args)
 
     @app.get("/v1/caseload", tags=["kpis"], dependencies=operational)
     async def caseload() -> dict[str, Any]:
-        view = await asyncio.to_thread(repo.read_caseload, engine)
+        view = await run(views.caseload)
         return {
             "open_caseload": view.open_caseload,
             "cases": view.cases,
@@ -184,56 +238,52 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         """Which of these event ids has the service applied (for `--wait`)."""
         if len(query.ids) > 10_000:
             raise HTTPException(422, "at most 10,000 ids per request")
-        found = await asyncio.to_thread(repo.applied_ids, engine, query.ids)
-        view = await asyncio.to_thread(repo.read_caseload, engine)
+        found = await run(views.applied_ids, query.ids)
+        view = await run(views.caseload)
         return {"applied": found, "sequence": view.sequence}
 
     @app.get("/v1/kpis", tags=["kpis"], dependencies=operational)
     async def kpis(
         kpi: str | None = None, cycle: str | None = None, breakdown: str | None = None
     ) -> dict[str, Any]:
-        if kpi is not None and kpi not in dictionary.kpis:
+        if kpi is not None and kpi not in deps.dictionary.kpis:
             raise HTTPException(422, f"unknown kpi {kpi!r}")
-        rows = await asyncio.to_thread(repo.read_aggregates, engine, kpi, cycle, breakdown)
-        return {
-            "values": [
-                repo.kpi_value(
-                    dictionary,
-                    (r.kpi, r.cycle, r.breakdown),
-                    repo.Agg(r.num, r.den, r.days, r.over_year),
-                    closed=r.revision > 0,
-                    revision=r.revision,
-                ).model_dump(mode="json")
-                for r in rows
-            ]
-        }
+        values = await run(views.kpi_values, deps.dictionary, kpi, cycle, breakdown)
+        return {"values": [v.model_dump(mode="json") for v in values]}
 
     @app.get("/v1/cases-at-risk", tags=["cases"], dependencies=operational)
     async def cases_at_risk(limit: int = Query(100, ge=1, le=5000)) -> dict[str, Any]:
-        """Open cases by days to their next statutory deadline (pseudonymous ids only)."""
-        view = await asyncio.to_thread(repo.read_caseload, engine)
-        stamp = view.watermark or view.as_of
-        if stamp is None:
-            return {"as_of": None, "cases": []}
-        today = local_date(stamp)
-        states = await asyncio.to_thread(repo.open_case_states, engine)
-        rows = []
-        for c in states:
-            nxt = clocks.next_deadline(c, rules, today)
-            if nxt is not None:
-                rows.append(
-                    {
-                        "case_id": c.case_id,
-                        "locality": c.locality,
-                        "age_band": c.age_band,
-                        "milestone": nxt.milestone,
-                        "due": nxt.due,
-                        "days_left": nxt.days_left(today),
-                        "day": c.day_of(today),
-                    }
-                )
-        rows.sort(key=lambda r: (r["days_left"], r["case_id"]))
-        return {"as_of": today, "cases": rows[:limit]}
+        """Open cases by days to their next milestone (pseudonymous ids only)."""
+        result: dict[str, Any] = await run(views.cases_at_risk, deps.config.engine, limit)
+        return result
+
+    @app.get("/v1/status", tags=["operations"], dependencies=operational)
+    async def status() -> dict[str, Any]:
+        view = await run(views.caseload)
+        return {
+            "fingerprint": deps.config.engine.fingerprint,
+            "stored_fingerprint": view.fingerprint,
+            "replay_required": view.fingerprint not in (None, deps.config.engine.fingerprint),
+            "problems": deps.config.engine.problems,
+            "topics": deps.registry.topics,
+        }
+
+    @app.post("/v1/replay", tags=["operations"], dependencies=operational)
+    async def replay(body: ReplayRequest) -> dict[str, Any]:
+        """Recompute the KPI cells from the stored subjects (audited; every closed cell
+        that changes goes up a revision)."""
+        report = await asyncio.to_thread(
+            lambda: handlers.replay(
+                deps.uow(), deps.config, reason=body.reason, from_day=body.from_day
+            )
+        )
+        await deps.relay()
+        return {
+            "cells_changed": report.cells_changed,
+            "closed_restated": report.closed_restated,
+            "subjects": report.subjects,
+            "restated": report.restated,
+        }
 
     @app.get(
         "/v1/exports/{name}",
@@ -242,14 +292,9 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         dependencies=operational,
     )
     async def export(name: str, year: int = Query(..., ge=2014, le=2100)) -> str:
-        from services.timeliness.domain import dfe
-
         if name not in ("dfe-timeliness", "dfe-requests"):
             raise HTTPException(404, f"no export {name!r}")
-        states = await asyncio.to_thread(repo.all_case_states, engine)
-        la = dfe.load_authority(runtime.settings.files.authority)
-        if name == "dfe-timeliness":
-            return dfe.to_csv(dfe.timeliness_rows(states, year, la), dfe.TIMELINESS_COLUMNS)
-        return dfe.to_csv(dfe.requests_rows(states, year, la), dfe.REQUESTS_COLUMNS)
+        text: str = await run(views.dfe_export, name, year, deps.authority)
+        return text
 
     return app

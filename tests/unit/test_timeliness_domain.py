@@ -1,14 +1,16 @@
-"""The timeliness domain without a database: what a case contributes to each KPI, the
-calendar cycles, trajectory targets and RAG, the statutory clocks, the cycle outlook and
-the order-independent case fold."""
+"""The timeliness domain without a database: what a case contributes to each KPI (the
+EHCNA KPIs as the measure engine computes them from clock policies and the dictionary),
+the calendar cycles, trajectory targets, goals and RAG, the statutory clocks, the cycle
+outlook and the order-independent fold."""
 
 from __future__ import annotations
 
 import itertools
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -20,18 +22,18 @@ from contracts.cycles import (
     labels_for,
     previous,
 )
+from contracts.events import load_events
 from contracts.kpi_dictionary import load_kpis
-from services.timeliness.adapters.repository import kpi_value
-from services.timeliness.domain import clocks
-from services.timeliness.domain.case import CaseState, apply, local_date
-from services.timeliness.domain.kpis import (
-    ZERO,
-    Agg,
-    contributions,
-    delta,
-    outlook,
+from services.timeliness.domain import fold as batch
+from services.timeliness.domain import milestones, subjects
+from services.timeliness.domain.case import from_subject, local_date
+from services.timeliness.domain.engine import Engine
+from services.timeliness.domain.measures.base import Key, Vector
+from services.timeliness.domain.values import (
+    Outlook,
+    kpi_value,
+    outlook_from_counts,
     rag,
-    recompute,
     target_for,
 )
 from tests.helpers import (
@@ -53,6 +55,8 @@ from tests.helpers import (
 
 KPIS = load_kpis()
 RULES = load_clocks()
+REGISTRY = load_events()
+ENGINE = Engine(KPIS, RULES, REGISTRY)
 DAY0 = BASE_TIME.date()  # 2026-04-01, the request date of the default case
 
 
@@ -75,19 +79,102 @@ def at(when: datetime, etype: str = REQUEST, *, case: int = 1, **data: Any) -> C
     return parse_case_event(raw)
 
 
-def fold(events: Iterable[CaseEvent]) -> CaseState:
-    state: CaseState | None = None
+@dataclass
+class Case:
+    """A case's subject state; its CaseState fields read through (``case.received``)."""
+
+    state: subjects.SubjectState
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(from_subject(self.state), name)
+
+
+def apply(case: Case | None, event: CaseEvent) -> Case:
+    return Case(subjects.fold(case.state if case else None, REGISTRY.observe(event)))
+
+
+def fold(events: Iterable[CaseEvent]) -> Case:
+    case: Case | None = None
     for event in events:
-        state = apply(state, event)
-    assert state is not None
-    return state
+        case = apply(case, event)
+    assert case is not None
+    return case
 
 
-def fold_by_case(events: Iterable[CaseEvent]) -> dict[str, CaseState]:
-    states: dict[str, CaseState] = {}
+def fold_by_case(events: Iterable[CaseEvent]) -> dict[str, Case]:
+    states: dict[str, Case] = {}
     for event in events:
         states[event.subject] = apply(states.get(event.subject), event)
     return states
+
+
+class Agg(NamedTuple):
+    """A completed-within cell in the old layout: within the limit, completions, days,
+    and (for the KPIs with DfE's bands) completions after 52 weeks or more."""
+
+    num: int = 0
+    den: int = 0
+    days: int = 0
+    over_year: int = 0
+
+    def __add__(self, other: tuple[Any, ...]) -> Agg:  # type: ignore[override]
+        return Agg(*(a + b for a, b in zip(self, other, strict=True)))
+
+    @property
+    def is_zero(self) -> bool:
+        return not any(self)
+
+
+ZERO = Agg()
+
+
+def agg(kpi: str, v: Vector) -> Agg:
+    k = KPIS.kpis[kpi]
+    n = len(k.thresholds)  # type: ignore[union-attr]
+    return Agg(v[1], v[0], v[1 + n], v[-1] if k.bands else 0)  # type: ignore[union-attr]
+
+
+def cells(case: Case) -> dict[Key, Vector]:
+    return ENGINE.spread(ENGINE.contributions(case.state))
+
+
+def contributions(case: Case, _kpis: object = None) -> dict[Key, Agg]:
+    return {key: agg(key[0], v) for key, v in cells(case).items()}
+
+
+def recompute_cells(cases: Iterable[Case]) -> dict[Key, Vector]:
+    return batch.recompute(ENGINE, [c.state for c in cases])
+
+
+def recompute(cases: Iterable[Case], _kpis: object = None) -> dict[Key, Agg]:
+    return {key: agg(key[0], v) for key, v in recompute_cells(cases).items()}
+
+
+def delta(before: Case, after: Case, _kpis: object = None) -> dict[Key, Agg]:
+    base: dict[Any, Vector] = {}
+    batch.delta(ENGINE.contributions(before.state), ENGINE.contributions(after.state), base)
+    return {key: agg(key[0], v) for key, v in ENGINE.spread(base).items()}
+
+
+def alerts_due(case: Case, today: date, already: frozenset[str]) -> list[milestones.MilestoneAlert]:
+    return ENGINE.alerts_due(case.state, today, already)
+
+
+def next_deadline(case: Case, today: date) -> milestones.MilestoneStatus | None:
+    return milestones.next_deadline(ENGINE.alert_clocks(case.state), today)
+
+
+def outlook(
+    kpi: str, cycle: str, so_far: Agg, open_cases: list[Case], today: date, target: float | None
+) -> Outlook:
+    """The outlook as the service counts it: from the open spans of the KPI's clock."""
+    k = KPIS.kpis[kpi]
+    spans = [ENGINE.spans(c.state).get((k.clock, 0)) for c in open_cases]  # type: ignore[union-attr]
+    counted = [
+        s for s in spans if s and s.close is None and not s.nullified and kpi not in s.excluded
+    ]
+    late = sum(1 for s in counted if s.wait(today) > (k.limit_days or 0))
+    return outlook_from_counts(cycle, so_far.num, so_far.den, len(counted), late, target)
 
 
 def on(day: int) -> date:
@@ -99,16 +186,16 @@ def month(d: date) -> str:
     return label
 
 
-def kpis_of(case: CaseState) -> set[str]:
+def kpis_of(case: Case) -> set[str]:
     return {kpi for kpi, _, _ in contributions(case, KPIS)}
 
 
-def plan_case(final_day: int, *extra: CaseEvent) -> CaseState:
+def plan_case(final_day: int, *extra: CaseEvent) -> Case:
     """Requested on day 0, assessed from day 20, final plan on ``final_day``."""
     return fold([ev(), ev(DECIDE_TO_ASSESS, 20, outcome="Y"), *extra, ev(FINAL, final_day)])
 
 
-def twenty_week(case: CaseState, kpi: str = "ehcp_20wk") -> Agg:
+def twenty_week(case: Case, kpi: str = "ehcp_20wk") -> Agg:
     assert case.final_issued is not None
     return contributions(case, KPIS).get((kpi, month(case.final_issued), "all"), ZERO)
 
@@ -136,7 +223,7 @@ def test_day_140_is_on_time_141_is_late_and_the_52_week_band(
     assert twenty_week(case) == expected
     assert twenty_week(case, "ehcp_20wk_ex") == expected
     key = ("ehcp_20wk", month(on(days)), "all")
-    extra = kpi_value(KPIS, key, expected, closed=False, revision=0).extra
+    extra = kpi_value(KPIS, key, cells(case)[key], closed=False, revision=0).extra
     assert (extra["within_20_weeks"], extra["weeks_20_to_52"], extra["over_52_weeks"]) == bands
     assert extra["average_days"] == float(days)
 
@@ -144,14 +231,18 @@ def test_day_140_is_on_time_141_is_late_and_the_52_week_band(
 def test_band_counts_add_up_across_cases() -> None:
     cases = [plan_case(d) for d in (100, 140, 141, 200, 364, 365, 400)]
     totals = recompute(cases, KPIS)  # seven folds: seven completions
+    vectors = recompute_cells(cases)
     by_year = [totals[("ehcp_20wk", year, "all")] for year in ("2026", "2027")]
     assert [a.den for a in by_year] == [4, 3]  # day 364 is 31 March 2027
-    for agg, year in zip(by_year, ("2026", "2027"), strict=True):
-        extra = kpi_value(KPIS, ("ehcp_20wk", year, "all"), agg, closed=False, revision=0).extra
+    for total, year in zip(by_year, ("2026", "2027"), strict=True):
+        key = ("ehcp_20wk", year, "all")
+        extra = kpi_value(KPIS, key, vectors[key], closed=False, revision=0).extra
         assert (
-            extra["within_20_weeks"] + extra["weeks_20_to_52"] + extra["over_52_weeks"] == agg.den
+            extra["within_20_weeks"] + extra["weeks_20_to_52"] + extra["over_52_weeks"] == total.den
         )
-    assert sum(by_year, ZERO) == Agg(2, 7, 100 + 140 + 141 + 200 + 364 + 365 + 400, 2)
+    assert Agg(*map(sum, zip(*by_year, strict=True))) == Agg(
+        2, 7, 100 + 140 + 141 + 200 + 364 + 365 + 400, 2
+    )
 
 
 def test_a_completion_is_counted_in_every_cycle_and_breakdown_of_its_kpi() -> None:
@@ -164,6 +255,7 @@ def test_a_completion_is_counted_in_every_cycle_and_breakdown_of_its_kpi() -> No
         "primary_need=unknown",
         "sex=unknown",
         "ethnicity=unknown",
+        "phase=primary",  # ehcp_20wk declares the phase breakdown (Reform Plan 001:476)
     }
     calendar = {"2026-08", "2026/27-Q2", "2026/27", "2026"}
     rolling = {
@@ -279,9 +371,9 @@ def test_a_historical_request_contributes_nothing_and_raises_nothing() -> None:
     assert contributions(case, KPIS) == {}
     still_open = fold([ev(historical=True)])
     assert contributions(still_open, KPIS) == {}
-    assert clocks.alerts_due(still_open, RULES, on(400), frozenset()) == []
-    assert clocks.next_deadline(still_open, RULES, on(400)) is None
-    o = outlook(KPIS.kpis["ehcp_20wk"], "2027/28-Q1", ZERO, [still_open], on(400), 70.0)
+    assert alerts_due(still_open, on(400), frozenset()) == []
+    assert next_deadline(still_open, on(400)) is None
+    o = outlook("ehcp_20wk", "2027/28-Q1", ZERO, [still_open], on(400), 70.0)
     assert (o.open_cases, o.certain_breaches, o.best_achievable) == (0, 0, None)
 
 
@@ -478,18 +570,20 @@ def test_no_trajectory_means_no_target() -> None:
 )
 def test_rag(kpi: str, value: float | None, target: float | None, expected: str) -> None:
     assert KPIS.rag.amber_margin == 5.0
-    assert rag(KPIS.kpis[kpi], value, target, KPIS.rag.amber_margin) == expected
+    k = KPIS.kpis[kpi]
+    goal = target if target is not None else k.standard  # no target: judged on the standard
+    assert rag(k, value, goal, KPIS.rag.amber_margin) == expected
 
 
 # --- statutory clocks ---------------------------------------------------------------------
 
 
-def first_alerts(case: CaseState, days: range) -> list[tuple[int, str]]:
+def first_alerts(case: Case, days: range) -> list[tuple[int, str]]:
     """Live through ``days`` with a tick a day; return (day, alert key) as each fires."""
     raised: set[str] = set()
     fired: list[tuple[int, str]] = []
     for day in days:
-        for alert in clocks.alerts_due(case, RULES, on(day), frozenset(raised)):
+        for alert in alerts_due(case, on(day), frozenset(raised)):
             assert alert.key not in raised
             raised.add(alert.key)
             fired.append((day, alert.key))
@@ -499,8 +593,8 @@ def first_alerts(case: CaseState, days: range) -> list[tuple[int, str]]:
 def test_decision_to_assess_clock() -> None:
     case = fold([ev()])
     none: frozenset[str] = frozenset()
-    assert clocks.alerts_due(case, RULES, on(34), none) == []
-    (warning,) = clocks.alerts_due(case, RULES, on(35), none)
+    assert alerts_due(case, on(34), none) == []
+    (warning,) = alerts_due(case, on(35), none)
     assert (warning.milestone, warning.kind, warning.kpi) == (
         "decision_to_assess",
         "early_warning",
@@ -513,15 +607,13 @@ def test_decision_to_assess_clock() -> None:
         on(35),
     )
     raised = frozenset({warning.key})
-    assert clocks.alerts_due(case, RULES, on(36), raised) == []
-    assert clocks.alerts_due(case, RULES, on(42), raised) == []  # day 42 is still on time
-    (slip,) = clocks.alerts_due(case, RULES, on(43), raised)
+    assert alerts_due(case, on(36), raised) == []
+    assert alerts_due(case, on(42), raised) == []  # day 42 is still on time
+    (slip,) = alerts_due(case, on(43), raised)
     assert (slip.key, slip.day, slip.due) == ("decision_to_assess:slipped", 43, on(42))
-    assert clocks.alerts_due(case, RULES, on(50), raised | {slip.key}) == []
+    assert alerts_due(case, on(50), raised | {slip.key}) == []
     # a clock that first looks after the due day reports the slip, not the warning
-    assert [a.key for a in clocks.alerts_due(case, RULES, on(60), none)] == [
-        "decision_to_assess:slipped"
-    ]
+    assert [a.key for a in alerts_due(case, on(60), none)] == ["decision_to_assess:slipped"]
 
 
 def test_a_case_with_no_progress_raises_each_alert_once_on_its_day() -> None:
@@ -563,7 +655,7 @@ def test_draft_and_final_plan_clocks() -> None:
     ]
     final = apply(drafted, ev(FINAL, 140))
     assert first_alerts(final, range(0, 400)) == [(126, "final_plan:early_warning")]
-    assert clocks.alerts_due(final, RULES, on(141), frozenset()) == []
+    assert alerts_due(final, on(141), frozenset()) == []
 
 
 @pytest.mark.parametrize(
@@ -583,8 +675,8 @@ def test_a_closed_case_raises_nothing(ending: tuple[str, int, dict[str, Any]]) -
     case = fold([ev(), ev(ADVICE_REQUESTED, 5, advice_giver="health"), ev(etype, day, **data)])
     assert case.closed_on == on(30)
     for today in (30, 43, 141, 400):
-        assert clocks.alerts_due(case, RULES, on(today), frozenset()) == []
-    assert clocks.next_deadline(case, RULES, on(31)) is None
+        assert alerts_due(case, on(today), frozenset()) == []
+    assert next_deadline(case, on(31)) is None
 
 
 def test_advice_clocks_start_at_the_advice_request() -> None:
@@ -604,9 +696,7 @@ def test_advice_clocks_start_at_the_advice_request() -> None:
         (93, "advice_health:slipped"),
     ]
     (warning,) = [
-        a
-        for a in clocks.alerts_due(case, RULES, on(85), frozenset())
-        if a.milestone == "advice_health"
+        a for a in alerts_due(case, on(85), frozenset()) if a.milestone == "advice_health"
     ]
     assert (warning.start, warning.due, warning.day, warning.kpi) == (
         on(50),
@@ -616,14 +706,14 @@ def test_advice_clocks_start_at_the_advice_request() -> None:
     )
     # advice returned within 6 weeks of its request counts as on time
     assert contributions(case, KPIS)[("advice_6wk_ep", month(on(90)), "all")] == Agg(1, 1, 40, 0)
-    nxt = clocks.next_deadline(case, RULES, on(91))
+    nxt = next_deadline(case, on(91))
     assert nxt is not None and (nxt.milestone, nxt.due) == ("advice_health", on(92))
 
 
 # --- the outlook for the current cycle ------------------------------------------------------
 
 
-def open_case(case: int, days_open: int, today: date, **data: Any) -> CaseState:
+def open_case(case: int, days_open: int, today: date, **data: Any) -> Case:
     start = datetime.combine(today - timedelta(days=days_open), BASE_TIME.timetz())
     return fold([at(start, case=case, **data)])
 
@@ -640,7 +730,7 @@ def test_outlook_counts_certain_breaches_and_the_best_achievable() -> None:
     exception = apply(open_case(6, 300, today), ev(EXCEPTION, 10, case=6, reason="10(4)(d)"))
     so_far = Agg(num=6, den=10, days=1300, over_year=0)
     k = KPIS.kpis["ehcp_20wk"]
-    o = outlook(k, "2026/27-Q3", so_far, [*cases, exception], today, 65.0)
+    o = outlook("ehcp_20wk", "2026/27-Q3", so_far, [*cases, exception], today, 65.0)
     assert (o.issued, o.on_time, o.open_cases, o.certain_breaches) == (10, 6, 5, 3)
     could, late = 2, 3
     assert o.best_achievable == round(100 * (6 + could) / (10 + could + late), 1) == 53.3
@@ -650,7 +740,7 @@ def test_outlook_counts_certain_breaches_and_the_best_achievable() -> None:
         assert part in text
 
     k_ex = KPIS.kpis["ehcp_20wk_ex"]
-    o_ex = outlook(k_ex, "2026/27-Q3", so_far, [*cases, exception], today, 50.0)
+    o_ex = outlook("ehcp_20wk_ex", "2026/27-Q3", so_far, [*cases, exception], today, 50.0)
     assert (o_ex.open_cases, o_ex.certain_breaches) == (4, 2)
     assert o_ex.best_achievable == round(100 * (6 + 2) / (10 + 2 + 2), 1) == 57.1
     assert o_ex.target_still_possible is True
@@ -660,11 +750,11 @@ def test_outlook_counts_certain_breaches_and_the_best_achievable() -> None:
 def test_outlook_without_a_target_or_any_cases() -> None:
     k = KPIS.kpis["ehcp_20wk"]
     today = date(2026, 5, 1)
-    o = outlook(k, "2026/27-Q1", Agg(1, 2, 200, 0), [open_case(1, 5, today)], today, None)
+    o = outlook("ehcp_20wk", "2026/27-Q1", Agg(1, 2, 200, 0), [open_case(1, 5, today)], today, None)
     assert o.best_achievable == round(100 * 2 / 3, 1)
     assert o.target_still_possible is None
     assert o.sentence(k.name).endswith(f"{o.best_achievable:.1f}%.")
-    empty = outlook(k, "2026/27-Q1", ZERO, [], today, 65.0)
+    empty = outlook("ehcp_20wk", "2026/27-Q1", ZERO, [], today, 65.0)
     assert empty.best_achievable is None and empty.target_still_possible is None
     assert empty.sentence(k.name).startswith("No plans issued or open")
 

@@ -1,17 +1,18 @@
 """Streaming equals batch: random case histories, delivered shuffled, duplicated and in
-random batches through the timeliness unit of work (a real SQLite database), give exactly
-the KPI aggregates of a plain recomputation from the raw events, and a replay in another
-batch split gives the same aggregates again.
+random batches through the timeliness handlers (a real SQLite database), give exactly
+the KPI cells of a plain recomputation from the raw events, and a replay in another
+batch split gives the same cells again.
 
 The recomputation below is deliberately independent of ``services.timeliness.domain``:
 it reads the raw event dicts and applies the fold rules documented in ``case.py``
 (earliest date wins, the first decision stands with ties to the smaller code, attributes
 from the latest event carrying one with ties to the smaller value) and the KPI
-definitions in the dictionary.
+definitions in the dictionary (each clock read as the dates it runs between, below).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 from collections import defaultdict
@@ -24,13 +25,17 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.case_events import parse_case_event
 from contracts.clock_rules import load_clocks
-from contracts.kpi_dictionary import KpiDictionary, load_kpis
-from contracts.timeline import ClockTick
+from contracts.events import load_events
+from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, load_kpis
 from sendwatch.db import make_engine, migrate
-from services.timeliness.adapters import repository
-from services.timeliness.adapters.repository import Incoming, Topics
+from services.timeliness import views
+from services.timeliness.domain.engine import Engine
+from services.timeliness.service_layer import handlers
+from services.timeliness.service_layer.handlers import Incoming
+from services.timeliness.service_layer.messages import Topics
+from services.timeliness.service_layer.unit_of_work import SqlUnitOfWork
+from tests import oracle_v1 as oracle
 from tests.helpers import (
     ADVICE_RECEIVED,
     ADVICE_REQUESTED,
@@ -46,9 +51,19 @@ from tests.helpers import (
     TRANSFER_OUT,
 )
 
+GIVERS_ = ["education", "ep", "health", "social_care"]
+V1 = oracle.load_v1()
 KPIS = load_kpis()
 RULES = load_clocks()
-TOPICS = Topics("snap", "ms")
+REGISTRY = load_events()
+CFG = handlers.Config(Engine(KPIS, RULES, REGISTRY), REGISTRY, Topics("snap", "ms"))
+# The dates each EHCNA clock of clocks.yaml runs between, in the reference's own terms.
+CLOCK_DATES = {
+    "final_plan": ("received", "final_issued"),
+    "decision_to_assess": ("received", "assess_decision"),
+    "not_issue_decision": ("received", "not_issue_decision"),
+    **{f"advice_{g}": (f"advice_requested:{g}", f"advice_received:{g}") for g in GIVERS_},
+}
 LONDON = ZoneInfo("Europe/London")
 # In the past, so every generated date (up to ~3 years on) is inside the plausibility
 # window whenever the test runs.
@@ -60,7 +75,7 @@ OVER_A_YEAR = 365
 WITHDRAWN_REQUEST_COUNTS_AS_DECISION = False
 
 
-GIVERS = ["education", "ep", "health", "social_care"]
+GIVERS = GIVERS_
 LOCALITIES = ["bridgnorth", "ludlow", "oswestry", "shrewsbury"]
 AGE_BANDS = ["under-5", "5-10", "11-15", "16-19"]
 PHASES = ["early-years", "primary", "secondary", "post-16"]
@@ -208,9 +223,7 @@ def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 
 def incoming(raw: dict[str, Any]) -> Incoming:
-    if raw["type"] == "clock.tick":
-        return Incoming(ClockTick.model_validate(raw), 0)
-    return Incoming(parse_case_event(raw), 0)
+    return Incoming(REGISTRY.parse(json.dumps(raw)), "case-events", 0)
 
 
 def split(items: list[Incoming], rng: random.Random) -> list[list[Incoming]]:
@@ -231,16 +244,37 @@ def stream_into(path: Path, batches: list[list[Incoming]]) -> tuple[Any, dict[Ag
     engine = make_engine(f"sqlite:///{path}")
     migrate("timeliness", engine)
     for batch in batches:
-        repository.apply_batch(engine, batch, KPIS, RULES, TOPICS)
+        handlers.apply_batch(SqlUnitOfWork(engine), batch, CFG)
     return engine, aggregates(engine)
 
 
 def aggregates(engine: Any) -> dict[AggKey, AggVal]:
-    return {
-        (r.kpi, r.cycle, r.breakdown): (r.num, r.den, r.days, r.over_year)
-        for r in repository.read_aggregates(engine)
-        if (r.num, r.den, r.days, r.over_year) != (0, 0, 0, 0)
-    }
+    """The completed-within cells as (within the limit, completions, days, completions
+    after 52 weeks or more; the last only for the KPIs with DfE's bands)."""
+    out: dict[AggKey, AggVal] = {}
+    with SqlUnitOfWork(engine) as uow:
+        cells = uow.repo.cells_where()
+    for key, cell in cells.items():
+        k = KPIS.kpis[key[0]]
+        if not isinstance(k, CompletedWithin) or key[1] == "current":
+            continue
+        v = cell.counts
+        n = len(k.thresholds)
+        value = (v[1], v[0], v[1 + n], v[-1] if k.bands else 0)
+        if value != (0, 0, 0, 0):
+            out[key] = value
+    return out
+
+
+def current(engine: Any) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The current position: (kpi, breakdown) -> (value, numerator, denominator, extra
+    without the sentence)."""
+    values = views.kpi_values(SqlUnitOfWork(engine), KPIS, cycle="current")
+    out = {}
+    for v in values:
+        extra = {k: x for k, x in v.extra.items() if k != "summary"}
+        out[(v.kpi, v.breakdown)] = (v.value, v.numerator, v.denominator, extra)
+    return out
 
 
 # --- the batch recomputation from raw events ---------------------------------------------
@@ -353,6 +387,44 @@ def reference_cases(stream: list[dict[str, Any]], dims: list[str]) -> dict[str, 
     return cases
 
 
+ALL_DIMS = sorted({d for kpi in KPIS.kpis for d in KPIS.breakdowns_of(kpi)})
+
+
+def reference_current(
+    stream: list[dict[str, Any]], messages: list[dict[str, Any]], expected: dict[AggKey, AggVal]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Open caseload, backlog past week 20 and the quarter's outlook, from the raw events,
+    as at the day of the latest tick (or, with none, the latest message)."""
+    ticks = [datetime.fromisoformat(m["time"]) for m in messages if m["type"] == "clock.tick"]
+    latest = max(ticks) if ticks else max(datetime.fromisoformat(m["time"]) for m in messages)
+    today = latest.astimezone(LONDON).date()
+    cases = [c for c in reference_cases(stream, ALL_DIMS).values() if c.is_open]
+    out: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for kpi, late_only in (("open_caseload", False), ("backlog_over_20wk", True)):
+        counted = [c for c in cases if not late_only or (today - c.received).days > 140]  # type: ignore[operator]
+        out[(kpi, "all")] = (float(len(counted)), len(counted), None, {})
+        for loc in sorted({c.attrs["locality"] for c in cases}):
+            n = sum(1 for c in counted if c.attrs["locality"] == loc)
+            out[(kpi, f"locality={loc}")] = (float(n), n, None, {})
+    quarter = cycle_labels("quarter", today)[0]
+    for kpi in ("ehcp_20wk", "ehcp_20wk_ex"):
+        eligible = [c for c in cases if not (kpi == "ehcp_20wk_ex" and c.exception)]
+        late = sum(1 for c in eligible if (today - c.received).days > 140)  # type: ignore[operator]
+        num, den = expected.get((kpi, quarter, "all"), (0, 0, 0, 0))[:2]
+        total = den + len(eligible)
+        best = round(100.0 * (num + len(eligible) - late) / total, 1) if total else None
+        target = oracle.target_for(V1.kpis[kpi], quarter)
+        possible = None if target is None or best is None else best >= target
+        extra = {
+            "quarter": quarter,
+            "open_cases": len(eligible),
+            "certain_breaches": late,
+            "target_still_possible": possible,
+        }
+        out[(kpi, "outlook")] = (best, num, den, extra)
+    return out
+
+
 def plan_year(d: date) -> int:
     return d.year if d.month >= 4 else d.year - 1
 
@@ -381,28 +453,30 @@ def cycle_labels(kind: str, d: date) -> list[str]:
 def batch_aggregates(stream: list[dict[str, Any]], kpis: KpiDictionary) -> dict[AggKey, AggVal]:
     assert kpis.plan_year_start_month == 4  # cycle_labels assumes April-March plan years
     totals: dict[AggKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for c in reference_cases(stream, kpis.breakdowns).values():
+    for c in reference_cases(stream, ALL_DIMS).values():
         if c.historical or c.received is None:
             continue
-        breakdowns = ["all"] + [f"{dim}={c.attrs.get(dim) or 'unknown'}" for dim in kpis.breakdowns]
         for kpi_id, k in kpis.kpis.items():
-            if k.measure != "within_days":
+            if not isinstance(k, CompletedWithin):
                 continue
-            assert k.start and k.end and k.limit_days is not None, kpi_id
-            if k.exceptions == "exclude" and c.exception:
+            dims = kpis.breakdowns_of(kpi_id)
+            breakdowns = ["all"] + [f"{dim}={c.attrs.get(dim) or 'unknown'}" for dim in dims]
+            if k.exclude_if and c.exception:
                 continue
-            start, end = c.milestone(k.start), c.milestone(k.end)
+            first, last = CLOCK_DATES[k.clock]
+            start, end = c.milestone(first), c.milestone(last)
             if start is None or end is None or end < start:
                 continue
             days = (end - start).days
+            limit = k.thresholds[0].days
             for kind in k.cycles:
                 for cycle in cycle_labels(kind, end):
                     for b in breakdowns if kind != "rolling_12" else ["all"]:
                         t = totals[(kpi_id, cycle, b)]
-                        t[0] += days <= k.limit_days
+                        t[0] += days <= limit
                         t[1] += 1
                         t[2] += days
-                        t[3] += days >= OVER_A_YEAR
+                        t[3] += days >= OVER_A_YEAR and bool(k.bands)
     return {key: (t[0], t[1], t[2], t[3]) for key, t in totals.items() if any(t)}
 
 
@@ -418,8 +492,7 @@ def assert_folded_as_documented(state: Any, ref: RefCase) -> None:
     assert state.advice_requested == ref.advice_requested
     assert state.advice_received == ref.advice_received
     assert state.has_exception == ref.exception
-    dims = KPIS.breakdowns
-    assert {d: getattr(state, d) for d in dims} == {d: ref.attrs.get(d) for d in dims}
+    assert {d: getattr(state, d) for d in ALL_DIMS} == {d: ref.attrs.get(d) for d in ALL_DIMS}
 
 
 # --- the property -----------------------------------------------------------------------------
@@ -450,20 +523,27 @@ def test_streaming_equals_batch_and_a_replay_gives_the_same(
             extra = {k: v for k, v in streamed.items() if k not in expected}
             assert streamed == expected, f"differs from batch: {missing=} {extra=}"
             assert replayed == streamed
+            # the current position too: caseload, backlog and the quarter's outlook
+            now = reference_current(stream, messages, expected)
+            got = current(first)
+            # a locality that no longer has open cases is published as zero
+            gone = {k for k, v in got.items() if k not in now and not v[1]}
+            assert {k: v for k, v in got.items() if k not in gone} == now
             # the same cases in both databases, and the open ones as the reference says
-            states = sorted(repository.all_case_states(first), key=lambda s: s.case_id)
-            assert states == sorted(repository.all_case_states(second), key=lambda s: s.case_id)
-            reference = reference_cases(stream, KPIS.breakdowns)
-            assert {s.case_id for s in repository.open_case_states(first)} == {
+            states = sorted(views.case_states(SqlUnitOfWork(first)), key=lambda s: s.case_id)
+            again = views.case_states(SqlUnitOfWork(second))
+            assert states == sorted(again, key=lambda s: s.case_id)
+            reference = reference_cases(stream, ALL_DIMS)
+            assert {s.case_id for s in views.open_case_states(SqlUnitOfWork(first))} == {
                 c.case_id for c in reference.values() if c.is_open
             }
             assert [s.case_id for s in states] == sorted(reference)
             for state in states:
                 assert_folded_as_documented(state, reference[state.case_id])
             unique_ids = {raw["id"] for raw in messages}
-            assert repository.read_caseload(first).events_applied == len(unique_ids)
+            assert views.caseload(SqlUnitOfWork(first)).events_applied == len(unique_ids)
             # redelivering everything to the first database changes nothing
-            assert repository.apply_batch(first, items, KPIS, RULES, TOPICS) == 0
+            assert handlers.apply_batch(SqlUnitOfWork(first), items, CFG) == 0
             assert aggregates(first) == streamed
         finally:
             first.dispose()

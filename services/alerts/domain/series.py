@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from contracts import cycles
 from contracts.escalation import EscalationConfig
@@ -34,7 +33,7 @@ def to_be_established(k: KpiDef) -> bool:
 def cycle_result(v: KpiValue, cycle_kind: str, k: KpiDef, d: KpiDictionary) -> CycleResult | None:
     """A closed value as a judged cycle, or None when the calendar cannot place it.
 
-    The value's own ``closes_on`` (the last day of its grace period), unit, direction and
+    The value's own ``closes_on`` (the first day the cycle counts as closed), unit, direction and
     goal win; a value from a producer that does not publish them yet is placed with the
     dictionary's grace days and judged against its target, else its standard.  A value
     that carries its direction carries its goal too: none means no verdict."""
@@ -42,7 +41,7 @@ def cycle_result(v: KpiValue, cycle_kind: str, k: KpiDef, d: KpiDictionary) -> C
     try:
         if v.closes_on is not None:
             cycles.bounds(v.cycle, start)  # a cycle the calendar knows
-            closed_on = v.closes_on + timedelta(days=1)
+            closed_on = v.closes_on
         else:
             closed_on = cycles.closed_on(v.cycle, d.grace_days, start)
     except ValueError:

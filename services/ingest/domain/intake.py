@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.case_events import CASE_EVENT_TYPES, parse_case_event
 from contracts.dlq import RejectReason, classify, safe_event_id, safe_field
 from contracts.envelope import Envelope
+from contracts.events import EventRegistry, load_events
 from contracts.privacy import find_personal_data
 from contracts.sources import SourceSpec
 from contracts.timeline import ClockTick
@@ -55,7 +55,15 @@ class Verdict:
         }
 
 
-def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: datetime) -> Verdict:
+def check_item(
+    index: int,
+    item: Any,
+    source_id: str,
+    source: SourceSpec,
+    now: datetime,
+    registry: EventRegistry | None = None,
+) -> Verdict:
+    registry = registry or load_events()
     if not isinstance(item, dict):
         return Verdict(
             index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object"
@@ -72,7 +80,7 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
             f"personal data is not allowed in events ({kind})",
         )
     event_type = item.get("type")
-    if event_type not in CASE_EVENT_TYPES and event_type != "clock.tick":
+    if not registry.knows(event_type) and event_type != "clock.tick":
         return Verdict(index, event_id, RejectReason.UNKNOWN_TYPE, "type", "unknown event type")
     claimed = item.get("source")
     if claimed != source_id:
@@ -97,7 +105,7 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
         event: Envelope = (  # type: ignore[type-arg]
             ClockTick.model_validate(item, context={"privacy_checked": True})
             if event_type == "clock.tick"
-            else parse_case_event(item, privacy_checked=True)
+            else registry.parse_event(item, privacy_checked=True)
         )
     except ValidationError as exc:
         reason, field, message = classify(exc)
@@ -106,9 +114,14 @@ def check_item(index: int, item: Any, source_id: str, source: SourceSpec, now: d
 
 
 def check_batch(
-    items: list[Any], source_id: str, source: SourceSpec, now: datetime
+    items: list[Any],
+    source_id: str,
+    source: SourceSpec,
+    now: datetime,
+    registry: EventRegistry | None = None,
 ) -> list[Verdict]:
-    return [check_item(i, item, source_id, source, now) for i, item in enumerate(items)]
+    registry = registry or load_events()
+    return [check_item(i, item, source_id, source, now, registry) for i, item in enumerate(items)]
 
 
 def all_foreign(verdicts: list[Verdict]) -> bool:

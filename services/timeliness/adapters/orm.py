@@ -7,31 +7,46 @@ from datetime import date, datetime
 from sqlmodel import Field, SQLModel
 
 
-class CaseRow(SQLModel, table=True):
-    __tablename__ = "timeliness_case"
+class SubjectRow(SQLModel, table=True):
+    """A subject state (case, referral, person ...) and the alerts it has raised."""
 
-    case_id: str = Field(primary_key=True, max_length=80)
+    __tablename__ = "timeliness_subject"
+
+    subject: str = Field(primary_key=True, max_length=80)
+    kind: str = Field(max_length=32)
+    topic: str = Field(max_length=64)  # topic alias its events travel on
     partition: int
-    received: date | None = None
-    final_issued: date | None = None
-    closed_on: date | None = None
-    historical: bool = False
-    locality: str | None = Field(default=None, max_length=41)
-    has_exception: bool = False
-    state: str  # CaseState as JSON
+    running: bool = False  # a clock can still raise milestone alerts
+    state: str  # SubjectState as JSON
     raised: str = "[]"  # milestone alerts already raised, as a JSON list
 
 
-class KpiAgg(SQLModel, table=True):
-    __tablename__ = "timeliness_kpi_agg"
+class SpanRow(SQLModel, table=True):
+    """A subject's time in a state, for census measures (see domain/measures/base.py)."""
+
+    __tablename__ = "timeliness_span"
+
+    key: str = Field(primary_key=True, max_length=96)
+    subject: str = Field(primary_key=True, max_length=80)
+    seq: int = Field(primary_key=True)
+    start: date
+    close: date | None = None
+    nullified: bool = False
+    value: int | None = None
+    pauses: str = "[]"
+    excluded: str = "[]"
+    attrs: str = "{}"
+
+
+class CellRow(SQLModel, table=True):
+    """A KPI cell: (kpi, cycle, breakdown) and its vector of counts."""
+
+    __tablename__ = "timeliness_cell"
 
     kpi: str = Field(primary_key=True, max_length=64)
     cycle: str = Field(primary_key=True, max_length=32)
-    breakdown: str = Field(primary_key=True, max_length=80)
-    num: int = 0
-    den: int = 0
-    days: int = 0
-    over_year: int = 0
+    breakdown: str = Field(primary_key=True, max_length=96)
+    counts: str  # JSON list of integers, laid out by the KPI's kind
     revision: int = 0
 
 
@@ -54,6 +69,20 @@ class OutboxRow(SQLModel, table=True):
     payload: str
 
 
+class AuditRow(SQLModel, table=True):
+    """Replays and configuration changes: what was recomputed, why, and what changed."""
+
+    __tablename__ = "timeliness_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    action: str = Field(max_length=32)
+    reason: str
+    from_day: date | None = None
+    fingerprint: str = Field(max_length=64)
+    detail: str = "{}"
+
+
 class TimelinessInbox(SQLModel, table=True):
     __tablename__ = "timeliness_inbox"
 
@@ -69,3 +98,8 @@ class TimelinessState(SQLModel, table=True):
     events_applied: int = 0
     as_of: datetime | None = None
     watermark: datetime | None = None
+    fingerprint: str | None = Field(default=None, max_length=64)  # of the measure definitions
+    census_from: date | None = None  # the earliest span start seen (census cycles from here)
+    census_day: date | None = None  # the day the current census was last computed for
+    subjects: int = 0
+    running: int = 0

@@ -8,33 +8,17 @@ tribunal flags record the overturn).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from contracts.case_events import (
-    AdviceReceived,
-    AdviceRequested,
-    AssessmentDecision,
-    CaseEvent,
-    DecisionToAssess,
-    DraftPlanIssued,
-    ExceptionEnded,
-    ExceptionStarted,
-    FinalPlanIssued,
-    PlanCeased,
-    RequestReceived,
-    TransferredIn,
-    TransferredOut,
-)
+from contracts.case_events import CaseEvent
+from contracts.cycles import LONDON, local_date
+from contracts.events import Observation, Scalar, load_events
+from services.timeliness.domain.subjects import SubjectState
 
-LONDON = ZoneInfo("Europe/London")
-
-
-def local_date(t: datetime) -> date:
-    """Statutory days are English calendar days."""
-    return t.astimezone(LONDON).date()
+__all__ = ["LONDON", "CaseState", "apply", "from_subject", "local_date"]
 
 
 class CaseState(BaseModel):
@@ -153,87 +137,98 @@ def _earlier_decision(
     return cur_date, cur_outcome or new_outcome
 
 
-def apply(state: CaseState | None, event: CaseEvent) -> CaseState:
-    """Fold one event into the case state (commutative and idempotent)."""
-    d = event.data
-    attrs = {
-        "person_id": d.person_id,
-        "locality": d.locality,
-        "age_band": d.age_band.value,
-        "phase": d.phase.value,
-        "primary_need": d.primary_need.value if d.primary_need else None,
-        "setting_type": d.setting_type.value if d.setting_type else None,
-        "sex": d.sex.value if d.sex else None,
-        "ethnicity": d.ethnicity,
-    }
-    if event.type == "ehc.need.recorded" and event.data.rank == 1:
-        attrs["primary_need"] = event.data.sen_type.value
+def _fact_changes(
+    state: CaseState, etype: str, day: date, fields: Mapping[str, Scalar]
+) -> dict[str, object]:
+    """What one fact changes in the case (earliest date wins; the first decision stands)."""
+    changes: dict[str, object] = {}
+    if etype == "ehc.request.received":
+        changes["received"] = _min(state.received, day)
+        if fields.get("historical"):
+            changes["historical"] = True
+    elif etype == "ehc.case.transferred-in":
+        if fields.get("historical", True):
+            changes["historical"] = True
+        else:  # an assessment continued here: its clock starts on transfer
+            changes["received"] = _min(state.received, day)
+    elif etype == "ehc.assessment.decision-to-assess":
+        dd, oo = _earlier_decision(
+            state.decision_to_assess, state.decision_outcome, day, str(fields["outcome"])
+        )
+        changes.update(decision_to_assess=dd, decision_outcome=oo)
+    elif etype in ("ehc.advice.requested", "ehc.advice.received"):
+        giver = str(fields["advice_giver"])
+        name = "advice_requested" if etype == "ehc.advice.requested" else "advice_received"
+        table: dict[str, date] = getattr(state, name)
+        changes[name] = {**table, giver: _min(table.get(giver), day)}
+    elif etype == "ehc.exception.started":
+        changes["exception_starts"] = state.exception_starts | {(str(fields["reason"]), day)}
+    elif etype == "ehc.exception.ended":
+        changes["exception_ends"] = state.exception_ends | {(str(fields["reason"]), day)}
+    elif etype == "ehc.plan.draft-issued":
+        changes["draft_issued"] = _min(state.draft_issued, day)
+    elif etype == "ehc.assessment.decision":
+        dd, oo = _earlier_decision(
+            state.assessment_decision, state.assessment_outcome, day, str(fields["outcome"])
+        )
+        changes.update(assessment_decision=dd, assessment_outcome=oo)
+    elif etype == "ehc.plan.final-issued":
+        changes["final_issued"] = _min(state.final_issued, day)
+    elif etype == "ehc.plan.ceased":
+        changes["ceased"] = _min(state.ceased, day)
+    elif etype == "ehc.case.transferred-out":
+        changes["transferred_out"] = _min(state.transferred_out, day)
+    return changes
+
+
+def apply_observation(state: CaseState | None, obs: Observation) -> CaseState:
+    """Fold one event, as the registry observes it, into the case state."""
     if state is None:
         state = CaseState(
-            case_id=event.subject,
-            attrs_time=event.time,
-            **{k: v for k, v in attrs.items() if v is not None},
-            attr_times={k: event.time for k, v in attrs.items() if v is not None},
+            case_id=obs.subject,
+            attrs_time=obs.time,
+            **obs.attrs,
+            attr_times={k: obs.time for k in obs.attrs},
         )
     changes: dict[str, object] = {}
     # Each attribute takes the value of the latest event that carries one (ties: the
     # smallest value), so the result does not depend on arrival order.
     times = dict(state.attr_times)
-    for key, value in attrs.items():
-        if value is None:
-            continue
+    for key, value in obs.attrs.items():
         seen = times.get(key)
         current = getattr(state, key)
         if (
             seen is None
-            or event.time > seen
-            or (event.time == seen and (current is None or str(value) < str(current)))
+            or obs.time > seen
+            or (obs.time == seen and (current is None or str(value) < str(current)))
         ):
-            times[key] = event.time
+            times[key] = obs.time
             changes[key] = value
     if changes:
         changes["attr_times"] = times
-    if event.time > state.attrs_time:
-        changes["attrs_time"] = event.time
-    day = local_date(event.time)
-    match event:
-        case RequestReceived():
-            changes["received"] = _min(state.received, day)
-            if d.historical:  # type: ignore[union-attr]
-                changes["historical"] = True
-        case TransferredIn():
-            if d.historical:  # type: ignore[union-attr]
-                changes["historical"] = True
-            else:  # an assessment continued here: its clock starts on transfer
-                changes["received"] = _min(state.received, day)
-        case DecisionToAssess():
-            dd, oo = _earlier_decision(
-                state.decision_to_assess, state.decision_outcome, day, event.data.outcome.value
-            )
-            changes.update(decision_to_assess=dd, decision_outcome=oo)
-        case AdviceRequested():
-            giver = event.data.advice_giver.value
-            current = state.advice_requested.get(giver)
-            changes["advice_requested"] = {**state.advice_requested, giver: _min(current, day)}
-        case AdviceReceived():
-            giver = event.data.advice_giver.value
-            current = state.advice_received.get(giver)
-            changes["advice_received"] = {**state.advice_received, giver: _min(current, day)}
-        case ExceptionStarted():
-            changes["exception_starts"] = state.exception_starts | {(event.data.reason.value, day)}
-        case ExceptionEnded():
-            changes["exception_ends"] = state.exception_ends | {(event.data.reason.value, day)}
-        case DraftPlanIssued():
-            changes["draft_issued"] = _min(state.draft_issued, day)
-        case AssessmentDecision():
-            dd, oo = _earlier_decision(
-                state.assessment_decision, state.assessment_outcome, day, event.data.outcome.value
-            )
-            changes.update(assessment_decision=dd, assessment_outcome=oo)
-        case FinalPlanIssued():
-            changes["final_issued"] = _min(state.final_issued, day)
-        case PlanCeased():
-            changes["ceased"] = _min(state.ceased, day)
-        case TransferredOut():
-            changes["transferred_out"] = _min(state.transferred_out, day)
+    if obs.time > state.attrs_time:
+        changes["attrs_time"] = obs.time
+    changes.update(_fact_changes(state, obs.type, local_date(obs.time), obs.fields))
     return state.model_copy(update=changes) if changes else state
+
+
+def apply(state: CaseState | None, event: CaseEvent) -> CaseState:
+    """Fold one event into the case state (commutative and idempotent)."""
+    return apply_observation(state, load_events().observe(event))
+
+
+def from_subject(s: SubjectState) -> CaseState:
+    """The case state of an EHC needs assessment subject: the same as folding its events
+    with :func:`apply` (DfE's exports and the SEN2 vocabulary read it)."""
+    assert s.last_time is not None, "a subject has at least one event"
+    state = CaseState(
+        case_id=s.subject,
+        attrs_time=s.last_time,
+        **s.attrs,
+        attr_times=dict(s.attr_times),
+    )
+    for f in s.facts:
+        changes = _fact_changes(state, f.type, f.day, f.fields)
+        if changes:
+            state = state.model_copy(update=changes)
+    return state

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from contracts.escalation import EscalationConfig
-from contracts.kpi_dictionary import KpiDef, KpiDictionary
+from contracts.kpi_dictionary import EventCount, KpiDictionary
 from services.alerts.domain.model import judged_goal
 from services.alerts.domain.series import cycle_result, to_be_established
 from tests.unit.alerts.scenario import CONFIG, DICTIONARY, Scenario, check_case
@@ -23,11 +23,12 @@ OWNER = "ehcp-team-manager@example.org"  # the "EHCP Team Manager" owner's addre
 WS3 = "ws3-ehcp-timeliness@example.org"
 
 
-def kpi(name: str, unit: str, direction: str, standard: float | None) -> KpiDef:
-    return KpiDef(
+def kpi(name: str, unit: str, direction: str, standard: float | None) -> EventCount:
+    return EventCount(
         name=name,
         ref="TEST",
-        measure="within_days",  # alerts never reads the measure kind
+        kind="event_count",  # alerts never reads the measure kind
+        events=[{"type": "test.event"}],  # type: ignore[list-item]
         unit="percent" if unit == "percent" else "count",
         direction=direction,  # type: ignore[arg-type]
         workstream="WS3 EHCP Quality and Timeliness",
@@ -212,7 +213,9 @@ def test_goals_and_their_names() -> None:
 
 def test_a_dictionary_target_to_be_established_gives_no_goal() -> None:
     """The dictionary's version 2 lets a trajectory be ``to_be_established``."""
-    k = KpiDef.model_construct(**{**EXTRA["share"].model_dump(), "trajectory": "to_be_established"})
+    k = EventCount.model_construct(
+        **{**EXTRA["share"].model_dump(), "trajectory": "to_be_established"}
+    )
     assert to_be_established(k) and not to_be_established(EXTRA["share"])
     h = Scenario(kpi="share", config=WATCHING, dictionary=GENERIC)
     v = h.value({"kpi": "share", "cycle": "2026-05", "value": 10.0})

@@ -39,14 +39,14 @@ What the DfE files do, and what this module copies:
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Literal
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -300,256 +300,38 @@ def _row_head(year: int, la: Authority, group: Group) -> dict[str, str]:
     }
 
 
-# --- timeliness_20_week.csv ---------------------------------------------------------
+class Tally:
+    """Counts for one row: added field by field."""
 
-
-@dataclass
-class _Plans:
-    den: int = 0
-    den_ex: int = 0
-    within: int = 0
-    within_ex: int = 0
-    mid: int = 0
-    mid_ex: int = 0
-    over: int = 0
-    over_ex: int = 0
-
-    def add(self, other: _Plans) -> None:
-        for f in fields(self):
+    def add(self, other: Tally) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
-def _plan_issued_in(case: CaseState, year: int) -> bool:
-    """SEN2 AssessmentOutcome Y with AssessmentOutcomeDate (= final plan issued) in ``year``.
-
-    A final plan with no recorded assessment decision counts as Y.  Issuing a plan is
-    outcome Y in SEN2.  A first decision of N or W stands even if a plan is issued later,
-    as in SEN2.  Historical cases (transfers in, pre-period work) are not in the measure.
-    """
-    if case.historical or case.final_issued is None or case.final_issued.year != year:
-        return False
-    return case.assessment_outcome in ("Y", None)
+T = TypeVar("T", bound=Tally)
 
 
-def _plan_tally(case: CaseState, issued: date) -> _Plans:
-    """One plan's contribution.  A plan whose request date is missing or after the issue
-    date counts in the denominators only.  DfE does the same: its national denominators
-    exceed the sum of the three bands, e.g. 80,945 vs 80,306 in 2023."""
-    ex = not case.has_exception
-    t = _Plans(den=1, den_ex=int(ex))
-    if case.received is None or issued < case.received:
-        return t
-    days = (issued - case.received).days
-    if days <= WITHIN_20_WEEKS_DAYS:
-        t.within, t.within_ex = 1, int(ex)
-    elif days < OVER_A_YEAR_DAYS:
-        t.mid, t.mid_ex = 1, int(ex)
-    else:
-        t.over, t.over_ex = 1, int(ex)
-    return t
-
-
-def _timeliness_values(t: _Plans) -> dict[str, str]:
-    return {
-        "plans_issued_den": str(t.den),
-        "plans_issued_den_ex": str(t.den_ex),
-        "plans_issued_within_20_weeks": str(t.within),
-        "plans_issued_20_weeks_ex": str(t.within_ex),
-        "pc_plans_issued_within_20_weeks": dfe_percent(t.within, t.den),
-        "PC_plans_issued_20_weeks_ex": dfe_percent(t.within_ex, t.den_ex),
-        "plans_issued_gt20weeks_ltYear": str(t.mid),
-        "plans_issued_gt20weeks_ltYear_ex": str(t.mid_ex),
-        "pc_plans_issued_gt20weeks_ltYear": dfe_percent(t.mid, t.den),
-        "PC_plans_issued_gt20weeks_ltYear_ex": dfe_percent(t.mid_ex, t.den_ex),
-        "plans_issued_gt_1_year": str(t.over),
-        "plans_issued_gt_1_year_ex": str(t.over_ex),
-        "pc_plans_issued_gt_1_year": dfe_percent(t.over, t.den),
-        "PC_plans_issued_gt_1_year_ex": dfe_percent(t.over_ex, t.den_ex),
-    }
-
-
-def timeliness_rows(
-    cases: Iterable[CaseState], year: int, la: Authority, *, ethnicity: bool = False
-) -> list[dict[str, str]]:
-    """The LA's rows of ``timeliness_20_week.csv`` for calendar year ``year``.
-
-    Plans: cases that are not historical, with assessment outcome Y (or no decision
-    recorded but a final plan issued) and ``final_issued`` in ``year``.  Elapsed days =
-    ``final_issued - received``: 0-140 within 20 weeks, 141-364 between 20 and 52 weeks,
-    365 or more after 52 weeks.  The ``_ex`` columns leave out cases with any 20-week
-    exception (SEN2 Week20 = 1) from numerator and denominator.  A percentage over a zero
-    denominator is ``x``.  This happens for the ``PC_*_ex`` columns when every plan had an
-    exception, and for all of them when the "All" row has no plans; DfE does the same.
-
-    Rows: "All EHC plans issued", which is always written, then age bands and sex (and
-    ethnicity if ``ethnicity``) for the categories that have at least one plan.
-    """
-    totals: dict[Group, _Plans] = {}
-    for case in cases:
-        if case.final_issued is None or not _plan_issued_in(case, year):
-            continue
-        t = _plan_tally(case, case.final_issued)
-        groups = _groups(
-            case, TIMELINESS_ALL, TIMELINESS_AGE_LABELS, TIMELINESS_AGE_UNKNOWN, ethnicity
-        )
-        for g in groups:
-            totals.setdefault(g, _Plans()).add(t)
-    rows = []
-    for g in _group_order(TIMELINESS_ALL, TIMELINESS_AGE_LABELS, TIMELINESS_AGE_UNKNOWN, ethnicity):
-        plans = totals.get(g)
-        if plans is None and g[0] != TIMELINESS_ALL:
-            continue
-        rows.append({**_row_head(year, la, g), **_timeliness_values(plans or _Plans())})
-    return rows
-
-
-# --- requests.csv -------------------------------------------------------------------
-
-SixWeekBasis = Literal["decided_in_year", "received_in_year"]
-
-
-@dataclass
-class _Requests:
-    received: int = 0
-    assess: int = 0
-    not_assess: int = 0
-    not_made: int = 0
-    withdrawn: int = 0
-    decisions: int = 0  # denominator of the six-week percentages
-    six_weeks: int = 0
-    over_six_weeks: int = 0
-
-    def add(self, other: _Requests) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    @property
-    def is_empty(self) -> bool:
-        return self.received == 0 and self.decisions == 0
-
-
-def _outcome_at(case: CaseState, end: date) -> str:
-    """The request's outcome as at ``end``: Y, N, W or A (decision not yet made).
-
-    A request with no decision by ``end`` counts as W if the case closed first because
-    the child moved away (transferred out) or the plan process ceased.  SEN2's W
-    includes "moving out, leaving education, death".
-    """
-    decided = case.decision_to_assess
-    if decided is not None and decided <= end and case.decision_outcome in ("Y", "N", "W"):
-        return case.decision_outcome
-    left = [d for d in (case.transferred_out, case.ceased) if d is not None and d <= end]
-    return "W" if left else "A"
-
-
-def _six_week_tally(case: CaseState, decided: date) -> _Requests:
-    """A Y/N decision: counted in the denominator; within 6 weeks if made at most 42 days
-    after the request.  Decisions with no usable request date count in the denominator
-    only.  DfE does the same: in 2023 Shropshire's 672 + 241 decisions give 73.5% and
-    26.4%, i.e. a denominator of 914."""
-    t = _Requests(decisions=1)
-    if case.received is None or decided < case.received:
-        return t
-    if (decided - case.received).days <= SIX_WEEKS_DAYS:
-        t.six_weeks = 1
-    else:
-        t.over_six_weeks = 1
-    return t
-
-
-def _request_tally(
-    case: CaseState, year: int, basis: SixWeekBasis, as_at: date | None
-) -> _Requests | None:
-    if case.historical:
-        return None
-    end = date(year, 12, 31)
-    t = _Requests()
-    received_in_year = case.received is not None and case.received.year == year
-    if received_in_year:
-        t.received = 1
-        outcome = _outcome_at(case, as_at or date.max)
-        t.assess = int(outcome == "Y")
-        t.not_assess = int(outcome == "N")
-        t.withdrawn = int(outcome == "W")
-        t.not_made = int(outcome == "A")
-    decided = case.decision_to_assess
-    if decided is not None and case.decision_outcome in ("Y", "N"):
-        counts = (
-            decided.year == year
-            if basis == "decided_in_year"
-            else (received_in_year and decided <= end)
-        )
-        if counts:
-            t.add(_six_week_tally(case, decided))
-    return None if t.is_empty else t
-
-
-def _requests_values(t: _Requests) -> dict[str, str]:
-    return {
-        "requests_received_in_year": str(t.received),
-        "requests_rya": NOT_AVAILABLE,
-        "requests_decided_to_assess": str(t.assess),
-        "requests_decided_not_to_assess": str(t.not_assess),
-        "requests_decision_not_made": str(t.not_made),
-        "requests_withdrawn": str(t.withdrawn),
-        "request_assess_pc": dfe_percent(t.assess, t.received),
-        "request_not_assess_pc": dfe_percent(t.not_assess, t.received),
-        "request_outstanding_pc": dfe_percent(t.not_made, t.received),
-        "request_withdrawn_pc": dfe_percent(t.withdrawn, t.received),
-        "request_outcome_six_weeks": str(t.six_weeks),
-        "request_outcome_over_6_weeks": str(t.over_six_weeks),
-        "request_outcome_six_weeks_pc": dfe_percent(t.six_weeks, t.decisions),
-        "request_outcome_over_6_weeks_pc": dfe_percent(t.over_six_weeks, t.decisions),
-        "mediation_related_request": NOT_AVAILABLE,
-        "tribunal_related_request": NOT_AVAILABLE,
-        "tribunal_after_mediation_request": NOT_AVAILABLE,
-    }
-
-
-def requests_rows(
-    cases: Iterable[CaseState],
+def _rows(
     year: int,
     la: Authority,
-    *,
-    ethnicity: bool = False,
-    six_week_basis: SixWeekBasis = "decided_in_year",
-    as_at: date | None = None,
+    tallies: Iterable[tuple[CaseState, T]],
+    labels: tuple[str, Mapping[str, str], str],
+    ethnicity: bool,
+    values: Callable[[T | None], dict[str, str]],
 ) -> list[dict[str, str]]:
-    """The LA's rows of ``requests.csv`` for calendar year ``year``.
-
-    * ``requests_received_in_year``: non-historical cases with ``received`` in ``year``.
-    * Their outcome as recorded (SEN2 reports the outcome as at the January return, so
-      by default every decision known is counted; ``as_at`` cuts off at a date, e.g. the
-      census day): decided to assess (Y), not to assess (N), withdrawn (W, or the case
-      closed by transfer out or cessation before a decision), or decision not made.
-      The four percentages are over the requests received.
-    * ``request_outcome_six_weeks`` / ``_over_6_weeks``: Y/N decisions made at most 42
-      days, or more than 42 days, after the request.  With the default
-      ``six_week_basis="decided_in_year"`` these are the decisions *dated in* ``year``,
-      whatever year the request came in.  That is DfE's basis: Shropshire 2024 has 614 +
-      257 = 871 such decisions against 833 requests received, and some LA category rows
-      show decisions with 0 requests.  ``"received_in_year"`` counts instead the decisions
-      made by 31 December on requests received in ``year``.
-    * ``requests_rya``, ``mediation_related_request``, ``tribunal_related_request`` and
-      ``tribunal_after_mediation_request`` are ``x`` (DfE: unavailable).  CaseState
-      holds neither the relevant-youth-accommodation flag nor mediation or tribunal
-      events.
-
-    Rows: "All requests for EHC needs assessments", which is always written, then age
-    bands and sex (and ethnicity if ``ethnicity``) for the categories with a request
-    received or a decision counted.  A percentage over a zero denominator is ``x``.
-    """
-    totals: dict[Group, _Requests] = {}
-    for case in cases:
-        t = _request_tally(case, year, six_week_basis, as_at)
-        if t is None:
-            continue
-        for g in _groups(case, REQUESTS_ALL, REQUESTS_AGE_LABELS, REQUESTS_AGE_UNKNOWN, ethnicity):
-            totals.setdefault(g, _Requests()).add(t)
+    """The rows of a file: "All" (always written), then each category with something in
+    it, in DfE's order.  ``labels``: the file's "All" label, age labels, unknown age."""
+    totals: dict[Group, T] = {}
+    for case, t in tallies:
+        for g in _groups(case, *labels, ethnicity):
+            if g in totals:
+                totals[g].add(t)
+            else:
+                totals[g] = copy.copy(t)
     rows = []
-    for g in _group_order(REQUESTS_ALL, REQUESTS_AGE_LABELS, REQUESTS_AGE_UNKNOWN, ethnicity):
+    for g in _group_order(*labels, ethnicity):
         tally = totals.get(g)
-        if tally is None and g[0] != REQUESTS_ALL:
+        if tally is None and g[0] != labels[0]:
             continue
-        rows.append({**_row_head(year, la, g), **_requests_values(tally or _Requests())})
+        rows.append({**_row_head(year, la, g), **values(tally)})
     return rows

@@ -1,0 +1,122 @@
+"""Milestone alerts: what a subject's running clocks owe on a day (MS2 early warning from
+the warning day, MS1 slipped after the due day), and the deadline due soonest.
+
+Each (subject, milestone, kind) alert is raised once: the subject remembers what it has
+raised, so a replay of the ticks raises exactly the same alerts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+from services.timeliness.domain.clocks import Clock
+
+AlertKind = Literal["early_warning", "slipped"]
+
+
+@dataclass(frozen=True)
+class MilestoneAlert:
+    subject: str
+    milestone: str
+    kind: AlertKind
+    start: date
+    due: date
+    day: int  # elapsed days on the day it fired
+    fired_on: date
+    kpi: str
+    has_exception: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.milestone}:{self.kind}"
+
+
+@dataclass(frozen=True)
+class MilestoneStatus:
+    milestone: str
+    start: date
+    due: date
+
+    def days_left(self, today: date) -> int:
+        return (self.due - today).days
+
+
+def _milestones(clock: Clock) -> list[tuple[str, int, int | None]]:
+    """(milestone name, due day, warning day) of an alerting clock."""
+    assert clock.version is not None
+    rule = clock.version.rule
+    return [
+        (clock.policy if i == 0 else f"{clock.policy}_day{due}", due, rule.warn_day(i))
+        for i, due in enumerate(rule.due_days)
+    ]
+
+
+def alerting(clock: Clock) -> bool:
+    """A clock that can still raise milestone alerts (by what is known)."""
+    return (
+        clock.measured
+        and clock.version is not None
+        and clock.version.rule.alerting
+        and not clock.no_alerts
+    )
+
+
+def alerts_due(
+    subject: str, clocks: Iterable[Clock], today: date, already: frozenset[str]
+) -> list[MilestoneAlert]:
+    """Alerts the subject's clocks owe as of the end of ``today`` and have not raised.
+
+    A milestone slips when its due day has passed with the clock still running (due day
+    140: day 140 is on time, day 141 slips); an early warning fires from its warning day.
+    A clock that has stopped or ended by ``today`` raises nothing new.
+    """
+    out: list[MilestoneAlert] = []
+    for clock in clocks:
+        if not alerting(clock) or clock.start is None:
+            continue
+        closed = clock.closed_on
+        if closed is not None and closed <= today:
+            continue
+        day = clock.elapsed(today)
+        shift = (today - clock.start).days - day  # paused days push the due date back
+        kpi = clock.version.rule.kpi if clock.version else None
+        for name, due, warn in _milestones(clock):
+            kind: AlertKind | None = None
+            if day > due:
+                kind = "slipped"
+            elif warn is not None and day >= warn:
+                kind = "early_warning"
+            if kind is None or f"{name}:{kind}" in already:
+                continue
+            out.append(
+                MilestoneAlert(
+                    subject,
+                    name,
+                    kind,
+                    clock.start,
+                    clock.start + timedelta(days=due + shift),
+                    day,
+                    today,
+                    kpi or clock.policy,
+                    clock.has_exception,
+                )
+            )
+    return out
+
+
+def next_deadline(clocks: Iterable[Clock], today: date) -> MilestoneStatus | None:
+    """The running milestone due soonest (for the cases-at-risk list)."""
+    pending: list[MilestoneStatus] = []
+    for clock in clocks:
+        if not alerting(clock) or clock.start is None or clock.start > today:
+            continue
+        closed = clock.closed_on
+        if closed is not None and closed <= today:
+            continue
+        shift = clock.paused_days(today) if clock.pauses else 0
+        for name, due, _ in _milestones(clock):
+            pending.append(MilestoneStatus(name, clock.start, clock.start + timedelta(due + shift)))
+    return min(pending, key=lambda m: m.due) if pending else None
