@@ -716,11 +716,12 @@ def test_case_events_through_ingest_and_timeliness_to_an_alert_email(
             case_event(case * 10 + 1, "ehc.plan.final-issued", case=case, day=issued_day),
         ]
 
-    # Days count from 1 April 2026.  May: three issued on 11 May after 151 days (late),
-    # three on time.  June: five issued on 10 June after 160 days (late).  (A month with
-    # fewer than five plans is too small to judge: escalation.yaml min_denominator.)
-    events = [e for c in range(1, 4) for e in plan(c, -111, 40)]
-    events += [e for c in range(4, 7) for e in plan(c, -60, 45)]
+    # Days count from 1 April 2026.  May: five issued on 11 May after 151 days (late),
+    # one on time: 16.7% against May's goal on the line from the 20% baseline to the
+    # Q3 target (about 30%).  June: five issued on 10 June after 160 days (late).  (A
+    # month with fewer than five plans is too small to judge: min_denominator.)
+    events = [e for c in range(1, 6) for e in plan(c, -111, 40)]
+    events += [e for c in range(6, 7) for e in plan(c, -60, 45)]
     events += [e for c in range(7, 12) for e in plan(c, -90, 70)]
     assert httpx.post(url, json=events, headers=AUTH).status_code == 200
 
@@ -736,15 +737,15 @@ def test_case_events_through_ingest_and_timeliness_to_an_alert_email(
         assert httpx.post(url, json=[t], headers=CLOCK).status_code == 200
 
     port = stack.ports["alerts"]
-    tick("2026-06-12")  # May (+10 days' grace) has closed: 50% against 90%
+    tick("2026-06-12")  # May (+10 days' grace) has closed: 16.7% against about 30%
     det = wait_for(lambda: alerts(port, rule="R10"), timeout=60)[0]
-    assert det["cycle"] == "2026-05" and det["facts"]["cycles"][0]["value"] == 50.0
+    assert det["cycle"] == "2026-05" and det["facts"]["cycles"][0]["value"] == 16.7
     tick("2026-07-12")  # June has closed: 0%
     esc = wait_for(lambda: alerts(port, rule="R11"), timeout=60)[0]
     assert esc["cycle"] == "2026-06"
     wait_for(lambda: mail_to(sink, WS3), timeout=30)
     text = body(mail_to(sink, WS3)[0])
-    assert "May 2026: 50.0% (3 of 6)" in text and "June 2026: 0.0% (0 of 5)" in text
+    assert "May 2026: 16.7% (1 of 6)" in text and "June 2026: 0.0% (0 of 5)" in text
     assert len(mail_to(sink, OWNER)) == 1
 
 
