@@ -17,7 +17,7 @@ import yaml
 
 import contracts
 from tests import engine_fixture as fx
-from tests.helpers import AUTH, get_json, read_topic, wait_for
+from tests.helpers import AUTH, OPERATIONAL, get_json, read_topic, wait_for
 
 FIXTURE_KEY = "dev-fixture-feed-key"
 CLOCK = {"Authorization": "Bearer dev-clock-key"}
@@ -94,7 +94,7 @@ def events() -> list[dict[str, Any]]:
         *[e("fixture.plan.started", f"person-{n:06d}", D0, cohort="ehcp") for n in range(10, 14)],
         e("fixture.placement.started", "person-000010", D0, setting="inmss"),
         # occupancy: 2 of 8 places filled
-        e("fixture.capacity.commissioned", "svc-ludlow-base", D0, base="ludlow-base", places=8),
+        e("fixture.capacity.commissioned", "svc-000001", D0, base="ludlow-base", places=8),
         *[
             e(
                 "fixture.placement.started",
@@ -114,7 +114,7 @@ def events() -> list[dict[str, Any]]:
         # reported_figure: the latest report of the term wins
         e(
             "fixture.figure.reported",
-            "fig-ehcp",
+            "fig-000001",
             date(2026, 12, 20),
             cohort="ehcp",
             measure="attendance",
@@ -124,7 +124,7 @@ def events() -> list[dict[str, Any]]:
         ),
         e(
             "fixture.figure.reported",
-            "fig-ehcp",
+            "fig-000001",
             date(2027, 1, 6),
             cohort="ehcp",
             measure="attendance",
@@ -157,16 +157,21 @@ def test_a_kpi_of_every_kind_defined_in_yaml_only(
         assert httpx.post(url, json=[tick], headers=CLOCK).status_code == 200
     lanes = 3 * 3  # three topics (case, referral, placement events), three partitions each
     wait_for(
-        lambda: get_json(t, "/v1/caseload")["events_applied"] == len(posted) + 2 * lanes, timeout=90
+        lambda: (
+            get_json(t, "/v1/caseload", OPERATIONAL)["events_applied"] == len(posted) + 2 * lanes
+        ),
+        timeout=90,
     )
-    assert get_json(t, "/v1/status")["topics"] == [
+    assert get_json(t, "/v1/status", OPERATIONAL)["topics"] == [
         "case-events",
         "referral-events",
         "placement-events",
     ]
 
     def value(kpi: str, cycle: str, breakdown: str = "all") -> dict[str, Any]:
-        rows = get_json(t, f"/v1/kpis?kpi={kpi}&cycle={cycle}&breakdown={breakdown}")["values"]
+        rows = get_json(t, f"/v1/kpis?kpi={kpi}&cycle={cycle}&breakdown={breakdown}", OPERATIONAL)[
+            "values"
+        ]
         assert len(rows) == 1, (kpi, cycle, rows)
         return rows[0]
 
