@@ -579,7 +579,7 @@ def _publish(
         hide("numerator", (*base, "count"))
         if "numerator" in hidden:
             hidden["value"] = hidden["numerator"]
-    else:
+    elif measures:  # a share or a rate of counts (a reported figure without any has none)
         hide("numerator", (*base, "num"))
         hide("denominator", (*base, "den"))
         if "b2052" in measures:
