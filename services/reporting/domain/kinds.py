@@ -8,6 +8,7 @@ here, only the engine's measure kinds and units."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from contracts import cycles
@@ -104,18 +105,20 @@ def _trim(value: float, places: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+_FORMATS: dict[str, Callable[[float], str]] = {
+    "percent": lambda v: f"{v:.1f}%",
+    "count": lambda v: f"{v:,.0f}",
+    "days": lambda v: f"{_trim(v, 1)} days",
+    "rate": lambda v: _trim(v, 2),
+    "score": lambda v: _trim(v, 1),
+}
+
+
 def fmt_value(value: float | None, unit: str) -> str:
+    """A figure in its unit: '28.1%', '1,234', '12.5 days', '0.25', '3.5'."""
     if value is None:
         return "-"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "days":
-        return f"{_trim(value, 1)} days"
-    if unit == "rate":
-        return _trim(value, 2)
-    return _trim(value, 1)
+    return _FORMATS.get(unit, _FORMATS["score"])(value)
 
 
 def fmt_goal(value: float | None, unit: str) -> str:
