@@ -701,7 +701,7 @@ def outlook_sentence(v: KpiValue, p: Published) -> str:
     breaches = p.suppressed.get("extra.certain_breaches") or str(v.extra.get("certain_breaches", 0))
     best = p.suppressed.get("value") or f"{p.value:.1f}%"
     text = (
-        f"{breaches} open case(s) are already past 20 weeks and will be late whenever "
+        f"{breaches} open case(s) are already past the time limit and will be late whenever "
         f"issued. If every other open case is issued on time, the best achievable for "
         f"{quarter} is {best}"
     )
