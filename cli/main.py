@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.exports import export_app
 from cli.imports import import_app
 from cli.output import console, err
+from cli.replay import replay_command
 from cli.reports import report_app
 from sendwatch.config import SERVICE_PORTS, get_settings, service_ports
 
@@ -163,6 +164,7 @@ def ingest(
 
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.command("replay")(replay_command)
 
 
 @app.command()

@@ -310,6 +310,21 @@ class RagRule(_Strict):
     amber_margin: float = 5.0
 
 
+class Headline(_Strict):
+    """One of the plan's headline metrics: a KPI names it in ``headline`` and says with
+    ``indicator`` whether it is the outcome (lagging) or a leading indicator of it."""
+
+    name: str
+    description: str | None = None
+
+
+class Benchmark(_Strict):
+    """A published DfE dataset a KPI is set beside (reporting's benchmark panel)."""
+
+    dataset: str
+    exceptions: Literal["include", "exclude"] = "include"
+
+
 class KpiDictionary(_Strict):
     version: int
     plan_year_start_month: int = 4
@@ -319,6 +334,12 @@ class KpiDictionary(_Strict):
     rag: RagRule = RagRule()
     grace_days: dict[str, int]
     breakdowns: list[str]
+    headlines: dict[str, Headline] = Field(
+        default_factory=dict, description="The plan's headline metrics, in overview order"
+    )
+    benchmarks: dict[str, Benchmark] = Field(
+        default_factory=dict, description="KPI id -> the DfE dataset it is compared with"
+    )
     kpis: dict[str, KpiDef]
 
     @model_validator(mode="before")

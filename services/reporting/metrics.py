@@ -1,9 +1,11 @@
 """Reporting's Prometheus metrics: KPI gauges and the age of the last KPI snapshot.
 
 The KPI gauges have a bounded label set: breakdown ``all`` only, and per KPI at most
-three cycles: ``current`` (a count now, or a rate's plan-year quarter in progress), the
-latest closed month and the latest closed quarter (by their labels, e.g. ``2026-10`` and
-``2026/27-Q2``).  When a newer cycle closes, the older series is removed.
+four cycles: ``current`` (a KPI valued now, or else the cycle in progress: the plan-year
+quarter, else the term, month or week), the latest closed month, quarter and term (by
+their labels, e.g. ``2026-10``, ``2026/27-Q2``, ``2026/27-T1``).  When a newer cycle
+closes, the older series is removed.  Every measure kind is exported the same way, in
+its own unit (percent, count, days, rate, score).
 
 ``/metrics`` needs no token, so the gauges follow the public view's small-number
 suppression (``contracts/suppression.yaml``): the caller passes the suppressed values,
@@ -21,18 +23,22 @@ from datetime import date, datetime
 from prometheus_client import Gauge
 
 from contracts.snapshots import KpiValue
-from services.reporting.domain import periods
+from services.reporting.domain import kinds, periods
+
+IN_PROGRESS = ("quarter", "term", "month", "week")
 
 KPI_VALUE = Gauge(
     "sendwatch_kpi_value",
-    "Latest KPI value (percent or count) as the public view shows it (small numbers "
-    "suppressed: no series), breakdown 'all'; cycle is 'current' (a count now, or the "
-    "plan-year quarter in progress) or the latest closed month or quarter",
+    "Latest KPI value (in its unit: percent, count, days, rate or score) as the public "
+    "view shows it (small numbers suppressed: no series), breakdown 'all'; cycle is "
+    "'current' (a KPI valued now, or the cycle in progress) or the latest closed month, "
+    "quarter or term",
     ["kpi", "cycle", "breakdown"],
 )
 KPI_TARGET = Gauge(
     "sendwatch_kpi_target",
-    "Trajectory target (percent) for the cycle of sendwatch_kpi_value with the same labels",
+    "Trajectory target for the cycle of sendwatch_kpi_value with the same labels (no "
+    "series while none is set or it is to be established)",
     ["kpi", "cycle", "breakdown"],
 )
 SNAPSHOT_PUBLISHED = Gauge(
@@ -59,15 +65,17 @@ def gauge_values(values: Iterable[KpiValue], today: date | None) -> dict[str, li
     for v in values:
         if v.breakdown == "all":
             by_kpi.setdefault(v.kpi, {})[v.cycle] = v
-    quarter = periods.quarter_label(today) if today else None
+    in_progress = [c for kind in IN_PROGRESS if today and (c := kinds.cycle_of(kind, today))]
     out: dict[str, list[KpiValue]] = {}
     for kpi, cycles in by_kpi.items():
         chosen: list[KpiValue] = []
         if "current" in cycles:
             chosen.append(cycles["current"])
-        elif quarter is not None and quarter in cycles:
-            chosen.append(cycles[quarter].model_copy(update={"cycle": "current"}))
-        for kind in ("month", "quarter"):
+        else:
+            now = next((c for c in in_progress if c in cycles), None)
+            if now is not None:
+                chosen.append(cycles[now].model_copy(update={"cycle": "current"}))
+        for kind in ("month", "quarter", "term"):
             closed = [v for c, v in cycles.items() if periods.kind_of(c) == kind and v.closed]
             if closed:
                 chosen.append(max(closed, key=lambda v: periods.sort_key(v.cycle)))

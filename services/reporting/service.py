@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy.engine import Engine
 
-from contracts.kpi_dictionary import KpiDictionary
+from contracts.kpi_dictionary import KpiDef, KpiDictionary
 from services.reporting.adapters import repository as repo
 from services.reporting.adapters.orm import ProducerState
-from services.reporting.domain import dashboard, periods
+from services.reporting.domain import dashboard, kinds, periods
 from services.reporting.domain.exports import QUARTERLY_COLUMNS, Authority, quarterly_rows, to_csv
 from services.reporting.domain.insight import InsightSummary, build_insight
 from services.reporting.domain.suppression import (
@@ -70,6 +70,8 @@ class KpiPage:
     benchmark: dashboard.BenchmarkView | None = None
     benchmark_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    detail_rows: list[tuple[str, str]] = field(default_factory=list)  # kind-specific detail
+    dimensions: list[str] = field(default_factory=list)  # the breakdowns the KPI declares
 
 
 class Reporting:
@@ -170,21 +172,28 @@ class Reporting:
 
     # --- pages --------------------------------------------------------------------
 
+    def _four_weeks_before(self, kpi: str, suppressed: bool) -> tuple[date, Published] | None:
+        """A KPI valued now: its value 28 days before the data's date (for the trend)."""
+        today = self.today()
+        if today is None or not kinds.point_in_time(self.dictionary.kpis[kpi]):
+            return None
+        when = today - timedelta(days=28)
+        p = self.count_at(kpi, when, suppressed)
+        return (when, p) if p is not None else None
+
     def tiles(self, suppressed: bool) -> list[dashboard.Tile]:
         today = self.today()
-        out = []
-        for kpi, k in self.dictionary.kpis.items():
-            if not k.headline:
-                continue
-            values = self.published(kpi, suppressed)
-            prev = None
-            if today is not None and k.measure != "within_days":
-                when = today - timedelta(days=28)
-                p = self.count_at(kpi, when, suppressed)
-                if p is not None:
-                    prev = (when, p)
-            out.append(dashboard.tile(kpi, k, values, today, previous_count=prev))
-        return out
+        return [
+            dashboard.tile(
+                kpi,
+                k,
+                self.published(kpi, suppressed),
+                today,
+                previous_count=self._four_weeks_before(kpi, suppressed),
+            )
+            for kpi, k in self.dictionary.kpis.items()
+            if k.headline
+        ]
 
     def kpi_page(
         self, kpi: str, suppressed: bool, kind: str = "month", cycle: str | None = None
@@ -192,50 +201,60 @@ class Reporting:
         k = self.dictionary.kpis[kpi]
         today = self.today()
         values = self.published(kpi, suppressed)
-        prev = None
-        if today is not None and k.measure != "within_days":
-            when = today - timedelta(days=28)
-            p = self.count_at(kpi, when, suppressed)
-            prev = (when, p) if p is not None else None
+        prev = self._four_weeks_before(kpi, suppressed)
         t = dashboard.tile(kpi, k, values, today, previous_count=prev)
-        kinds = [c for c in ("month", "quarter", "week") if c in k.cycles]
-        if kind not in kinds:
-            kind = kinds[0] if kinds else "month"
+        trend_kinds = kinds.trend_kinds(k)
+        if kind not in trend_kinds:
+            kind = trend_kinds[0] if trend_kinds else "month"
         tv = dashboard.trend_view(
             kpi, k, values, kind, first_closed=self.first_closed(kpi, suppressed)
         )
-        choices = dashboard.cycle_choices(values, ["month", "quarter", "plan_year", "current"])
-        if k.measure != "within_days":
-            choices = [("current", "now")]
+        choices = dashboard.cycle_choices(values, [c for c in k.cycles if c != "week"])
         if cycle is None or cycle not in {c for c, _ in choices}:
-            cycle = self._default_cycle(k.measure, values, today, choices)
-        tables = dashboard.breakdown_tables(k, values, cycle) if cycle else []
+            cycle = self._default_cycle(k, values, today, choices)
+        dims = self.dictionary.breakdowns_of(kpi)
+        tables = dashboard.breakdown_tables(k, values, cycle, dims) if cycle else []
         outlook = values.get(("current", "outlook"))
         detail = values.get((cycle, "all")) if cycle else None
-        return KpiPage(kpi, t, tv, kind, cycle, choices, tables, outlook, detail)
+        rows = [
+            (kinds.extra_label(name), dashboard.shown(detail, f"extra.{name}"))
+            for name in kinds.detail_fields(detail)
+        ]
+        return KpiPage(
+            kpi,
+            t,
+            tv,
+            kind,
+            cycle,
+            choices,
+            tables,
+            outlook,
+            detail,
+            detail_rows=rows,
+            dimensions=[dashboard.dimension_label(d) for d in dims],
+        )
 
     @staticmethod
     def _default_cycle(
-        measure: str, values: Values, today: date | None, choices: list[tuple[str, str]]
+        k: KpiDef, values: Values, today: date | None, choices: list[tuple[str, str]]
     ) -> str | None:
-        if measure != "within_days":
-            return "current"
-        if today is not None:
-            q = periods.quarter_label(today)
-            if (q, "all") in values:
-                return q
-        return choices[0][0] if choices else None
+        """The headline figure's cycle (now, or the one in progress) where it has values,
+        else the newest with a breakdown."""
+        cycle = kinds.cycle_in_progress(k, today) if today is not None else None
+        if cycle is not None and (cycle, "all") in values:
+            return cycle
+        return choices[0][0] if choices else cycle
 
-    def benchmark(
-        self, kpi: str, suppressed: bool, dataset: str = "timeliness_20_week"
-    ) -> tuple[dashboard.BenchmarkView | None, str]:
-        k = self.dictionary.kpis[kpi]
-        if k.limit_days != 140 or k.measure != "within_days":
+    def benchmark(self, kpi: str, suppressed: bool) -> tuple[dashboard.BenchmarkView | None, str]:
+        """DfE's published figures for the dataset the dictionary sets the KPI beside."""
+        spec = self.dictionary.benchmarks.get(kpi)
+        if spec is None:
             return None, ""
+        dataset = spec.dataset
         rows = repo.benchmark_rows(self.engine, dataset)
         if not rows:
             return None, "DfE benchmarks are not loaded (sendwatch load-benchmarks DIR)."
-        ex = k.exceptions == "exclude"
+        ex = spec.exceptions == "exclude"
         mine = [r for r in rows if r.area_name == self.place.la_name]
         year = max((r.time_period for r in mine), default=max(r.time_period for r in rows))
         picked = [
@@ -303,18 +322,16 @@ class Reporting:
         cases: list[dict[str, Any]] | None,
     ) -> InsightSummary:
         first, last = periods.bounds(month)
-        values = {
-            kpi: self.published(kpi, True)
-            for kpi, k in self.dictionary.kpis.items()
-            if k.measure == "within_days"
-        }
+        values = {}
         counts = {}
         for kpi, k in self.dictionary.kpis.items():
-            if k.measure != "within_days":
+            if kinds.point_in_time(k):
                 counts[kpi] = (
                     self.count_at(kpi, last, True),
                     self.count_at(kpi, first - timedelta(days=1), True),
                 )
+            else:
+                values[kpi] = self.published(kpi, True)
         return build_insight(
             month, self.dictionary, values, counts, alerts, cases, self.today(), self.policy
         )
@@ -322,7 +339,7 @@ class Reporting:
     def quarters_available(self) -> list[str]:
         found: set[str] = set()
         for kpi, k in self.dictionary.kpis.items():
-            if k.measure == "within_days":
+            if "quarter" in k.cycles:
                 found |= {
                     c for (c, _b) in self.published(kpi, True) if periods.kind_of(c) == "quarter"
                 }
@@ -334,11 +351,11 @@ class Reporting:
         values = {
             kpi: self.published(kpi, True)
             for kpi, k in self.dictionary.kpis.items()
-            if k.measure == "within_days"
+            if "quarter" in k.cycles
         }
         counts: dict[tuple[str, str], Published | None] = defaultdict(lambda: None)
         for kpi, k in self.dictionary.kpis.items():
-            if k.measure == "within_days":
+            if "quarter" in k.cycles or not kinds.point_in_time(k):
                 continue
             for q in quarters:
                 _first, last = periods.bounds(q)

@@ -2,11 +2,17 @@
 YAML (``tests/fixtures/engine``: KPI, clock and event files, pointed to by the settings),
 is computed from events posted to ingest, carried on three topics, consumed by
 timeliness and published as KPI snapshots with value, target, goal, RAG and the cycle
-history.  No kind has code of its own."""
+history; reporting shows each on the dashboard (overview by headline metric, the KPI's
+page with its RAG, trend and target, its declared breakdowns), in the insight summary,
+the quarterly return and the KPI gauges.  No kind has code of its own."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import re
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +22,14 @@ import pytest
 import yaml
 
 import contracts
+from services.reporting.domain import periods
 from tests import engine_fixture as fx
 from tests.helpers import AUTH, OPERATIONAL, get_json, read_topic, wait_for
 
 FIXTURE_KEY = "dev-fixture-feed-key"
 CLOCK = {"Authorization": "Bearer dev-clock-key"}
 FEED = {"Authorization": f"Bearer {FIXTURE_KEY}"}
+TIMELINESS = {"Authorization": "Bearer dev-timeliness-read-token"}  # role operational
 D0 = date(2026, 4, 1)
 
 
@@ -144,7 +152,7 @@ def test_a_kpi_of_every_kind_defined_in_yaml_only(
     monkeypatch.setenv("SENDWATCH_CLOCKS_FILE", str(fx.CLOCKS_FILE))
     monkeypatch.setenv("SENDWATCH_EVENTS_FILE", str(fx.EVENTS_FILE))
     monkeypatch.setenv("SENDWATCH_SOURCES_FILE", str(fixture_sources(tmp_path)))
-    stack = stack_factory("timeliness", "ingest")
+    stack = stack_factory("timeliness", "ingest", "reporting")
     url = f"http://127.0.0.1:{stack.ports['ingest']}/v1/events"
     t = stack.ports["timeliness"]
     posted = events()
@@ -158,18 +166,18 @@ def test_a_kpi_of_every_kind_defined_in_yaml_only(
     lanes = 3 * 3  # three topics (case, referral, placement events), three partitions each
     wait_for(
         lambda: (
-            get_json(t, "/v1/caseload", OPERATIONAL)["events_applied"] == len(posted) + 2 * lanes
+            get_json(t, "/v1/caseload", TIMELINESS)["events_applied"] == len(posted) + 2 * lanes
         ),
         timeout=90,
     )
-    assert get_json(t, "/v1/status", OPERATIONAL)["topics"] == [
+    assert get_json(t, "/v1/status", TIMELINESS)["topics"] == [
         "case-events",
         "referral-events",
         "placement-events",
     ]
 
     def value(kpi: str, cycle: str, breakdown: str = "all") -> dict[str, Any]:
-        rows = get_json(t, f"/v1/kpis?kpi={kpi}&cycle={cycle}&breakdown={breakdown}", OPERATIONAL)[
+        rows = get_json(t, f"/v1/kpis?kpi={kpi}&cycle={cycle}&breakdown={breakdown}", TIMELINESS)[
             "values"
         ]
         assert len(rows) == 1, (kpi, cycle, rows)
@@ -211,3 +219,106 @@ def test_a_kpi_of_every_kind_defined_in_yaml_only(
         if v["kpi"] == "fixture_slt_waiting" and v["cycle_kind"] == "month"
     }
     assert {"2026-04", "2026-05", "2026-12"} <= months  # the cycle history
+
+    check_reporting(stack.ports["reporting"], t)
+
+
+def _text(html: str) -> str:
+    """A page's text, tags dropped and spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def check_reporting(r: int, t: int) -> None:
+    """Reporting renders every kind from the dictionary and the snapshot fields alone."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # reporting has every snapshot timeliness sent
+        seq = get_json(t, "/v1/caseload", TIMELINESS)["sequence"]
+        if get_json(r, "/v1/status", OPERATIONAL)["timeliness_sequence"] == seq:
+            break
+        time.sleep(0.25)
+    dictionary = fx.dictionary()
+
+    def page(path: str) -> str:
+        resp = httpx.get(f"http://127.0.0.1:{r}{path}", headers=OPERATIONAL, timeout=30)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text[:500])
+        return resp.text
+
+    # the overview: each headline metric, its lagging and leading indicators side by side
+    home = page("/")
+    for hid, h in dictionary.headlines.items():
+        section = home.split(f'data-headline="{hid}"')[1].split("</section>")[0]
+        assert h.name in section
+        lagging, leading = section.split('data-indicator="leading"')
+        for kpi, k in dictionary.kpis.items():
+            if k.headline == hid:
+                assert f'data-kpi="{kpi}"' in (leading if k.indicator == "leading" else lagging)
+    tiles = dict(re.findall(r'class="sw-tile__value" data-kpi="([a-z0-9_]+)">([^<]+)<', home))
+    assert set(tiles) == set(dictionary.kpis)
+    assert tiles["fixture_inmss_share"] == "25.0%"  # valued now (a census kind)
+    assert tiles["fixture_slt_waiting"] == "0.0%"  # ref 3 waits past 18 weeks
+
+    # each KPI's page: value, RAG, target (or "to be established"), trend of closed cycles
+    expected = {  # kpi: (trend view, closed cycle, value shown, RAG shown, target shown)
+        "fixture_slt_18wk": ("quarter", "2026/27-Q1", "50.0%", "Off target", "interpolated"),
+        "fixture_slt_waiting": ("month", "2026-04", "100.0%", "On target", "the standard"),
+        "fixture_referrals_accepted": ("month", "2026-04", "50.0%", "Off target", "91%"),
+        "fixture_complaints": ("month", "2026-04", "3", "On target", "10 (the standard)"),
+        "fixture_eah_reach": (
+            "term",
+            "2026/27-T1",
+            "2",
+            "No RAG: target to be established",
+            "To be established",
+        ),
+        "fixture_inmss_share": ("month", "2026-04", "25.0%", "Off target", "9%"),
+        "fixture_base_occupancy": ("month", "2026-05", "25.0%", "Off target", "95%"),
+        "fixture_tribunal_rate": ("quarter", "2026/27-Q1", "25", "Off target", "interpolated"),
+        "fixture_attendance_ehcp": ("term", "2026/27-T1", "85.5%", "Close to target", "87%"),
+    }
+    assert set(expected) == set(dictionary.kpis)
+    for kpi, (view, cycle, shown, rag, target) in expected.items():
+        api = get_json(t, f"/v1/kpis?kpi={kpi}&cycle={cycle}&breakdown=all", TIMELINESS)["values"][
+            0
+        ]
+        html = page(f"/kpis/{kpi}?view={view}")
+        assert dictionary.kpis[kpi].name in html and f'id="trend-{kpi}-title"' in html  # the chart
+        title = re.escape(periods.title(cycle))
+        row = re.search(rf'<tr><th scope="row">{title}</th>(.*?)</tr>', html)
+        assert row is not None, (kpi, _text(html)[_text(html).find("Trend of closed") :][:900])
+        cells = _text(row.group(1))
+        assert cells.startswith(shown) and rag in cells and target in cells, (kpi, cells)
+        assert (api["rag"] == "none") == rag.startswith("No RAG"), (kpi, api)
+    reach = _text(page("/kpis/fixture_eah_reach?cycle=2026/27-T1"))
+    assert "to be set in Q2" in reach  # the baseline still to be set
+    assert "By phase" in reach and "Primary 1" in reach and "Secondary 1" in reach
+    attendance = _text(page("/kpis/fixture_attendance_ehcp?cycle=2026/27-T1"))
+    assert "By cohort" in attendance and "EHC plan" in attendance
+    assert "95% interval, lower" in attendance
+    waiting = _text(page("/kpis/fixture_slt_waiting?cycle=current"))
+    assert "Waiting 127 to 364 days 1" in waiting and "Median wait (days)" in waiting
+    assert "Better when lower (a cap)" in _text(page("/kpis/fixture_complaints"))
+
+    # the insight summary, the quarterly return and the gauges carry every kind too
+    insight = get_json(r, "/v1/reports/insight?month=2026-12&format=json", OPERATIONAL)
+    assert {k["kpi"] for k in insight["kpis"]} == set(dictionary.kpis)
+
+    def quarterly(quarter: str) -> dict[str, dict[str, str]]:
+        resp = httpx.get(
+            f"http://127.0.0.1:{r}/v1/exports/quarterly-return?quarter={quarter}",
+            headers=OPERATIONAL,
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        return {row["kpi"]: row for row in csv.DictReader(io.StringIO(resp.text))}
+
+    q1, q4 = quarterly("2026/27-Q1"), quarterly("2026/27-Q4")
+    tribunal = q1["fixture_tribunal_rate"]  # 1 appeal: suppressed, like every kind
+    assert (tribunal["unit"], tribunal["numerator"], tribunal["value"]) == ("rate", "<5", "c")
+    assert q1["fixture_complaints"]["direction"] == "lower"
+    assert q4["fixture_inmss_share"]["status"] == "so far"  # valued now: at the quarter's end
+    assert "fixture_eah_reach" not in q1  # termly and yearly only: not in a quarterly return
+    metrics = httpx.get(f"http://127.0.0.1:{r}/metrics", timeout=10).text
+    assert (
+        'sendwatch_kpi_value{breakdown="all",cycle="2026/27-T1",kpi="fixture_attendance_ehcp"}'
+        " 85.5" in metrics
+    )

@@ -340,9 +340,7 @@ def test_quarterly_return_layout() -> None:
     )
     assert parsed[0]["quarter"] == "2026/27-Q2"  # in time order
     # one row per KPI with a quarter cycle or a point-in-time measure, per quarter
-    expected = sum(
-        1 for k in DICT.kpis.values() if "quarter" in k.cycles or k.measure != "within_days"
-    )
+    expected = sum(1 for k in DICT.kpis.values() if "quarter" in k.cycles or "current" in k.cycles)
     assert len(parsed) == 2 * expected
 
 

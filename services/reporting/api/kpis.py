@@ -151,11 +151,16 @@ def revisions(
     return out
 
 
-@router.get("/v1/benchmarks", summary="DfE benchmark for a 20-week KPI")
+@router.get("/v1/benchmarks", summary="DfE benchmark of a KPI the dictionary sets beside one")
 async def benchmarks(
-    request: Request, ctx: Ctx, kpi: Annotated[str, Query(pattern=KPI_PATTERN)] = "ehcp_20wk"
+    request: Request, ctx: Ctx, kpi: Annotated[str | None, Query(pattern=KPI_PATTERN)] = None
 ) -> dict[str, Any]:
+    """``kpi`` defaults to the first KPI the dictionary's ``benchmarks`` lists."""
     who = checked(ctx.viewer(request))
+    if kpi is None:
+        kpi = next(iter(ctx.dictionary.benchmarks), None)
+        if kpi is None:
+            return {"kpi": None, "loaded": False, "note": "No KPI has a DfE benchmark."}
     known_kpi(ctx.dictionary, kpi)
     view, note = await ctx.run(ctx.reporting.benchmark, kpi, who.suppressed)
     if view is None:

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from contracts.kpi_dictionary import KpiDef
-from services.reporting.domain import periods
+from contracts import cycles
+from contracts.kpi_dictionary import KpiDef, KpiDictionary
+from services.reporting.domain import kinds, periods
 from services.reporting.domain.chart_data import (
     BLUE,
     GREY,
@@ -27,7 +28,11 @@ DIMENSIONS = {
     "age_band": "Age band",
     "primary_need": "Primary need",
     "sex": "Sex",
+    "ethnicity": "Ethnicity",
+    "phase": "Phase",
+    "cohort": "Cohort",
 }
+COHORTS = {"ehcp": "EHC plan", "sen_support": "SEN Support", "sen-support": "SEN Support"}
 NEEDS = {
     "ASD": "Autistic spectrum disorder",
     "SLCN": "Speech, language and communication needs",
@@ -65,6 +70,8 @@ def group_label(breakdown: str) -> str:
         return f"{NEEDS.get(value, value)} ({value})"
     if dim == "sex":
         return SEXES.get(value, value)
+    if dim == "cohort" and value in COHORTS:
+        return COHORTS[value]
     if dim == "age_band":
         if value == "under-5":
             return "Under 5"
@@ -82,19 +89,15 @@ def _group_order(breakdown: str) -> tuple[int, int, str]:
 
 
 def fmt_number(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    return f"{value:,.0f}"
+    return kinds.fmt_value(value, unit)
 
 
 def fmt_target(value: float | None, unit: str) -> str:
-    if value is None:
-        return "None set"
-    if unit == "percent":
-        return f"{value:g}%"
-    return f"{value:,.0f}"
+    return kinds.fmt_goal(value, unit)
+
+
+def dimension_label(dim: str) -> str:
+    return DIMENSIONS.get(dim) or dim.replace("_", " ").capitalize()
 
 
 def shown(p: Published | None, name: str, unit: str = "count") -> str:
@@ -125,7 +128,7 @@ class Trend:
 def trend(current: float | None, previous: float | None, k: KpiDef, against: str) -> Trend | None:
     if current is None or previous is None:
         return None
-    diff = round(current - previous, 1)
+    diff = round(current - previous, 2 if k.unit == "rate" else 1)
     unit = " points" if k.unit == "percent" else ""
     prev_text = fmt_number(previous, k.unit)
     if diff == 0:
@@ -134,7 +137,7 @@ def trend(current: float | None, previous: float | None, k: KpiDef, against: str
     better = ""
     if k.direction != "none":
         better = "better" if up == (k.direction == "higher") else "worse"
-    size = f"{abs(diff):.1f}" if k.unit == "percent" else f"{abs(diff):,.0f}"
+    size = f"{abs(diff):.1f}" if k.unit == "percent" else fmt_number(abs(diff), k.unit)
     text = f"{'Up' if up else 'Down'} {size}{unit} on {against} ({prev_text})"
     if better:
         text += f": {better}"
@@ -159,14 +162,30 @@ class Tile:
     trend: Trend | None
     data_date: str
     note: str = ""
+    target_label: str = "Target this quarter"
+    indicator: str = "lagging"
 
 
-def current_cycle(k: KpiDef, today: date) -> str:
-    """The cycle a headline figure describes: the plan-year quarter in progress for a
-    rate, "current" for a count."""
-    if k.measure == "within_days":
-        return periods.quarter_label(today)
-    return "current"
+def current_cycle(k: KpiDef, today: date) -> str | None:
+    """The cycle a headline figure describes: "current" for a KPI valued now, else the
+    cycle of its headline kind in progress (the plan-year quarter where it has quarters)."""
+    return kinds.cycle_in_progress(k, today)
+
+
+def _previous(cycle: str) -> str | None:
+    try:
+        return periods.previous(cycle)
+    except ValueError:  # before the first term of the calendar
+        return None
+
+
+def _value_text(k: KpiDef, p: Published | None) -> tuple[str, str] | None:
+    """What a tile says when there is no figure to show (None: there is one)."""
+    if p is not None and p.extra.get("too_few_responses"):
+        return "Withheld", "too few responses to publish"
+    if p is None or (p.value is None and not p.suppressed):
+        return "None yet", "nothing counted in this period so far"
+    return None
 
 
 def tile(
@@ -178,61 +197,50 @@ def tile(
     previous_count: tuple[date, Published] | None = None,
 ) -> Tile:
     data_date = periods.short_date(today) if today else "no data yet"
-    baseline = fmt_target(k.baseline, k.unit) if k.baseline is not None else "Not set"
+    baseline = kinds.baseline_text(k)
     standard = fmt_target(k.standard, k.unit) if k.standard is not None else "None"
+    kind = kinds.headline_kind(k)
+    label = "Target this quarter" if kind in ("current", "quarter") else f"Target this {kind}"
+    indicator = k.indicator or "lagging"
     if today is None:
+        target = "To be established" if k.target_to_be_established else "None set"
         return Tile(
-            kpi,
-            k.name,
-            k.ref,
-            k.unit,
-            "",
-            "No data yet",
-            None,
-            "",
-            "none",
-            RAG_TEXT["none"],
-            "None set",
-            baseline,
-            standard,
-            None,
-            data_date,
-        )
+            kpi, k.name, k.ref, k.unit, "", "No data yet", None, "", "none",
+            kinds.rag_text("none", None, k), target, baseline, standard, None, data_date,
+            target_label=label, indicator=indicator,
+        )  # fmt: skip
     cycle = current_cycle(k, today)
-    p = values.get((cycle, "all"))
+    p = values.get((cycle, "all")) if cycle else None
     note = ""
-    if k.measure == "within_days":
+    tr = None
+    if cycle == "current":
+        period = "now"
+        if previous_count is not None and p is not None:
+            when, earlier = previous_count
+            tr = trend(p.value, earlier.value, k, periods.short_date(when))
+    elif cycle is not None:
         period = f"{periods.title(cycle)}, so far"
-        prev_cycle = periods.previous(cycle)
-        prev = values.get((prev_cycle, "all"))
-        tr = trend(
-            p.value if p else None,
-            prev.value if prev else None,
-            k,
-            periods.short_title(prev_cycle),
-        )
-        if p is None or (p.value is None and not p.suppressed):
-            value_text, detail = "No plans yet", "None completed this quarter so far"
-        else:
-            value_text = shown(p, "value", k.unit)
-            detail = f"{shown(p, 'numerator')} of {shown(p, 'denominator')} within the time limit"
+        prev_cycle = _previous(cycle)
+        prev = values.get((prev_cycle, "all")) if prev_cycle else None
+        if prev_cycle is not None:
+            tr = trend(
+                p.value if p else None,
+                prev.value if prev else None,
+                k,
+                periods.short_title(prev_cycle),
+            )
         outlook = values.get(("current", "outlook"))
         if outlook is not None and outlook.extra.get("quarter") == cycle:
             note = str(outlook.extra.get("summary") or "")
-        target = p.source.target if p is not None else None
     else:
-        period = "now"
-        value_text = shown(p, "value", k.unit) if p else "-"
-        detail = "open now" if k.measure == "open_count" else "open past the time limit now"
-        tr = None
-        if previous_count is not None and p is not None:
-            when, prev = previous_count
-            tr = trend(p.value, prev.value, k, periods.short_date(when))
-        target = None
+        period = "outside the calendar"
+    empty = _value_text(k, p)
+    if empty is not None:
+        value_text, detail = empty
+    else:
+        value_text = shown(p, "value", k.unit)
+        detail = kinds.detail(k, p, shown(p, "numerator"), shown(p, "denominator"))
     rag = p.rag if p is not None else "none"
-    target_text = fmt_target(target, k.unit)
-    if target is not None and k.measure == "within_days":
-        target_text += f" ({periods.short_title(cycle)} trajectory)"
     return Tile(
         kpi,
         k.name,
@@ -243,14 +251,46 @@ def tile(
         p.value if p else None,
         detail,
         rag,
-        RAG_TEXT.get(rag, rag),
-        target_text,
+        kinds.rag_text(rag, p, k),
+        kinds.goal_text(k, p, cycle),
         baseline,
         standard,
         tr,
         data_date,
         note,
+        label,
+        indicator,
     )
+
+
+@dataclass
+class HeadlineGroup:
+    """One of the plan's headline metrics with its outcome and leading indicators."""
+
+    id: str
+    title: str
+    hint: str
+    lagging: list[Tile]
+    leading: list[Tile]
+
+
+def headline_groups(dictionary: KpiDictionary, tiles: Sequence[Tile]) -> list[HeadlineGroup]:
+    """The tiles by headline metric (``headline: <id>``; ``true``: the KPI is a headline
+    metric of its own), in the dictionary's ``headlines`` order, then as the KPIs come;
+    within each, lagging (the outcome; the default) and leading indicators."""
+    groups: dict[str, HeadlineGroup] = {}
+    for hid, h in dictionary.headlines.items():
+        groups[hid] = HeadlineGroup(hid, h.name, h.description or "", [], [])
+    for t in tiles:
+        k = dictionary.kpis[t.kpi]
+        hid = k.headline if isinstance(k.headline, str) else t.kpi
+        if hid not in groups:
+            title = hid.replace("_", " ").capitalize()
+            if hid in dictionary.kpis:
+                title = dictionary.kpis[hid].name
+            groups[hid] = HeadlineGroup(hid, title, "", [], [])
+        (groups[hid].leading if t.indicator == "leading" else groups[hid].lagging).append(t)
+    return [g for g in groups.values() if g.lagging or g.leading]
 
 
 # --- trend chart ------------------------------------------------------------------------
@@ -293,8 +333,9 @@ def trend_view(
     first_closed: Mapping[str, Published] | None = None,
     limit: int = 18,
 ) -> TrendView:
-    """Closed cycles of ``kind`` for breakdown ``all`` with the trajectory and standard;
-    restated cycles (upstream revision 2 or more) are marked."""
+    """Closed cycles of ``kind`` for breakdown ``all`` with the trajectory (or the goal
+    before it) and the standard; restated cycles (upstream revision 2 or more) are
+    marked."""
     closed = sorted(
         (
             p
@@ -307,9 +348,9 @@ def trend_view(
     unit = "%" if k.unit == "percent" else ""
     actual = Series("Actual", [p.value for p in closed], BLUE, None, "circle")
     series = [actual]
-    targets = [p.source.target for p in closed]
-    if any(t is not None for t in targets):
-        series.append(Series("Trajectory", targets, PURPLE, "8 5", "square", step=True))
+    goals = [p.source.target if p.source.target is not None else p.source.goal for p in closed]
+    if any(t is not None for t in goals):
+        series.append(Series("Trajectory", goals, PURPLE, "8 5", "square", step=True))
     if k.standard is not None:
         series.append(Series("Standard", [k.standard] * len(closed), GREY, "2 4", None))
     markers = [
@@ -342,13 +383,14 @@ def trend_view(
                 f"{shown(p, 'numerator')} of {shown(p, 'denominator')}"
                 if p.source.denominator is not None
                 else "",
-                fmt_target(p.source.target, k.unit) if p.source.target is not None else "-",
-                RAG_TEXT.get(p.rag, p.rag) if "rag" not in p.suppressed else p.suppressed["rag"],
+                kinds.goal_text(k, p, None) if p.source.goal is not None or
+                k.target_to_be_established else "-",
+                kinds.rag_text(p.rag, p, k),
                 status,
             )
-        )
+        )  # fmt: skip
     words = "; ".join(f"{r.title}: {r.value_text}" for r in rows) or "no closed cycles yet"
-    kind_word = {"month": "month", "quarter": "quarter", "week": "week"}.get(kind, kind)
+    kind_word = cycles.noun(kind)
     desc = f"{k.name}, by {kind_word}. {words}."
     if k.standard is not None:
         desc += f" Standard {fmt_target(k.standard, k.unit)}."
@@ -384,14 +426,26 @@ class BreakdownTable:
     rows: list[BreakdownRow]
     total: BreakdownRow | None
     is_count: bool
+    label: str = ""
+    headings: tuple[str, ...] = ()  # denominator, numerator, value (not for counts)
 
 
 def breakdown_tables(
-    k: KpiDef, values: Mapping[tuple[str, str], Published], cycle: str
+    k: KpiDef,
+    values: Mapping[tuple[str, str], Published],
+    cycle: str,
+    dims: Sequence[str] | None = None,
 ) -> list[BreakdownTable]:
+    """One table per breakdown dimension the KPI declares (``dims``; default: those its
+    values carry), e.g. locality, phase or cohort."""
+    present = [b.partition("=")[0] for (c, b) in values if c == cycle and "=" in b]
+    order = list(dims) if dims is not None else sorted(set(present), key=_dimension_order)
+    total = values.get((cycle, "all"))
+    count = total.source.denominator is None if total else k.kind in _COUNT_KINDS
+    den, num = kinds.counted(k)
+    headings = () if count else (den, num, kinds.UNIT_NOUN.get(k.unit, "Value"))
     tables = []
-    count = k.measure != "within_days"
-    for dim, label in DIMENSIONS.items():
+    for dim in order:
         members = sorted(
             (p for (c, b), p in values.items() if c == cycle and b.startswith(f"{dim}=")),
             key=lambda p: _group_order(p.breakdown),
@@ -399,30 +453,45 @@ def breakdown_tables(
         if not members:
             continue
         rows = [_row(p, k) for p in members]
-        total = values.get((cycle, "all"))
+        label = dimension_label(dim)
         caption = f"{k.name} by {label.lower()}, {periods.title(cycle)}"
         tables.append(
-            BreakdownTable(dim, caption, rows, _row(total, k, "All") if total else None, count)
+            BreakdownTable(
+                dim,
+                caption,
+                rows,
+                _row(total, k, "All") if total else None,
+                count,
+                label,
+                headings,
+            )
         )
     return tables
 
 
+_COUNT_KINDS = frozenset({"event_count", "distinct_subjects"})
+
+
+def _dimension_order(dim: str) -> tuple[int, str]:
+    known = list(DIMENSIONS)
+    return (known.index(dim), dim) if dim in known else (len(known), dim)
+
+
 def _row(p: Published, k: KpiDef, label: str | None = None) -> BreakdownRow:
-    rag = p.suppressed.get("rag") or RAG_TEXT.get(p.rag, p.rag)
     return BreakdownRow(
         label or group_label(p.breakdown),
         shown(p, "denominator"),
-        shown(p, "numerator"),
+        shown(p, "numerator") if p.source.numerator is not None else shown(p, "value", k.unit),
         shown(p, "value", k.unit),
-        rag,
+        kinds.rag_text(p.rag, p, k),
     )
 
 
 def cycle_choices(
-    values: Mapping[tuple[str, str], Published], kinds: Sequence[str]
+    values: Mapping[tuple[str, str], Published], kinds_: Sequence[str]
 ) -> list[tuple[str, str]]:
     """Cycles with a breakdown to show, newest first, as (label, title)."""
-    found = {c for (c, b) in values if b not in ("all", "outlook") and periods.kind_of(c) in kinds}
+    found = {c for (c, b) in values if b not in ("all", "outlook") and periods.kind_of(c) in kinds_}
     return [(c, periods.title(c)) for c in sorted(found, key=periods.sort_key, reverse=True)]
 
 

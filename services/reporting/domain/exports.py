@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from contracts.kpi_dictionary import KpiDictionary
-from services.reporting.domain import periods
+from contracts.kpi_dictionary import TO_BE_ESTABLISHED, KpiDef, KpiDictionary
+from services.reporting.domain import kinds, periods
 from services.reporting.domain.suppression import Published
 
 QUARTERLY_COLUMNS: tuple[str, ...] = (
@@ -34,6 +34,9 @@ QUARTERLY_COLUMNS: tuple[str, ...] = (
     "status",
     "revision",
     "data_as_of",
+    "goal",
+    "goal_basis",
+    "direction",
 )
 
 
@@ -56,6 +59,12 @@ def _field(p: Published, name: str) -> str:
     return "" if v is None else _num(float(v)) if name == "value" else str(v)
 
 
+def _target(k: KpiDef, p: Published | None) -> str:
+    if k.target_to_be_established:
+        return "to be established"
+    return _num(p.source.target) if p is not None else ""
+
+
 def quarterly_rows(
     quarters: Sequence[str],
     dictionary: KpiDictionary,
@@ -64,9 +73,10 @@ def quarterly_rows(
     la: Authority,
     today: date | None,
 ) -> list[dict[str, str]]:
-    """``values``: each rate KPI's published values by (cycle, breakdown).  ``counts_at``:
-    each count KPI's published value at the end of each quarter (or now, for the quarter
-    in progress), keyed by (kpi, quarter)."""
+    """One row per quarter for each KPI with quarters (``values``: its published values
+    by (cycle, breakdown)) and each KPI valued now (``counts_at``: its published value at
+    the end of each quarter, or now for the quarter in progress, by (kpi, quarter)).
+    KPIs with neither (termly or yearly only) are not in the return."""
     rows: list[dict[str, str]] = []
     for quarter in sorted(quarters, key=periods.sort_key):
         first, last = periods.bounds(quarter)
@@ -84,21 +94,22 @@ def quarterly_rows(
                 "baseline": _num(k.baseline),
                 "standard": _num(k.standard),
                 "data_as_of": today.isoformat() if today else "",
+                "direction": k.direction,
+                "goal_basis": TO_BE_ESTABLISHED if k.target_to_be_established else "",
             }
-            if k.measure == "within_days":
-                if "quarter" not in k.cycles:
-                    continue
+            if "quarter" in k.cycles:
                 p = values.get(kpi, {}).get((quarter, "all"))
                 if p is None:
+                    empty = "0" if k.kind == "completed_within" else ""
                     rows.append(
                         {
                             **base,
                             "value": "",
-                            "numerator": "0",
-                            "denominator": "0",
-                            "trajectory_target": "",
+                            "numerator": empty,
+                            "denominator": empty,
+                            "trajectory_target": _target(k, None),
                             "rag": "none",
-                            "status": "no completions",
+                            "status": kinds.empty_status(k),
                             "revision": "",
                         }
                     )
@@ -112,13 +123,15 @@ def quarterly_rows(
                         "value": _field(p, "value"),
                         "numerator": _field(p, "numerator"),
                         "denominator": _field(p, "denominator"),
-                        "trajectory_target": _num(p.source.target),
+                        "trajectory_target": _target(k, p),
                         "rag": p.suppressed.get("rag") or p.rag,
                         "status": status,
                         "revision": str(p.source.revision),
+                        "goal": _num(p.source.goal),
+                        "goal_basis": p.source.goal_basis,
                     }
                 )
-            else:
+            elif kinds.point_in_time(k):
                 c = counts_at.get((kpi, quarter))
                 ended = today is not None and today > last
                 rows.append(
@@ -127,10 +140,12 @@ def quarterly_rows(
                         "value": _field(c, "value") if c else "",
                         "numerator": _field(c, "numerator") if c else "",
                         "denominator": "",
-                        "trajectory_target": "",
+                        "trajectory_target": _target(k, c),
                         "rag": (c.suppressed.get("rag") or c.rag) if c else "none",
                         "status": ("at quarter end" if ended else "so far") if c else "no data",
                         "revision": "",
+                        "goal": _num(c.source.goal) if c else "",
+                        "goal_basis": c.source.goal_basis if c else base["goal_basis"],
                     }
                 )
     return rows

@@ -15,13 +15,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contracts.kpi_dictionary import KpiDictionary
-from services.reporting.domain import periods
+from contracts.kpi_dictionary import KpiDef, KpiDictionary
+from services.reporting.domain import kinds, periods
 from services.reporting.domain.chart_data import LineChart
 from services.reporting.domain.dashboard import (
-    RAG_TEXT,
     Trend,
-    fmt_target,
     group_label,
     shown,
     trend,
@@ -125,88 +123,66 @@ def build_insight(
     ``alerts``: the alerts service's list (None when it did not answer).  ``cases``: open
     cases with their next deadline (None when unavailable)."""
     first, last = periods.bounds(month)
-    prev_month = periods.previous(month)
     rows: list[InsightKpi] = []
     charts: dict[str, LineChart] = {}
     trends: dict[str, list[tuple[str, str]]] = {}
     for kpi, k in dictionary.kpis.items():
         if not k.headline:
             continue
+        if kinds.point_in_time(k):
+            rows.append(_at_month_end(kpi, k, counts.get(kpi, (None, None)), first, last))
+            continue
         vals = values.get(kpi, {})
-        if k.measure == "within_days":
-            p = vals.get((month, "all"))
-            prev = vals.get((prev_month, "all"))
-            status = "no plans"
-            if p is not None:
-                status = "final" if p.source.closed else "provisional"
-                if p.source.revision >= 2:
-                    status = f"revised (revision {p.source.revision})"
-            rows.append(
-                InsightKpi(
-                    kpi,
-                    k.name,
-                    k.ref,
-                    k.unit,
-                    periods.title(month),
-                    p.value if p else None,
-                    shown(p, "value", k.unit) if p else "No completions",
-                    f"{shown(p, 'numerator')} of {shown(p, 'denominator')}" if p else "",
-                    p.rag if p else "none",
-                    (p.suppressed.get("rag") or RAG_TEXT.get(p.rag, p.rag)) if p else "No data",
-                    fmt_target(p.source.target if p else None, k.unit),
-                    trend(
-                        p.value if p else None,
-                        prev.value if prev else None,
-                        k,
-                        periods.title(prev_month),
-                    ),
-                    status,
-                )
-            )
-            tv = trend_view(
+        kind = "month" if "month" in k.cycles else kinds.headline_kind(k)
+        cycle = month if kind == "month" else kinds.cycle_of(kind, last)
+        p = vals.get((cycle, "all")) if cycle else None
+        prev_cycle = periods.previous(cycle) if cycle else None
+        prev = vals.get((prev_cycle, "all")) if prev_cycle else None
+        status = kinds.empty_status(k)
+        if p is not None:
+            status = "final" if p.source.closed else "provisional"
+            if p.source.revision >= 2:
+                status = f"revised (revision {p.source.revision})"
+        rows.append(
+            InsightKpi(
                 kpi,
-                k,
-                {
-                    key: p
-                    for key, p in vals.items()
-                    if periods.sort_key(key[0]) <= periods.sort_key(month)
-                },
-                "month",
-                limit=12,
+                k.name,
+                k.ref,
+                k.unit,
+                periods.title(cycle) if cycle else periods.title(month),
+                p.value if p else None,
+                shown(p, "value", k.unit) if p else "No data",
+                f"{shown(p, 'numerator')} of {shown(p, 'denominator')}"
+                if p is not None and p.source.denominator is not None
+                else "",
+                p.rag if p else "none",
+                kinds.rag_text(p.rag, p, k) if p else "No data",
+                kinds.goal_text(k, p, None) if p is not None else kinds.goal_text(k, None, None),
+                trend(
+                    p.value if p else None,
+                    prev.value if prev else None,
+                    k,
+                    periods.title(prev_cycle) if prev_cycle else "",
+                ),
+                status,
             )
-            if tv.chart is not None:
-                charts[kpi] = tv.chart
-                trends[kpi] = [(r.title, r.value_text) for r in tv.rows[-6:]]
-        else:
-            end, before = counts.get(kpi, (None, None))
-            rows.append(
-                InsightKpi(
-                    kpi,
-                    k.name,
-                    k.ref,
-                    k.unit,
-                    f"at {periods.short_date(last)}",
-                    end.value if end else None,
-                    shown(end, "value", k.unit) if end else "No data",
-                    "",
-                    end.rag if end else "none",
-                    RAG_TEXT.get(end.rag, end.rag) if end else "No data",
-                    fmt_target(k.standard, k.unit) if k.standard is not None else "None set",
-                    trend(
-                        end.value if end else None,
-                        before.value if before else None,
-                        k,
-                        f"{periods.short_date(first - timedelta(days=1))}",
-                    ),
-                    "at month end",
-                )
-            )
+        )
+        tv = trend_view(
+            kpi,
+            k,
+            {key: v for key, v in vals.items() if periods.sort_key(key[0]) <= (last, first)},
+            kind,
+            limit=12,
+        )
+        if tv.chart is not None:
+            charts[kpi] = tv.chart
+            trends[kpi] = [(r.title, r.value_text) for r in tv.rows[-6:]]
     exceptions: list[InsightException] | None = None
     milestones: list[tuple[str, str]] = []
     due: list[DueItem] = []
     if alerts is not None:
         exceptions = []
-        kinds: Counter[str] = Counter()
+        seen: Counter[str] = Counter()
         for a in alerts:
             opened = _local_date(a.get("opened_at"))
             if a.get("kind") == "milestone":
@@ -214,13 +190,13 @@ def build_insight(
                     facts = a.get("facts") or {}
                     what = str(facts.get("milestone_kind") or "alert").replace("_", " ")
                     milestone = str(facts.get("milestone") or "milestone").replace("_", " ")
-                    kinds[f"{milestone}: {what}"] += 1
+                    seen[f"{milestone}: {what}"] += 1
                 continue
             if opened is not None and first <= opened <= last:
                 exceptions.append(_exception(a, dictionary))
             if a.get("status") in ("open", "acknowledged"):
                 due.extend(_due_from_alert(a, dictionary))
-        milestones = [(what, _small(n, policy)) for what, n in sorted(kinds.items())]
+        milestones = [(what, _small(n, policy)) for what, n in sorted(seen.items())]
     quarter = periods.quarter_label(first)
     q_first, q_last = periods.bounds(quarter)
     grace = dictionary.grace_days.get("quarter", 21)
@@ -288,6 +264,37 @@ def build_insight(
         charts=charts,
         notes=notes,
         trends=trends,
+    )
+
+
+def _at_month_end(
+    kpi: str,
+    k: KpiDef,
+    ends: tuple[Published | None, Published | None],
+    first: date,
+    last: date,
+) -> InsightKpi:
+    """A KPI valued now, at the month's end, moved on the end of the month before."""
+    end, before = ends
+    return InsightKpi(
+        kpi,
+        k.name,
+        k.ref,
+        k.unit,
+        f"at {periods.short_date(last)}",
+        end.value if end else None,
+        shown(end, "value", k.unit) if end else "No data",
+        "",
+        end.rag if end else "none",
+        kinds.rag_text(end.rag, end, k) if end else "No data",
+        kinds.goal_text(k, end, None) if end else kinds.goal_text(k, None, None),
+        trend(
+            end.value if end else None,
+            before.value if before else None,
+            k,
+            f"{periods.short_date(first - timedelta(days=1))}",
+        ),
+        "at month end",
     )
 
 

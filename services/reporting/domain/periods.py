@@ -1,8 +1,9 @@
 """Cycle labels as reporting reads them: kind, bounds, order, nesting and plain names.
 
 The labels are the timeliness service's (``2026-W47``, ``2026-11``, ``2026/27-Q3``,
-``2026/27``, ``2026``, ``R12-2026-11``, ``current``); the calendar arithmetic is the
-shared one in ``contracts/cycles.py``, with reporting's validation and wording on top.
+``2026/27``, ``2026``, ``R12-2026-11``, school terms ``2026/27-T1``, ``current``); the
+calendar arithmetic is the shared one in ``contracts/cycles.py``, with reporting's
+validation and wording on top.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contracts.plausibility import load_window
 PLAN_YEAR_START = 4  # April
 
 CYCLE_PATTERN = (
-    r"^(current|\d{4}-W\d{2}|\d{4}-(0[1-9]|1[0-2])|\d{4}/\d{2}-Q[1-4]|\d{4}/\d{2}|\d{4}"
+    r"^(current|\d{4}-W\d{2}|\d{4}-(0[1-9]|1[0-2])|\d{4}/\d{2}-[QT][1-4]|\d{4}/\d{2}|\d{4}"
     r"|R12-\d{4}-(0[1-9]|1[0-2]))$"
 )
 _CYCLE = re.compile(CYCLE_PATTERN)
@@ -38,7 +39,13 @@ def is_cycle(label: str, now: datetime | None = None) -> bool:
             return False
     if "/" in label:  # 2026/27: the second year follows the first
         first = int(label[:4])
-        return int(label[5:7]) == (first + 1) % 100
+        if int(label[5:7]) != (first + 1) % 100:
+            return False
+    if "-T" in label:  # a school term of the calendar (contracts/calendar.yaml)
+        try:
+            cycles.term_bounds(label)
+        except ValueError:
+            return False
     return True
 
 
@@ -123,6 +130,8 @@ def title(label: str) -> str:
         return f"calendar year {label}"
     if kind == "rolling_12":
         return f"12 months to {MONTHS[last.month - 1]} {last.year}"
+    if kind == "term":
+        return cycles.describe(label).removeprefix("the ")
     return f"week {label[-2:]} of {label[:4]} (from {short_date(first)})"
 
 
@@ -132,6 +141,6 @@ def short_title(label: str) -> str:
     if kind == "month":
         y, m = map(int, label.split("-"))
         return f"{MONTHS[m - 1][:3]} {y}"
-    if kind == "quarter":
-        return f"Q{label[-1]} {label[2:7]}"
+    if kind in ("quarter", "term"):
+        return f"{kind[0].upper()}{label[-1]} {label[2:7]}"
     return label

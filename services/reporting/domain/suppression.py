@@ -319,6 +319,8 @@ def _measures(v: KpiValue) -> dict[str, int]:
     """The counts a value publishes."""
     if v.breakdown == "outlook":
         return {}
+    if v.denominator is None and v.numerator is None:  # a reported figure: no counts
+        return {}
     if v.denominator is None:  # a count KPI: open caseload, backlog
         count = v.numerator if v.numerator is not None else int(v.value or 0)
         return {"count": int(count)}
@@ -509,9 +511,14 @@ def add_remainders(values: Sequence[KpiValue]) -> list[KpiValue]:
         den: int | None
         if "count" in rest:
             num, den, val = rest["count"], None, float(rest["count"])
-        else:
+        else:  # the rest's value where the KPI's is a share of its counts, else none
             num, den = rest["num"], rest["den"]
-            val = round(100.0 * num / den, 1) if den else None
+            share = (
+                total.numerator is not None
+                and total.denominator
+                and total.value == round(100.0 * total.numerator / total.denominator, 1)
+            )
+            val = round(100.0 * num / den, 1) if den and share else None
         out.append(
             total.model_copy(
                 update={
@@ -572,7 +579,7 @@ def _publish(
         hide("numerator", (*base, "count"))
         if "numerator" in hidden:
             hidden["value"] = hidden["numerator"]
-    else:
+    elif measures:  # a share or a rate of counts (a reported figure without any has none)
         hide("numerator", (*base, "num"))
         hide("denominator", (*base, "den"))
         if "b2052" in measures:
@@ -588,7 +595,47 @@ def _publish(
                     hidden[f"extra.{name}"] = policy.confidential_symbol
     for name, sym in (also_hidden or {}).items():
         hidden.setdefault(name, sym)
+    _hide_detail(v, hidden, policy)
     return _apply(v, hidden)
+
+
+# Detail fields the tables above protect, or that are not figures of the data.
+_PROTECTED = {
+    *BAND_FIELDS,
+    *AVERAGE_FIELDS,
+    "summary",
+    "quarter",
+    "per",
+    "target_still_possible",
+    "too_few_responses",
+    "certain_breaches",
+    "open_cases",
+}
+
+
+def _hide_detail(v: KpiValue, hidden: dict[str, str], policy: SuppressionPolicy) -> None:
+    """The kind-specific detail of any other measure kind (waiting-list day bands and
+    percentiles, events, vacant places, responses, intervals ...).  Its counts are not in
+    the additive tables, so they are hidden all together when any of them is small or the
+    value's own counts are hidden; the figures worked out from them (percentiles, means,
+    intervals) when the value is hidden or its denominator is small."""
+    detail = {
+        name: x
+        for name, x in v.extra.items()
+        if name not in _PROTECTED and isinstance(x, int | float) and not isinstance(x, bool)
+    }
+    counts = {name for name, x in detail.items() if isinstance(x, int)}
+    own = any(n in hidden for n in ("value", "numerator", "denominator"))
+    if counts and (own or any(policy.is_small(int(detail[n])) for n in counts)):
+        for name in counts:
+            small = policy.is_small(int(detail[name]))
+            hidden.setdefault(
+                f"extra.{name}", policy.small_symbol if small else policy.confidential_symbol
+            )
+    few = v.denominator is not None and v.denominator < policy.min_denominator
+    if own or few:
+        for name in set(detail) - counts:
+            hidden.setdefault(f"extra.{name}", policy.confidential_symbol)
 
 
 def _apply(v: KpiValue, hidden: Mapping[str, str]) -> Published:
@@ -654,7 +701,7 @@ def outlook_sentence(v: KpiValue, p: Published) -> str:
     breaches = p.suppressed.get("extra.certain_breaches") or str(v.extra.get("certain_breaches", 0))
     best = p.suppressed.get("value") or f"{p.value:.1f}%"
     text = (
-        f"{breaches} open case(s) are already past 20 weeks and will be late whenever "
+        f"{breaches} open case(s) are already past the time limit and will be late whenever "
         f"issued. If every other open case is issued on time, the best achievable for "
         f"{quarter} is {best}"
     )
@@ -691,6 +738,7 @@ def protect_revision(v: KpiValue, latest: Published | None, policy: SuppressionP
         for name in AVERAGE_FIELDS:
             if v.extra.get(name) is not None:
                 hidden.setdefault(f"extra.{name}", policy.confidential_symbol)
+    _hide_detail(v, hidden, policy)
     return _apply(v, hidden)
 
 

@@ -11,6 +11,7 @@ from services.reporting.adapters.upstream import NotFound, Unavailable
 from services.reporting.auth import Viewer
 from services.reporting.context import Context, Ctx
 from services.reporting.domain import periods
+from services.reporting.domain.kinds import trend_kinds
 from services.reporting.web.access import error_message
 
 router = APIRouter(tags=["dashboard"])
@@ -21,7 +22,7 @@ async def kpi_page(
     request: Request,
     ctx: Ctx,
     kpi: str,
-    view: Annotated[Literal["month", "quarter", "week"], Query()] = "month",
+    view: Annotated[Literal["month", "quarter", "week", "term", "plan_year"], Query()] = "month",
     cycle: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
     dictionary = ctx.dictionary
@@ -50,7 +51,7 @@ async def kpi_page(
     page = await ctx.run(ctx.reporting.kpi_page, kpi, who.suppressed, view, cycle)
     bench, bench_note = await ctx.run(ctx.reporting.benchmark, kpi, who.suppressed)
     alerts, alerts_total, alerts_error = await kpi_alerts(ctx, who, kpi)
-    kinds = [c for c in ("month", "quarter", "week") if c in k.cycles]
+    kinds = trend_kinds(k)
     return ctx.render(
         request,
         "kpi.html",
