@@ -94,6 +94,7 @@ class PortSettings:
 class IngestSettings:
     max_body_bytes: int = env("SENDWATCH_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
     max_batch: int = env("SENDWATCH_INGEST_MAX_BATCH", 10_000)
+    max_depth: int = env("SENDWATCH_INGEST_MAX_DEPTH", 32)  # nesting levels per event
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from contracts.events import EventRegistry, load_events
 from contracts.privacy import find_personal_data
 from contracts.sources import SourceSpec
 from contracts.timeline import ClockTick
+from services.ingest.domain.batch import TooDeep, Unreadable
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,16 @@ def check_item(
     registry: EventRegistry | None = None,
 ) -> Verdict:
     registry = registry or load_events()
+    if isinstance(item, TooDeep):
+        return Verdict(
+            index,
+            None,
+            RejectReason.TOO_DEEP,
+            None,
+            f"an event is nested {item.depth} levels deep; at most {item.limit}",
+        )
+    if isinstance(item, Unreadable):
+        return Verdict(index, None, RejectReason.MALFORMED_JSON, None, "this item is not JSON")
     if not isinstance(item, dict):
         return Verdict(
             index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object"
