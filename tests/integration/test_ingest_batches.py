@@ -18,12 +18,12 @@ CASE_EVENTS = "sendwatch.case-events.v1"
 
 
 def deep(n: int, i: int = 1) -> str:
-    return '{"id": "evt-deep-%08d", "data": ' % i + "[" * n + "]" * n + "}"
+    return f'{{"id": "evt-deep-{i:08d}", "data": ' + "[" * n + "]" * n + "}"
 
 
 def surrogate(n: int) -> str:
     # json.dumps would escape it the same way: "\ud800" is valid JSON, not valid text.
-    return json.dumps(case_event(n)).replace(f"evt-received-{n:08d}", "evt-\\ud800-%08d" % n)
+    return json.dumps(case_event(n)).replace(f"evt-received-{n:08d}", f"evt-\\ud800-{n:08d}")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
