@@ -27,9 +27,12 @@ from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.bus import FATAL_PRODUCER_ERRORS, ProducerReset, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import trace_of, traceparent
+from sendwatch.db import make_engine
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
 from sendwatch.service import Runtime, create_service_app, deps_of
+from services.ingest.adapters.seen import SeenStore
 from services.ingest.domain.batch import TooDeep, Unreadable, decode_batch
+from services.ingest.domain.idempotency import Claimed, conflicts, content_digest
 from services.ingest.domain.intake import Verdict, all_foreign, check_batch
 
 SERVICE = "ingest"
@@ -71,6 +74,7 @@ class Deps:
     lanes: dict[str, int]  # partitions per event topic (ticks go to every one)
     dlq: DefaultPublisher
     reset_producer: ProducerReset
+    seen: SeenStore | None = None  # accepted (source, id) keys and content digests
 
 
 IngestDeps = Annotated[Deps, Depends(deps_of)]
@@ -82,6 +86,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     broker = make_broker(settings, SERVICE)
     topics = load_topics(settings.files.topics)
     events = load_events()
+    engine = make_engine(settings.db_url_for(SERVICE))
     publishers = {
         alias: broker.publisher(
             topics.name(alias),
@@ -110,8 +115,9 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         lanes={alias: topics[alias].partitions for alias in events.topics},
         dlq=dlq,
         reset_producer=ProducerReset(broker),
+        seen=SeenStore(engine),
     )
-    return Runtime(name=SERVICE, settings=settings, broker=broker, deps=deps)
+    return Runtime(name=SERVICE, settings=settings, broker=broker, deps=deps, engine=engine)
 
 
 def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
@@ -141,9 +147,16 @@ class Prepared:
     """A decoded, checked and serialised request: what to answer and what to publish."""
 
     verdicts: list[Verdict]
-    records: list[Record]
-    accepted: int
+    records: list[list[Record]]  # per verdict
+    claimed: list[Claimed]  # accepted events (not ticks): key and content digest
     too_many: int | None = None  # the batch's size when over the limit
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for v in self.verdicts if v.accepted)
+
+    def all_records(self) -> list[Record]:
+        return [r for rs in self.records for r in rs]
 
 
 OFFLOAD_BYTES = 32 * 1024  # bodies above this are decoded and checked in a thread
@@ -158,16 +171,20 @@ def prepare(deps: Deps, source_id: str, body: bytes) -> Prepared:
     settings = deps.settings
     items = decode_batch(body, settings.ingest.max_depth)
     if len(items) > settings.ingest.max_batch:
-        return Prepared([], [], 0, too_many=len(items))
+        return Prepared([], [], [], too_many=len(items))
     verdicts = check_batch(
         items, source_id, deps.sources.sources[source_id], datetime.now(UTC), deps.events
     )
-    records: list[Record] = []
+    records: list[list[Record]] = []
     final: list[Verdict] = []
+    claimed: list[Claimed] = []
     for v in verdicts:
         if v.event is not None:
             try:
-                records += event_records(deps, v.event)
+                records.append(event_records(deps, v.event))
+                if not isinstance(v.event, ClockTick):
+                    key = (source_id, v.event.id)
+                    claimed.append(Claimed(v.index, key, content_digest(v.event)))
                 final.append(v)
                 continue
             except (ValueError, UnicodeError):  # incl. pydantic's serialisation error
@@ -178,10 +195,40 @@ def prepare(deps: Deps, source_id: str, body: bytes) -> Prepared:
                     message="text that is not valid Unicode",
                 )
         final.append(v)
-        letter = to_dead(deps, source_id, v, items[v.index])
-        records.append(Record(None, letter.model_dump_json().encode(), key=source_id.encode()))
-    accepted = sum(1 for v in final if v.accepted)
-    return Prepared(final, records, accepted)
+        records.append([dead_record(deps, source_id, v, items[v.index])])
+    return Prepared(final, records, claimed)
+
+
+def dead_record(deps: Deps, source_id: str, v: Verdict, raw: Any) -> Record:
+    letter = to_dead(deps, source_id, v, raw)
+    return Record(None, letter.model_dump_json().encode(), key=source_id.encode())
+
+
+def settle_conflicts(deps: Deps, source_id: str, p: Prepared) -> tuple[Prepared, list[Claimed]]:
+    """Turn each event whose (source, id) was accepted before (or earlier in this
+    batch) with other content into a ``conflict`` (409 for that item, dead-lettered);
+    returns the request and the new keys to remember once it is stored."""
+    if deps.seen is None or not p.claimed:
+        return p, p.claimed
+    known = deps.seen.known([c.key for c in p.claimed])
+    bad, new = conflicts(p.claimed, known)
+    if not bad:
+        return p, new
+    verdicts, records = list(p.verdicts), list(p.records)
+    for i in bad:
+        v = verdicts[i]
+        assert v.event is not None
+        raw = v.event.model_dump_json()
+        v = replace(
+            v,
+            event=None,
+            reason=RejectReason.CONFLICT,
+            field="id",
+            message="this source already sent an event with this id and other content",
+        )
+        verdicts[i] = v
+        records[i] = [dead_record(deps, source_id, v, raw)]
+    return Prepared(verdicts, records, [c for c in p.claimed if c.index not in bad]), new
 
 
 def event_records(deps: Deps, ev: Envelope) -> list[Record]:  # type: ignore[type-arg]
@@ -306,18 +353,28 @@ async def post_events(request: Request, deps: IngestDeps) -> JSONResponse:
             "batch_too_large",
             f"{prepared.too_many} events; at most {settings.ingest.max_batch} per request",
         )
+    try:
+        prepared, new = await asyncio.to_thread(settle_conflicts, deps, source_id, prepared)
+    except Exception as exc:  # noqa: BLE001 - database down: tell the source to retry
+        log.error("idempotency_check_failed", error=type(exc).__name__)
+        return _error(503, "database_unavailable", "events not stored; retry with the same ids")
     verdicts = prepared.verdicts
     accepted = prepared.accepted
     generation = deps.reset_producer.generation
     try:
         # An idempotent producer retries a broker that is away for ever; the source
         # gets a bounded answer: 503 (retry with the same ids), never a false 200.
-        await store(deps, prepared.records)
+        await store(deps, prepared.all_records())
     except Exception as exc:  # noqa: BLE001 - broker down: tell the source to retry
         log.error("publish_failed", error=type(exc).__name__, events=len(verdicts))
         if isinstance(exc, FATAL_PRODUCER_ERRORS):
             await deps.reset_producer(generation)
         return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
+    if deps.seen is not None and new:
+        try:
+            await asyncio.to_thread(deps.seen.remember, [(*c.key, c.digest) for c in new])
+        except Exception as exc:  # noqa: BLE001 - stored all the same: say so
+            log.error("idempotency_record_failed", error=type(exc).__name__, events=len(new))
     log_verdicts(source_id, verdicts)
     INGEST_EVENTS.labels(source_id, "accepted").inc(accepted)
     INGEST_EVENTS.labels(source_id, "rejected").inc(len(verdicts) - accepted)
@@ -347,9 +404,12 @@ def log_verdicts(source_id: str, verdicts: list[Verdict]) -> None:
 
 
 def status_of(verdicts: list[Verdict], accepted: int) -> int:
-    """200 all accepted, 207 some, 422 none, 403 every event from a foreign source."""
+    """200 all accepted, 207 some, 422 none, 403 every event from a foreign source, 409
+    every event a conflict."""
     if all_foreign(verdicts):
         return 403
+    if verdicts and all(v.reason is RejectReason.CONFLICT for v in verdicts):
+        return 409
     if accepted == len(verdicts):
         return 200
     return 207 if accepted else 422

@@ -190,3 +190,14 @@ def test_topics_come_from_the_registry() -> None:
     assert CASE_CFG.registry.topics == ["case-events"]
     assert REG.topics == ["case-events", "referral-events", "placement-events"]
     assert json.loads(json.dumps(REG.types_on("referral-events")))[0] == "fixture.referral.received"
+
+
+def test_the_inbox_keys_on_source_and_id() -> None:
+    """Reliability: a second source cannot pre-empt another's id (both are applied)."""
+    uow = FakeUnitOfWork()
+    mine = case_event(1, case=1)
+    theirs = {**case_event(2, case=2), "id": mine["id"], "source": "sen2-import"}
+    assert handlers.apply_batch(uow, items(CASE_CFG, mine), CASE_CFG) == 1
+    assert handlers.apply_batch(uow, items(CASE_CFG, theirs), CASE_CFG) == 1
+    assert handlers.apply_batch(uow, items(CASE_CFG, mine, theirs), CASE_CFG) == 0
+    assert views.caseload(uow).events_applied == 2

@@ -46,7 +46,7 @@ class Verdict:
     def as_result(self) -> dict[str, Any]:
         if self.accepted:
             return {"index": self.index, "id": self.event_id, "status": "accepted"}
-        return {
+        result: dict[str, Any] = {
             "index": self.index,
             "id": self.event_id,
             "status": "rejected",
@@ -54,6 +54,9 @@ class Verdict:
             "field": self.field,
             "message": self.message,
         }
+        if self.reason is RejectReason.CONFLICT:
+            result["code"] = 409  # the item's own status: same id, other content
+        return result
 
 
 def check_item(

@@ -86,6 +86,7 @@ class AuditRow(SQLModel, table=True):
 class TimelinessInbox(SQLModel, table=True):
     __tablename__ = "timeliness_inbox"
 
+    source: str = Field(primary_key=True, default="", max_length=64)  # "" before t0005
     event_id: str = Field(primary_key=True, max_length=128)
     processed_at: datetime
 

@@ -68,8 +68,9 @@ class Repository(ABC):
 
     # inbox and the service state
     @abstractmethod
-    def claim(self, ids: Sequence[str]) -> set[str]:
-        """Record these event ids as applied; return those not seen before."""
+    def claim(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Record these (source, event id) keys as applied; return those not seen
+        before.  Two sources may use the same id for different events."""
 
     @abstractmethod
     def applied(self, ids: Sequence[str]) -> set[str]:

@@ -129,14 +129,27 @@ class SqlRepository(records.Repository):
             seen.update(rows.scalars())
         return seen
 
-    def claim(self, ids: Sequence[str]) -> set[str]:
-        unique = list(dict.fromkeys(ids))
-        seen = self.applied(unique)
-        fresh = [i for i in unique if i not in seen]
+    def claim(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        unique = list(dict.fromkeys(keys))
+        seen: set[tuple[str, str]] = set()
+        legacy: set[str] = set()  # rows from before the source was kept: any source
+        ids = list(dict.fromkeys(i for _, i in unique))
+        for n in range(0, len(ids), CHUNK):
+            rows = self.session.execute(
+                select(_INBOX.c.source, _INBOX.c.event_id).where(
+                    _INBOX.c.event_id.in_(ids[n : n + CHUNK])
+                )
+            )
+            for source, event_id in rows:
+                seen.add((source, event_id))
+                if source == "":
+                    legacy.add(event_id)
+        fresh = [k for k in unique if k not in seen and k[1] not in legacy]
         if fresh:
             now = datetime.now(UTC)
             self.session.execute(
-                insert(_INBOX), [{"event_id": i, "processed_at": now} for i in fresh]
+                insert(_INBOX),
+                [{"source": s, "event_id": i, "processed_at": now} for s, i in fresh],
             )
         return set(fresh)
 

@@ -60,6 +60,11 @@ class Incoming:
     def id(self) -> str:
         return self.message.id
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """What the inbox keys on: (source, id); sources do not share an id space."""
+        return (self.message.source, self.message.id)
+
 
 @dataclass
 class Config:
@@ -139,12 +144,12 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
     """Apply a batch idempotently; return how many messages were new."""
     with uow:
         repo = uow.repo
-        new_ids = repo.claim([i.id for i in items])
+        new_keys = repo.claim([i.key for i in items])
         fresh: list[Incoming] = []
         for i in items:
-            if i.id in new_ids:
+            if i.key in new_keys:
                 fresh.append(i)
-                new_ids.discard(i.id)  # the first occurrence wins
+                new_keys.discard(i.key)  # the first occurrence wins
         if not fresh:
             uow.commit()
             return 0
