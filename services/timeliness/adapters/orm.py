@@ -19,6 +19,8 @@ class SubjectRow(SQLModel, table=True):
     running: bool = False  # a clock can still raise milestone alerts
     state: str  # SubjectState as JSON
     raised: str = "[]"  # milestone alerts already raised, as a JSON list
+    # The first day a tick must evaluate it (None: the next tick); ticks read this index.
+    next_due: date | None = Field(default=None, index=True)
 
 
 class SpanRow(SQLModel, table=True):

@@ -89,6 +89,7 @@ def _subject_row(s: records.StoredSubject) -> dict[str, Any]:
         "running": s.running,
         "state": subj.to_json(s.state),
         "raised": json.dumps(sorted(s.raised)),
+        "next_due": s.next_due,
     }
 
 
@@ -99,6 +100,7 @@ def _stored(row: Any) -> records.StoredSubject:
         row.partition,
         frozenset(json.loads(row.raised)),
         row.running,
+        row.next_due,
     )
 
 
@@ -206,6 +208,22 @@ class SqlRepository(records.Repository):
                 or_(*(and_(_SUBJECTS.c.topic == t, _SUBJECTS.c.partition == p) for t, p in wanted))
             )
         return {r.subject: _stored(r) for r in self.session.execute(stmt)}
+
+    def due_in(
+        self, lanes: Iterable[tuple[str, int]], day: date
+    ) -> dict[str, records.StoredSubject]:
+        wanted = sorted(set(lanes))
+        if not wanted:
+            return {}
+        stmt = select(_SUBJECTS).where(
+            _SUBJECTS.c.running.is_(True),
+            or_(_SUBJECTS.c.next_due.is_(None), _SUBJECTS.c.next_due <= day),
+            or_(*(and_(_SUBJECTS.c.topic == t, _SUBJECTS.c.partition == p) for t, p in wanted)),
+        )
+        return {r.subject: _stored(r) for r in self.session.execute(stmt)}
+
+    def clear_due(self) -> None:
+        self.session.execute(update(_SUBJECTS).values(next_due=None))
 
     def save_subjects(
         self, new: list[records.StoredSubject], changed: list[records.StoredSubject]

@@ -91,7 +91,14 @@ def _messages(items: Sequence[Incoming], registry: EventRegistry) -> list[Messag
 def _working(stored: Stored) -> Working:
     lane = (stored.topic, stored.partition)
     return Working(
-        stored.state, lane, set(stored.raised), stored.state, stored.raised, stored.running
+        stored.state,
+        lane,
+        set(stored.raised),
+        stored.state,
+        stored.raised,
+        stored.running,
+        stored.next_due,
+        stored.next_due,
     )
 
 
@@ -100,7 +107,7 @@ def _save(repo: Repository, st: ServiceState, folded: Folded) -> None:
     changed: list[Stored] = []
     for w in folded.changed:
         running = folded.running[w.state.subject]
-        row = Stored(w.state, w.lane[0], w.lane[1], frozenset(w.raised), running)
+        row = Stored(w.state, w.lane[0], w.lane[1], frozenset(w.raised), running, w.next_due)
         (changed if w.known else new).append(row)
         st.running += int(running) - int(w.original_running)
     st.subjects += len(new)
@@ -165,9 +172,12 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
                 {m.obs.subject for m in messages if isinstance(m, Event)}
             ).items()
         }
-        ticked = {m.lane for m in messages if isinstance(m, Tick)}
-        for sid, s in repo.running_in(ticked).items():
-            working.setdefault(sid, _working(s))
+        ticks = [m for m in messages if isinstance(m, Tick)]
+        if ticks:
+            # Only the subjects whose next alert day has come (an index, not a scan).
+            last = local_date(max(t.time for t in ticks))
+            for sid, s in repo.due_in({t.lane for t in ticks}, last).items():
+                working.setdefault(sid, _working(s))
         folded = fold_batch(cfg.engine, working, messages, st.as_of, st.watermark)
         earliest = st.census_from
         _save(repo, st, folded)
@@ -240,6 +250,7 @@ def _recompute(
     base: dict[Base, list[int]] = {}
     subjects = running = 0
     repo.clear_spans()
+    repo.clear_due()  # the definitions may have moved a deadline: evaluate all again
     spans = []
     changed_rows = []
     for stored in repo.all_subjects():

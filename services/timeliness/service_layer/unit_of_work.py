@@ -132,6 +132,20 @@ class FakeRepository(Repository):
             if s.running and (wanted is None or (s.topic, s.partition) in wanted)
         }
 
+    def due_in(self, lanes: Iterable[tuple[str, int]], day: date) -> dict[str, StoredSubject]:
+        wanted = set(lanes)
+        return {
+            i: copy.copy(s)
+            for i, s in self.d.subjects.items()
+            if s.running
+            and (s.topic, s.partition) in wanted
+            and (s.next_due is None or s.next_due <= day)
+        }
+
+    def clear_due(self) -> None:
+        for s in self.d.subjects.values():
+            s.next_due = None
+
     def save_subjects(self, new: list[StoredSubject], changed: list[StoredSubject]) -> None:
         for s in new:
             assert s.state.subject not in self.d.subjects, s.state.subject
