@@ -140,9 +140,12 @@ def ingest(
     batch_size: int = 1000,
 ) -> None:
     """Import a JSONL file of events through the ingest API."""
-    from services.ingest.client import post_jsonl
+    import httpx
 
-    total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+    from services.ingest.client import IngestRefused, post_jsonl
+
+    with file.open(encoding="utf-8", errors="surrogateescape") as fh:
+        total = sum(1 for line in fh if line.strip())
     with Progress(
         TextColumn("[bold]ingest"),
         BarColumn(),
@@ -151,9 +154,13 @@ def ingest(
         console=err,
     ) as progress:
         task = progress.add_task("events", total=total)
-        report = post_jsonl(
-            file, url, api_key, batch_size, on_progress=lambda n: progress.advance(task, n)
-        )
+        try:
+            report = post_jsonl(
+                file, url, api_key, batch_size, on_progress=lambda n: progress.advance(task, n)
+            )
+        except (IngestRefused, httpx.TransportError) as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
         progress.update(task, completed=total)
     for p in report.problems:
         field = f" ({p.field})" if p.field else ""

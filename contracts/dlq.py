@@ -26,6 +26,7 @@ from contracts.privacy import find_personal_data
 
 class RejectReason(StrEnum):
     MALFORMED_JSON = "malformed_json"
+    TOO_DEEP = "too_deep"
     NOT_AN_OBJECT = "not_an_object"
     UNKNOWN_FIELD = "unknown_field"
     MISSING_FIELD = "missing_field"
@@ -36,6 +37,7 @@ class RejectReason(StrEnum):
     PERSONAL_DATA = "personal_data"
     FORBIDDEN_SOURCE = "forbidden_source"
     UNPROCESSABLE = "unprocessable"
+    CONFLICT = "conflict"
 
 
 class DeadLetterData(StrictModel):

@@ -140,6 +140,9 @@ class MilestoneSettings(_Strict):
 class EscalationConfig(_Strict):
     version: int
     horizon_days: int = Field(default=14, ge=0)
+    silence_max_days: int = Field(
+        default=90, ge=1, le=3660, description="The longest a silence may last, in days"
+    )
     min_denominator: int = Field(
         default=1,
         ge=1,

@@ -1,8 +1,10 @@
 """API tokens for people and dashboards (``tokens.yaml`` or ``SENDWATCH_TOKENS_FILE``).
 
 Tokens are stored as SHA-256 hashes, each with a name and roles.  ``admin`` implies every
-role.  Used by the alerts API (``read``, ``ack``) and by reporting (``board``,
-``operational``, ``admin``).
+role.  Used by the alerts API (``read``, ``cases``, ``ack``) and by reporting
+(``board``, ``operational``, ``admin``).  ``cases`` is case-level data in the alerts API
+(milestone alerts, which name cases, and the notification outbox); a board token has
+``read`` but not ``cases``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _DEFAULT = Path(__file__).with_name("tokens.yaml")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
-Role = Literal["read", "ack", "board", "operational", "admin"]
+Role = Literal["read", "cases", "ack", "board", "operational", "admin"]
 
 
 class TokenSpec(BaseModel):

@@ -94,6 +94,17 @@ class PortSettings:
 class IngestSettings:
     max_body_bytes: int = env("SENDWATCH_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
     max_batch: int = env("SENDWATCH_INGEST_MAX_BATCH", 10_000)
+    max_depth: int = env("SENDWATCH_INGEST_MAX_DEPTH", 32)  # nesting levels per event
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Reliability: limits on every service's HTTP requests."""
+
+    max_body_bytes: int = env("SENDWATCH_MAX_BODY_BYTES", 1024 * 1024)  # ingest: its own
+    sign_in_max_failures: int = env("SENDWATCH_SIGN_IN_MAX_FAILURES", 5)
+    sign_in_lockout_s: float = env("SENDWATCH_SIGN_IN_LOCKOUT_S", 900.0)
+    session_hours: float = env("SENDWATCH_SESSION_HOURS", 8.0)
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,7 @@ class Settings:
     timeliness: TimelinessSettings = field(default_factory=TimelinessSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     consumer: ConsumerSettings = field(default_factory=ConsumerSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     # Development mode: the shipped development keys and tokens are allowed (see
     # devmode.py; `sendwatch up` and the test fixtures set it, a deployment never does).
     dev: bool = env("SENDWATCH_DEV", False)

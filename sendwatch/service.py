@@ -32,6 +32,7 @@ from sendwatch.config import Settings
 from sendwatch.db import migrate
 from sendwatch.devmode import refuse_development_secrets
 from sendwatch.health import ConsumerHealth
+from sendwatch.http_limits import Guard
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
 
 log = get_logger(__name__)
@@ -102,6 +103,10 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
 
     app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    limit = runtime.settings.http.max_body_bytes
+    if runtime.name == "ingest":
+        limit = max(limit, runtime.settings.ingest.max_body_bytes)
+    app.add_middleware(Guard, max_body=limit)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

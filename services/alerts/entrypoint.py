@@ -4,9 +4,11 @@ partnership's governance chain.
 Consumes KPI snapshots and milestone alerts; evaluates the rules and pending escalations
 in event time (the latest watermark seen) in one transaction per batch, with the
 notifications in a transactional outbox; a relay delivers them by SMTP and webhook.
-API (``Authorization: Bearer``; roles ``read`` and ``ack``, ``admin`` implies both):
-alerts with their full timeline, escalations, acknowledgements, recovery plans,
-silences and the notification outbox.
+API (``Authorization: Bearer``; roles ``read``, ``cases`` and ``ack``, ``admin`` implies
+all): alerts with their full timeline, escalations, acknowledgements, recovery plans,
+silences and the notification outbox.  Case-level data (milestone alerts, which name
+cases, and the outbox, whose mails name cases and recipients) needs ``cases`` as well as
+``read``: a board token sees KPI-level alerts only.
 
 Configuration (environment, read by ``sendwatch/config.py``):
 
@@ -259,6 +261,8 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
 
     reader = Depends(requires(tokens, "read"))
     acker = Depends(requires(tokens, "ack"))
+    case_reader = Depends(requires(tokens, "cases"))
+    read_principal = requires(tokens, "read")
 
     def actor(who: Principal, name: str | None) -> str:
         return f"{name} ({who.name})" if name else who.name
@@ -272,7 +276,7 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         """The latest timeliness snapshot applied (``sendwatch import sen2 --wait``)."""
         return await asyncio.to_thread(views.status, db)
 
-    @app.get("/v1/alerts", tags=["alerts"], dependencies=[reader])
+    @app.get("/v1/alerts", tags=["alerts"])
     async def list_alerts(
         status: Literal["open", "acknowledged", "resolved", "superseded"] | None = None,
         kpi: str | None = Query(None, max_length=64),
@@ -281,9 +285,14 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         kind: Literal["deterioration", "escalation", "milestone", "overdue"] | None = None,
         limit: int = Query(200, ge=1, le=5000),
         offset: int = Query(0, ge=0),
+        who: Principal = Depends(read_principal),
     ) -> dict[str, Any]:
+        """Without the ``cases`` role, case-level kinds are left out (and asked for, 403)."""
         if kpi is not None and kpi not in dictionary.kpis:
             raise HTTPException(422, f"unknown kpi {kpi!r}")
+        hidden = () if who.allows("cases") else views.CASE_LEVEL_KINDS
+        if kind in hidden:
+            raise HTTPException(403, f"{kind} alerts name cases: this token lacks the 'cases' role")
         total, rows = await asyncio.to_thread(
             lambda: views.list_alerts(
                 db,
@@ -292,17 +301,20 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
                 rule=rule,
                 historical=historical,
                 kind=kind,
+                exclude_kinds=hidden,
                 limit=limit,
                 offset=offset,
             )
         )
         return {"total": total, "alerts": rows, "now": await asyncio.to_thread(views.now, db)}
 
-    @app.get("/v1/alerts/{alert_id}", tags=["alerts"], dependencies=[reader])
-    async def get_alert(alert_id: str) -> dict[str, Any]:
+    @app.get("/v1/alerts/{alert_id}", tags=["alerts"])
+    async def get_alert(alert_id: str, who: Principal = Depends(read_principal)) -> dict[str, Any]:
         view = await asyncio.to_thread(views.alert_detail, db, alert_id[:64])
         if view is None:
             raise HTTPException(404, f"no alert {alert_id!r}")
+        if view.get("kind") in views.CASE_LEVEL_KINDS and not who.allows("cases"):
+            raise HTTPException(403, "this alert names a case: this token lacks the 'cases' role")
         return view
 
     @app.get("/v1/escalations", tags=["alerts"], dependencies=[reader])
@@ -369,7 +381,7 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     async def silences() -> dict[str, Any]:
         return {"silences": await asyncio.to_thread(views.silences, db)}
 
-    @app.get("/v1/outbox", tags=["alerts"], dependencies=[reader])
+    @app.get("/v1/outbox", tags=["alerts"], dependencies=[reader, case_reader])
     async def outbox(
         status: Literal["pending", "sent", "failed"] | None = None,
         alert_id: str | None = Query(None, max_length=64),

@@ -27,6 +27,8 @@ from services.alerts.domain.model import OPEN_STATUSES, Alert
 
 # --- queries -------------------------------------------------------------------------
 
+CASE_LEVEL_KINDS = ("milestone",)  # alerts that name a case (the ``cases`` role)
+
 
 def list_alerts(
     db: DbEngine,
@@ -36,6 +38,7 @@ def list_alerts(
     rule: str | None = None,
     historical: bool | None = None,
     kind: str | None = None,
+    exclude_kinds: tuple[str, ...] = (),
     limit: int = 200,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -51,6 +54,8 @@ def list_alerts(
             stmt = stmt.where(AlertRow.historical == historical)
         if kind is not None:
             stmt = stmt.where(AlertRow.kind == kind)
+        if exclude_kinds:
+            stmt = stmt.where(col(AlertRow.kind).not_in(exclude_kinds))
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         page = stmt.order_by(col(AlertRow.updated_at).desc(), col(AlertRow.id))
         rows = session.exec(page.limit(limit).offset(offset))

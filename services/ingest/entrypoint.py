@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,8 +27,12 @@ from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.bus import FATAL_PRODUCER_ERRORS, ProducerReset, make_broker
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import trace_of, traceparent
+from sendwatch.db import make_engine
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
 from sendwatch.service import Runtime, create_service_app, deps_of
+from services.ingest.adapters.seen import SeenStore
+from services.ingest.domain.batch import TooDeep, Unreadable, decode_batch
+from services.ingest.domain.idempotency import Claimed, conflicts, content_digest
 from services.ingest.domain.intake import Verdict, all_foreign, check_batch
 
 SERVICE = "ingest"
@@ -70,6 +74,7 @@ class Deps:
     lanes: dict[str, int]  # partitions per event topic (ticks go to every one)
     dlq: DefaultPublisher
     reset_producer: ProducerReset
+    seen: SeenStore | None = None  # accepted (source, id) keys and content digests
 
 
 IngestDeps = Annotated[Deps, Depends(deps_of)]
@@ -81,6 +86,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     broker = make_broker(settings, SERVICE)
     topics = load_topics(settings.files.topics)
     events = load_events()
+    engine = make_engine(settings.db_url_for(SERVICE))
     publishers = {
         alias: broker.publisher(
             topics.name(alias),
@@ -109,8 +115,9 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         lanes={alias: topics[alias].partitions for alias in events.topics},
         dlq=dlq,
         reset_producer=ProducerReset(broker),
+        seen=SeenStore(engine),
     )
-    return Runtime(name=SERVICE, settings=settings, broker=broker, deps=deps)
+    return Runtime(name=SERVICE, settings=settings, broker=broker, deps=deps, engine=engine)
 
 
 def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
@@ -124,51 +131,154 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
     return app
 
 
-async def publish(deps: Deps, accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
-    futures = []
-    for ev in accepted:
-        if isinstance(ev, ClockTick):
-            # A tick goes to every partition of every event topic, so each partition's
-            # subjects see it after the events published before it.
-            for alias, p, copy in tick_copies(ev, deps.lanes):
-                futures.append(
-                    await deps.publishers[alias].publish(
-                        copy.model_dump_json().encode(), partition=p, no_confirm=True
-                    )
+@dataclass(frozen=True)
+class Record:
+    """One message to publish, already serialised (``alias`` None: the DLQ)."""
+
+    alias: str | None
+    value: bytes
+    key: bytes | None = None
+    partition: int | None = None
+    headers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A decoded, checked and serialised request: what to answer and what to publish."""
+
+    verdicts: list[Verdict]
+    records: list[list[Record]]  # per verdict
+    claimed: list[Claimed]  # accepted events (not ticks): key and content digest
+    too_many: int | None = None  # the batch's size when over the limit
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for v in self.verdicts if v.accepted)
+
+    def all_records(self) -> list[Record]:
+        return [r for rs in self.records for r in rs]
+
+
+OFFLOAD_BYTES = 32 * 1024  # bodies above this are decoded and checked in a thread
+
+
+def prepare(deps: Deps, source_id: str, body: bytes) -> Prepared:
+    """Decode, check and serialise a request (pure CPU work, run off the event loop for
+    large bodies).  Every item gets a verdict; one that cannot be serialised (text that
+    is not valid Unicode) is dead-lettered like any other bad item, so the answer never
+    depends on a publish failing half-way.  Raises ValueError for a body that is not
+    JSON."""
+    settings = deps.settings
+    items = decode_batch(body, settings.ingest.max_depth)
+    if len(items) > settings.ingest.max_batch:
+        return Prepared([], [], [], too_many=len(items))
+    verdicts = check_batch(
+        items, source_id, deps.sources.sources[source_id], datetime.now(UTC), deps.events
+    )
+    records: list[list[Record]] = []
+    final: list[Verdict] = []
+    claimed: list[Claimed] = []
+    for v in verdicts:
+        if v.event is not None:
+            try:
+                records.append(event_records(deps, v.event))
+                if not isinstance(v.event, ClockTick):
+                    key = (source_id, v.event.id)
+                    claimed.append(Claimed(v.index, key, content_digest(v.event)))
+                final.append(v)
+                continue
+            except (ValueError, UnicodeError):  # incl. pydantic's serialisation error
+                v = replace(
+                    v,
+                    event=None,
+                    reason=RejectReason.INVALID_VALUE,
+                    message="text that is not valid Unicode",
                 )
-            continue
+        final.append(v)
+        records.append([dead_record(deps, source_id, v, items[v.index])])
+    return Prepared(final, records, claimed)
+
+
+def dead_record(deps: Deps, source_id: str, v: Verdict, raw: Any) -> Record:
+    letter = to_dead(deps, source_id, v, raw)
+    return Record(None, letter.model_dump_json().encode(), key=source_id.encode())
+
+
+def settle_conflicts(deps: Deps, source_id: str, p: Prepared) -> tuple[Prepared, list[Claimed]]:
+    """Turn each event whose (source, id) was accepted before (or earlier in this
+    batch) with other content into a ``conflict`` (409 for that item, dead-lettered);
+    returns the request and the new keys to remember once it is stored."""
+    if deps.seen is None or not p.claimed:
+        return p, p.claimed
+    known = deps.seen.known([c.key for c in p.claimed])
+    bad, new = conflicts(p.claimed, known)
+    if not bad:
+        return p, new
+    verdicts, records = list(p.verdicts), list(p.records)
+    for i in bad:
+        v = verdicts[i]
+        assert v.event is not None
+        raw = v.event.model_dump_json()
+        v = replace(
+            v,
+            event=None,
+            reason=RejectReason.CONFLICT,
+            field="id",
+            message="this source already sent an event with this id and other content",
+        )
+        verdicts[i] = v
+        records[i] = [dead_record(deps, source_id, v, raw)]
+    return Prepared(verdicts, records, [c for c in p.claimed if c.index not in bad]), new
+
+
+def event_records(deps: Deps, ev: Envelope) -> list[Record]:  # type: ignore[type-arg]
+    if isinstance(ev, ClockTick):
+        # A tick goes to every partition of every event topic, so each partition's
+        # subjects see it after the events published before it.
+        return [
+            Record(alias, copy.model_dump_json().encode(), partition=p)
+            for alias, p, copy in tick_copies(ev, deps.lanes)
+        ]
+    return [
+        Record(
+            deps.events.topic_of(ev.type),
+            ev.model_dump_json().encode(),
+            key=ev.partition_key(),
+            headers={"traceparent": traceparent(ev.id)},
+        )
+    ]
+
+
+async def publish(deps: Deps, records: list[Record]) -> None:
+    futures = []
+    for r in records:
+        publisher = deps.dlq if r.alias is None else deps.publishers[r.alias]
         futures.append(
-            await deps.publishers[deps.events.topic_of(ev.type)].publish(
-                ev.model_dump_json().encode(),
-                key=ev.partition_key(),
-                headers={"traceparent": traceparent(ev.id)},
-                no_confirm=True,
+            await publisher.publish(
+                r.value, key=r.key, partition=r.partition, headers=r.headers, no_confirm=True
             )
         )
-    futures += [
-        await deps.dlq.publish(d.model_dump_json().encode(), key=d.source.encode(), no_confirm=True)
-        for d in dead
-    ]
     await asyncio.gather(*futures)
 
 
-async def store(deps: Deps, accepted: list[Envelope], dead: list[DeadLetter]) -> None:  # type: ignore[type-arg]
+async def store(deps: Deps, records: list[Record]) -> None:
     """Publish and wait for the brokers, within the request timeout.  An idempotent
     producer retries a broker that is away for ever; the source gets a bounded
     answer instead: 503 (retry with the same ids), never a false 200."""
     await asyncio.wait_for(
-        publish(deps, accepted, dead), timeout=deps.settings.kafka.request_timeout_ms / 1000
+        publish(deps, records), timeout=deps.settings.kafka.request_timeout_ms / 1000
     )
 
 
 def to_dead(deps: Deps, source_id: str, verdict: Verdict, raw: Any) -> DeadLetter:
     assert verdict.reason is not None
+    text = raw.raw if isinstance(raw, TooDeep | Unreadable) else json.dumps(raw, default=str)
     return dead_letter(
         rejected_by=SERVICE,
         reason=verdict.reason,
         field=verdict.field,
         message=verdict.message or "",
-        raw=json.dumps(raw, default=str),
+        raw=text,
         original_id=verdict.event_id,
         original_source=source_id,
         topic=deps.topics.name("case-events"),
@@ -204,7 +314,7 @@ async def malformed(deps: Deps, source_id: str, body: bytes, exc: ValueError) ->
         topic=deps.topics.name("case-events"),
     )
     try:
-        await store(deps, [], [letter])
+        await store(deps, [Record(None, letter.model_dump_json().encode(), key=source_id.encode())])
     except Exception as error:  # noqa: BLE001 - broker down
         log.error("publish_failed", error=str(error), events=1)
         return _error(503, "broker_unavailable", "not stored; retry")
@@ -230,44 +340,53 @@ async def post_events(request: Request, deps: IngestDeps) -> JSONResponse:
             f"request body over {settings.ingest.max_body_bytes} bytes",
         )
     try:
-        payload = json.loads(body)
+        prepared = (
+            await asyncio.to_thread(prepare, deps, source_id, body)
+            if len(body) > OFFLOAD_BYTES
+            else prepare(deps, source_id, body)
+        )
     except ValueError as exc:
         return await malformed(deps, source_id, body, exc)
-    items = payload["events"] if isinstance(payload, dict) and "events" in payload else payload
-    items = items if isinstance(items, list) else [items]
-    if len(items) > settings.ingest.max_batch:
+    if prepared.too_many is not None:
         return _error(
             413,
             "batch_too_large",
-            f"{len(items)} events; at most {settings.ingest.max_batch} per request",
+            f"{prepared.too_many} events; at most {settings.ingest.max_batch} per request",
         )
-    verdicts = check_batch(
-        items, source_id, deps.sources.sources[source_id], datetime.now(UTC), deps.events
-    )
+    try:
+        prepared, new = await asyncio.to_thread(settle_conflicts, deps, source_id, prepared)
+    except Exception as exc:  # noqa: BLE001 - database down: tell the source to retry
+        log.error("idempotency_check_failed", error=type(exc).__name__)
+        return _error(503, "database_unavailable", "events not stored; retry with the same ids")
+    verdicts = prepared.verdicts
+    accepted = prepared.accepted
     generation = deps.reset_producer.generation
-    accepted = [v.event for v in verdicts if v.event is not None]
-    dead = [to_dead(deps, source_id, v, items[v.index]) for v in verdicts if not v.accepted]
     try:
         # An idempotent producer retries a broker that is away for ever; the source
         # gets a bounded answer: 503 (retry with the same ids), never a false 200.
-        await store(deps, accepted, dead)
+        await store(deps, prepared.all_records())
     except Exception as exc:  # noqa: BLE001 - broker down: tell the source to retry
-        log.error("publish_failed", error=str(exc), events=len(items))
+        log.error("publish_failed", error=type(exc).__name__, events=len(verdicts))
         if isinstance(exc, FATAL_PRODUCER_ERRORS):
             await deps.reset_producer(generation)
         return _error(503, "broker_unavailable", "events not stored; retry with the same ids")
+    if deps.seen is not None and new:
+        try:
+            await asyncio.to_thread(deps.seen.remember, [(*c.key, c.digest) for c in new])
+        except Exception as exc:  # noqa: BLE001 - stored all the same: say so
+            log.error("idempotency_record_failed", error=type(exc).__name__, events=len(new))
     log_verdicts(source_id, verdicts)
-    INGEST_EVENTS.labels(source_id, "accepted").inc(len(accepted))
-    INGEST_EVENTS.labels(source_id, "rejected").inc(len(dead))
+    INGEST_EVENTS.labels(source_id, "accepted").inc(accepted)
+    INGEST_EVENTS.labels(source_id, "rejected").inc(len(verdicts) - accepted)
     INGEST_REQUEST_LATENCY.observe(time.perf_counter() - started)
     return JSONResponse(
         {
             "source": source_id,
-            "accepted": len(accepted),
-            "rejected": len(verdicts) - len(accepted),
+            "accepted": accepted,
+            "rejected": len(verdicts) - accepted,
             "results": [v.as_result() for v in verdicts],
         },
-        status_code=status_of(verdicts, len(accepted)),
+        status_code=status_of(verdicts, accepted),
     )
 
 
@@ -285,9 +404,12 @@ def log_verdicts(source_id: str, verdicts: list[Verdict]) -> None:
 
 
 def status_of(verdicts: list[Verdict], accepted: int) -> int:
-    """200 all accepted, 207 some, 422 none, 403 every event from a foreign source."""
+    """200 all accepted, 207 some, 422 none, 403 every event from a foreign source, 409
+    every event a conflict."""
     if all_foreign(verdicts):
         return 403
+    if verdicts and all(v.reason is RejectReason.CONFLICT for v in verdicts):
+        return 409
     if accepted == len(verdicts):
         return 200
     return 207 if accepted else 422

@@ -1,5 +1,7 @@
 """Who is looking: API tokens (``contracts/tokens.yaml``) from ``Authorization: Bearer``
-or, for the browser, the ``sendwatch_token`` cookie set by the sign-in form.
+or, for the browser, a server-side session (``services/reporting/sessions.py``) whose id
+the sign-in form sets in the ``sendwatch_session`` cookie; the token never goes into a
+cookie.
 
 Roles in reporting: ``board`` (suppressed aggregates), ``operational`` (unsuppressed
 figures and cases at risk), ``admin`` (everything), ``read`` (alerts pages).  No token
@@ -15,8 +17,7 @@ from fastapi import Request
 
 from contracts.tokens import Principal, TokenRegistry
 from services.reporting.domain.suppression import SuppressionPolicy
-
-COOKIE = "sendwatch_token"
+from services.reporting.sessions import SESSION_COOKIE, SessionStore
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,20 @@ class Viewer:
         return "board" if self.can("board") else "public"
 
 
-def viewer(request: Request, tokens: TokenRegistry, policy: SuppressionPolicy) -> Viewer:
+def viewer(
+    request: Request,
+    tokens: TokenRegistry,
+    policy: SuppressionPolicy,
+    sessions: SessionStore | None = None,
+) -> Viewer:
     header = request.headers.get("authorization")
     principal = tokens.from_header(header) if header else None
     invalid = bool(header) and principal is None
-    if principal is None and not header:
-        cookie = request.cookies.get(COOKIE)
+    if principal is None and not header and sessions is not None:
+        cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            principal = tokens.authenticate(cookie)
+            session = sessions.get(cookie)
+            principal = session.principal if session else None
             invalid = principal is None
     unsuppressed = principal is not None and any(
         principal.allows(role) for role in policy.unsuppressed_roles

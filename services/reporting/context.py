@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -21,6 +21,7 @@ from services.reporting.auth import Viewer, viewer
 from services.reporting.domain import dashboard
 from services.reporting.domain.suppression import SuppressionPolicy
 from services.reporting.service import Reporting
+from services.reporting.sessions import SessionStore
 from services.reporting.web import charts
 
 if TYPE_CHECKING:
@@ -62,13 +63,14 @@ class Context:
     policy: SuppressionPolicy
     templates: Environment | None  # None without jinja2
     chromium: str | None = None  # the PDF renderer (None: chromium on PATH)
+    sessions: SessionStore = field(default_factory=SessionStore)  # sign-in sessions
 
     @property
     def dictionary(self) -> KpiDictionary:
         return self.reporting.dictionary
 
     def viewer(self, request: Request) -> Viewer:
-        return viewer(request, self.tokens, self.policy)
+        return viewer(request, self.tokens, self.policy, self.sessions)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)

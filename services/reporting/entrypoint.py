@@ -35,6 +35,7 @@ from services.reporting.adapters.upstream import Upstreams
 from services.reporting.context import STATIC, Context, make_templates
 from services.reporting.domain.suppression import load_policy
 from services.reporting.service import Reporting, load_place, local_date
+from services.reporting.sessions import SessionStore
 from services.reporting.web import errors
 
 SERVICE = "reporting"
@@ -186,6 +187,11 @@ def context(settings: Settings, engine: Engine) -> Context:
         policy=policy,
         templates=make_templates(),
         chromium=settings.reporting.chromium,
+        sessions=SessionStore(
+            hours=settings.http.session_hours,
+            max_failures=settings.http.sign_in_max_failures,
+            lockout_s=settings.http.sign_in_lockout_s,
+        ),
     )
 
 

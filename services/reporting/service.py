@@ -22,6 +22,7 @@ from services.reporting.adapters.orm import ProducerState
 from services.reporting.domain import dashboard, kinds, periods
 from services.reporting.domain.exports import QUARTERLY_COLUMNS, Authority, quarterly_rows, to_csv
 from services.reporting.domain.insight import InsightSummary, build_insight
+from services.reporting.domain.rounding import round_kpi
 from services.reporting.domain.suppression import (
     Published,
     SuppressionPolicy,
@@ -113,7 +114,10 @@ class Reporting:
             if hit is not None and hit[0] == version:
                 return hit[1]
         raw = [s.value for s in self.stored(kpi).values()]
-        if suppressed:
+        profile = self.policy.rounding_for(kpi)
+        if suppressed and profile is not None:
+            out = round_kpi(raw, profile)  # a health table: the NHS profile, say
+        elif suppressed:
             out = protect_kpi(raw, self.policy)
         else:
             out = [unsuppressed(v) for v in add_remainders(raw)]

@@ -190,3 +190,42 @@ def test_topics_come_from_the_registry() -> None:
     assert CASE_CFG.registry.topics == ["case-events"]
     assert REG.topics == ["case-events", "referral-events", "placement-events"]
     assert json.loads(json.dumps(REG.types_on("referral-events")))[0] == "fixture.referral.received"
+
+
+def test_the_inbox_keys_on_source_and_id() -> None:
+    """Reliability: a second source cannot pre-empt another's id (both are applied)."""
+    uow = FakeUnitOfWork()
+    mine = case_event(1, case=1)
+    theirs = {**case_event(2, case=2), "id": mine["id"], "source": "sen2-import"}
+    assert handlers.apply_batch(uow, items(CASE_CFG, mine), CASE_CFG) == 1
+    assert handlers.apply_batch(uow, items(CASE_CFG, theirs), CASE_CFG) == 1
+    assert handlers.apply_batch(uow, items(CASE_CFG, mine, theirs), CASE_CFG) == 0
+    assert views.caseload(uow).events_applied == 2
+
+
+def test_a_tick_evaluates_only_the_cases_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reliability: open cases are indexed by their next alert day, so a tick reads and
+    evaluates only those due; the alerts are the same as evaluating every case."""
+    uow = FakeUnitOfWork()
+    n = 200
+    handlers.apply_batch(
+        uow, items(CASE_CFG, *[case_event(c, case=c) for c in range(1, n + 1)]), CASE_CFG
+    )
+    evaluated: list[str] = []
+    real = CASE_CFG.engine.alerts_due
+
+    def counting(s: Any, today: date, already: frozenset[str]) -> Any:
+        evaluated.append(s.subject)
+        return real(s, today, already)
+
+    monkeypatch.setattr(CASE_CFG.engine, "alerts_due", counting)
+    raised = []
+    for d in range(1, 50):
+        evaluated.clear()
+        handlers.apply_batch(uow, items(CASE_CFG, fx.tick(D0 + timedelta(days=d))), CASE_CFG)
+        raised += [m for m in uow.take_outbox() if m.topic == "ms"]
+        if d not in (35, 43):  # the warning day and the day after the due day
+            assert evaluated == [], d
+        else:
+            assert len(evaluated) == n, d
+    assert len(raised) == 2 * n  # an early warning and a slip for every case

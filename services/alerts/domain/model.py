@@ -154,13 +154,20 @@ class Silence:
         reason: str,
         created_by: str,
         now: datetime,
+        max_days: int | None = None,
     ) -> Silence:
-        """A new silence (id 0 until stored); it needs a scope and must end after now."""
+        """A new silence (id 0 until stored); it needs a scope, must end after now and
+        (with ``max_days``) at most that many days after it."""
         if kpi is None and breakdown is None:
             raise ValueError("a silence needs a kpi, a breakdown or both")
         if until <= now:
             raise ValueError(
                 f"`until` must be after the service's current time ({now.isoformat()})"
+            )
+        if max_days is not None and until > now + timedelta(days=max_days):
+            raise ValueError(
+                f"a silence lasts at most {max_days} days after the service's current "
+                f"time ({now.isoformat()})"
             )
         return cls(0, kpi, breakdown, until, reason, created_by[:200])
 

@@ -188,7 +188,13 @@ def create_silence(
     with uow:
         now = _now(uow)
         draft = Silence.create(
-            kpi=kpi, breakdown=breakdown, until=until, reason=reason, created_by=by, now=now
+            kpi=kpi,
+            breakdown=breakdown,
+            until=until,
+            reason=reason,
+            created_by=by,
+            now=now,
+            max_days=ctx.config.silence_max_days,
         )
         led, _ = _decide(ctx, uow, now)
         s = uow.add_silence(draft, created_at=now)

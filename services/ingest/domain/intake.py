@@ -23,6 +23,7 @@ from contracts.events import EventRegistry, load_events
 from contracts.privacy import find_personal_data
 from contracts.sources import SourceSpec
 from contracts.timeline import ClockTick
+from services.ingest.domain.batch import TooDeep, Unreadable
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Verdict:
     def as_result(self) -> dict[str, Any]:
         if self.accepted:
             return {"index": self.index, "id": self.event_id, "status": "accepted"}
-        return {
+        result: dict[str, Any] = {
             "index": self.index,
             "id": self.event_id,
             "status": "rejected",
@@ -53,6 +54,9 @@ class Verdict:
             "field": self.field,
             "message": self.message,
         }
+        if self.reason is RejectReason.CONFLICT:
+            result["code"] = 409  # the item's own status: same id, other content
+        return result
 
 
 def check_item(
@@ -64,6 +68,16 @@ def check_item(
     registry: EventRegistry | None = None,
 ) -> Verdict:
     registry = registry or load_events()
+    if isinstance(item, TooDeep):
+        return Verdict(
+            index,
+            None,
+            RejectReason.TOO_DEEP,
+            None,
+            f"an event is nested {item.depth} levels deep; at most {item.limit}",
+        )
+    if isinstance(item, Unreadable):
+        return Verdict(index, None, RejectReason.MALFORMED_JSON, None, "this item is not JSON")
     if not isinstance(item, dict):
         return Verdict(
             index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object"

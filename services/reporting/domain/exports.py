@@ -1,6 +1,13 @@
 """The quarterly data return (Reform Plan: "quarterly data returns to DfE on selected key
 metrics"): one row per KPI per plan-year quarter, suppressed like every published
-output.  The layout is documented in the README ("Quarterly data return")."""
+output.  The layout is documented in the README ("Quarterly data return").
+
+Data cells (value, numerator, denominator) use the explore-education-statistics symbols
+exactly, never a blank or a home-made symbol: ``c`` confidential (every suppressed
+figure, small or secondary), ``x`` unavailable (no data yet), ``z`` not applicable (a
+rate with no completions, the denominator of a count), ``low`` (rounds to zero but is
+not zero: figures are written unrounded, so it does not arise) and ``u`` (low
+reliability: not used)."""
 
 from __future__ import annotations
 
@@ -52,11 +59,15 @@ def _num(v: float | None) -> str:
     return f"{v:g}"
 
 
-def _field(p: Published, name: str) -> str:
+EES_SYMBOLS = ("c", "x", "z", "low", "u")
+CONFIDENTIAL, UNAVAILABLE, NOT_APPLICABLE = "c", "x", "z"
+
+
+def _field(p: Published, name: str, missing: str = UNAVAILABLE) -> str:
     if name in p.suppressed:
-        return p.suppressed[name]
+        return CONFIDENTIAL  # "<5" on the pages; exports use EES's one symbol
     v = getattr(p, name)
-    return "" if v is None else _num(float(v)) if name == "value" else str(v)
+    return missing if v is None else _num(float(v)) if name == "value" else str(v)
 
 
 def _target(k: KpiDef, p: Published | None) -> str:
@@ -100,11 +111,11 @@ def quarterly_rows(
             if "quarter" in k.cycles:
                 p = values.get(kpi, {}).get((quarter, "all"))
                 if p is None:
-                    empty = "0" if k.kind == "completed_within" else ""
+                    empty = "0" if k.kind == "completed_within" else NOT_APPLICABLE
                     rows.append(
                         {
                             **base,
-                            "value": "",
+                            "value": NOT_APPLICABLE,
                             "numerator": empty,
                             "denominator": empty,
                             "trajectory_target": _target(k, None),
@@ -137,9 +148,9 @@ def quarterly_rows(
                 rows.append(
                     {
                         **base,
-                        "value": _field(c, "value") if c else "",
-                        "numerator": _field(c, "numerator") if c else "",
-                        "denominator": "",
+                        "value": _field(c, "value") if c else UNAVAILABLE,
+                        "numerator": _field(c, "numerator") if c else UNAVAILABLE,
+                        "denominator": NOT_APPLICABLE,
                         "trajectory_target": _target(k, c),
                         "rag": (c.suppressed.get("rag") or c.rag) if c else "none",
                         "status": ("at quarter end" if ended else "so far") if c else "no data",

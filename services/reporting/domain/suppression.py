@@ -50,6 +50,18 @@ BAND_FIELDS = ("within_20_weeks", "weeks_20_to_52", "over_52_weeks")
 AVERAGE_FIELDS = ("average_days", "average_weeks")
 
 
+class RoundingProfile(BaseModel):
+    """A rounding rule for a table instead of suppression, e.g. NHS England's for health
+    data: counts from 1 to ``hide_below - 1`` shown as ``symbol``, every other count
+    rounded to the nearest ``round_to`` (services/reporting/domain/rounding.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hide_below: int = Field(default=8, ge=1)
+    symbol: str = "*"
+    round_to: int = Field(default=5, ge=1)
+
+
 class SuppressionPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +73,13 @@ class SuppressionPolicy(BaseModel):
     temporal_totals: bool = True
     confidential_symbol: str = "c"
     unsuppressed_roles: list[str] = Field(default_factory=lambda: ["operational", "admin"])
+    rounding_profiles: dict[str, RoundingProfile] = Field(default_factory=dict)
+    profile_by_kpi: dict[str, str] = Field(default_factory=dict)  # kpi -> rounding profile
+
+    def rounding_for(self, kpi: str) -> RoundingProfile | None:
+        """The rounding profile a KPI's tables use instead of suppression, if any."""
+        name = self.profile_by_kpi.get(kpi)
+        return self.rounding_profiles[name] if name is not None else None
 
     @property
     def small_symbol(self) -> str:

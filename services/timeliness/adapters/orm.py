@@ -19,6 +19,8 @@ class SubjectRow(SQLModel, table=True):
     running: bool = False  # a clock can still raise milestone alerts
     state: str  # SubjectState as JSON
     raised: str = "[]"  # milestone alerts already raised, as a JSON list
+    # The first day a tick must evaluate it (None: the next tick); ticks read this index.
+    next_due: date | None = Field(default=None, index=True)
 
 
 class SpanRow(SQLModel, table=True):
@@ -86,6 +88,7 @@ class AuditRow(SQLModel, table=True):
 class TimelinessInbox(SQLModel, table=True):
     __tablename__ = "timeliness_inbox"
 
+    source: str = Field(primary_key=True, default="", max_length=64)  # "" before t0005
     event_id: str = Field(primary_key=True, max_length=128)
     processed_at: datetime
 

@@ -24,6 +24,7 @@ class StoredSubject:
     partition: int
     raised: frozenset[str]
     running: bool
+    next_due: date | None = None  # None: evaluate at the next tick
 
 
 @dataclass
@@ -68,8 +69,9 @@ class Repository(ABC):
 
     # inbox and the service state
     @abstractmethod
-    def claim(self, ids: Sequence[str]) -> set[str]:
-        """Record these event ids as applied; return those not seen before."""
+    def claim(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Record these (source, event id) keys as applied; return those not seen
+        before.  Two sources may use the same id for different events."""
 
     @abstractmethod
     def applied(self, ids: Sequence[str]) -> set[str]:
@@ -91,6 +93,15 @@ class Repository(ABC):
     @abstractmethod
     def running_in(self, lanes: Iterable[tuple[str, int]] | None) -> dict[str, StoredSubject]:
         """Subjects with a running clock in these lanes (None: in every lane)."""
+
+    @abstractmethod
+    def due_in(self, lanes: Iterable[tuple[str, int]], day: date) -> dict[str, StoredSubject]:
+        """Running subjects in these lanes whose next alert day is ``day`` or earlier (or
+        unknown): all a tick on ``day`` needs to evaluate (indexed by that day)."""
+
+    @abstractmethod
+    def clear_due(self) -> None:
+        """Forget every subject's next alert day (after a replay: evaluate all again)."""
 
     @abstractmethod
     def save_subjects(self, new: list[StoredSubject], changed: list[StoredSubject]) -> None: ...

@@ -89,6 +89,7 @@ def _subject_row(s: records.StoredSubject) -> dict[str, Any]:
         "running": s.running,
         "state": subj.to_json(s.state),
         "raised": json.dumps(sorted(s.raised)),
+        "next_due": s.next_due,
     }
 
 
@@ -99,6 +100,7 @@ def _stored(row: Any) -> records.StoredSubject:
         row.partition,
         frozenset(json.loads(row.raised)),
         row.running,
+        row.next_due,
     )
 
 
@@ -129,14 +131,27 @@ class SqlRepository(records.Repository):
             seen.update(rows.scalars())
         return seen
 
-    def claim(self, ids: Sequence[str]) -> set[str]:
-        unique = list(dict.fromkeys(ids))
-        seen = self.applied(unique)
-        fresh = [i for i in unique if i not in seen]
+    def claim(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        unique = list(dict.fromkeys(keys))
+        seen: set[tuple[str, str]] = set()
+        legacy: set[str] = set()  # rows from before the source was kept: any source
+        ids = list(dict.fromkeys(i for _, i in unique))
+        for n in range(0, len(ids), CHUNK):
+            rows = self.session.execute(
+                select(_INBOX.c.source, _INBOX.c.event_id).where(
+                    _INBOX.c.event_id.in_(ids[n : n + CHUNK])
+                )
+            )
+            for source, event_id in rows:
+                seen.add((source, event_id))
+                if source == "":
+                    legacy.add(event_id)
+        fresh = [k for k in unique if k not in seen and k[1] not in legacy]
         if fresh:
             now = datetime.now(UTC)
             self.session.execute(
-                insert(_INBOX), [{"event_id": i, "processed_at": now} for i in fresh]
+                insert(_INBOX),
+                [{"source": s, "event_id": i, "processed_at": now} for s, i in fresh],
             )
         return set(fresh)
 
@@ -193,6 +208,22 @@ class SqlRepository(records.Repository):
                 or_(*(and_(_SUBJECTS.c.topic == t, _SUBJECTS.c.partition == p) for t, p in wanted))
             )
         return {r.subject: _stored(r) for r in self.session.execute(stmt)}
+
+    def due_in(
+        self, lanes: Iterable[tuple[str, int]], day: date
+    ) -> dict[str, records.StoredSubject]:
+        wanted = sorted(set(lanes))
+        if not wanted:
+            return {}
+        stmt = select(_SUBJECTS).where(
+            _SUBJECTS.c.running.is_(True),
+            or_(_SUBJECTS.c.next_due.is_(None), _SUBJECTS.c.next_due <= day),
+            or_(*(and_(_SUBJECTS.c.topic == t, _SUBJECTS.c.partition == p) for t, p in wanted)),
+        )
+        return {r.subject: _stored(r) for r in self.session.execute(stmt)}
+
+    def clear_due(self) -> None:
+        self.session.execute(update(_SUBJECTS).values(next_due=None))
 
     def save_subjects(
         self, new: list[records.StoredSubject], changed: list[records.StoredSubject]

@@ -298,6 +298,12 @@ class Engine:
     ) -> list[milestones.MilestoneAlert]:
         return milestones.alerts_due(s.subject, self.alert_clocks(s), today, already)
 
+    def next_alert_on(
+        self, s: SubjectState, already: frozenset[str], today: date | None
+    ) -> date | None:
+        """The first day a tick needs to evaluate this subject (None: never)."""
+        return milestones.next_alert_on(self.alert_clocks(s), already, today)
+
     # --- a census -----------------------------------------------------------------------
 
     @property

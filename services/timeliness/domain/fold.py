@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from contracts.cycles import local_date
 from contracts.events import Observation
@@ -52,6 +52,8 @@ class Working:
     original: SubjectState | None = None  # None: new in this batch
     original_raised: frozenset[str] = frozenset()
     original_running: bool = False
+    next_due: date | None = None  # the first day a tick must evaluate it
+    original_next_due: date | None = None
 
     @property
     def known(self) -> bool:
@@ -63,6 +65,7 @@ class Working:
             self.original is None
             or self.state != self.original
             or frozenset(self.raised) != self.original_raised
+            or self.next_due != self.original_next_due
         )
 
 
@@ -122,9 +125,12 @@ def fold_batch(
     watermark: datetime | None,
 ) -> Folded:
     """Fold ``messages`` in order into ``subjects`` (updated in place) and return what
-    changed.  A tick evaluates the running subjects of its lane as they stand then."""
+    changed.  A tick evaluates the running subjects of its lane as they stand then (the
+    service loads only those whose next alert day has come); each subject evaluated or
+    changed gets its next alert day anew."""
     out = Folded(as_of=as_of, watermark=watermark)
     base: dict[Base, Vector] = {}
+    touched: set[str] = set()
     for msg in messages:
         if out.as_of is None or msg.time > out.as_of:
             out.as_of = msg.time
@@ -138,13 +144,19 @@ def fold_batch(
                 for alert in engine.alerts_due(w.state, today, frozenset(w.raised)):
                     w.raised.add(alert.key)
                     out.alerts.append((alert, w.state, msg.time))
+                touched.add(w.state.subject)
             continue
+        touched.add(msg.obs.subject)
         known = subjects.get(msg.obs.subject)
         if known is None:
             subjects[msg.obs.subject] = Working(fold(None, msg.obs), msg.lane, set())
         else:
             known.state = fold(known.state, msg.obs)
+    now = out.watermark or out.as_of
+    today_now = local_date(now) if now is not None else None
     for w in subjects.values():
+        if w.state.subject in touched or w.original is None:
+            w.next_due = engine.next_alert_on(w.state, frozenset(w.raised), today_now)
         if not w.changed:
             continue
         out.changed.append(w)

@@ -107,6 +107,36 @@ def alerts_due(
     return out
 
 
+def next_alert_on(
+    clocks: Iterable[Clock], already: frozenset[str], today: date | None
+) -> date | None:
+    """The earliest day on which :func:`alerts_due` could owe an alert not in
+    ``already`` (None: never, by what is known).  A lower bound: a clock's elapsed days
+    grow by at most one a day (pauses only hold them back), so on no earlier day can a
+    threshold be reached.  A tick evaluates only the subjects whose day has come."""
+    best: date | None = None
+    for clock in clocks:
+        if not alerting(clock) or clock.start is None:
+            continue
+        closed = clock.closed_on
+        elapsed = clock.elapsed(today) if today is not None and today >= clock.start else None
+        for name, due, warn in _milestones(clock):
+            pending: list[int] = []
+            if f"{name}:slipped" not in already:
+                pending.append(due + 1)
+            open_window = elapsed is None or elapsed <= due  # warnings stop at the due day
+            if warn is not None and open_window and f"{name}:early_warning" not in already:
+                pending.append(warn)
+            for threshold in pending:
+                day = clock.start + timedelta(days=threshold)
+                if elapsed is not None and today is not None:
+                    day = max(day, today + timedelta(days=max(0, threshold - elapsed)))
+                if closed is not None and closed <= day:
+                    continue
+                best = day if best is None or day < best else best
+    return best
+
+
 def next_deadline(clocks: Iterable[Clock], today: date) -> MilestoneStatus | None:
     """The running milestone due soonest (for the cases-at-risk list)."""
     pending: list[MilestoneStatus] = []

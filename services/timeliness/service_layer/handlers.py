@@ -60,6 +60,11 @@ class Incoming:
     def id(self) -> str:
         return self.message.id
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """What the inbox keys on: (source, id); sources do not share an id space."""
+        return (self.message.source, self.message.id)
+
 
 @dataclass
 class Config:
@@ -86,7 +91,14 @@ def _messages(items: Sequence[Incoming], registry: EventRegistry) -> list[Messag
 def _working(stored: Stored) -> Working:
     lane = (stored.topic, stored.partition)
     return Working(
-        stored.state, lane, set(stored.raised), stored.state, stored.raised, stored.running
+        stored.state,
+        lane,
+        set(stored.raised),
+        stored.state,
+        stored.raised,
+        stored.running,
+        stored.next_due,
+        stored.next_due,
     )
 
 
@@ -95,7 +107,7 @@ def _save(repo: Repository, st: ServiceState, folded: Folded) -> None:
     changed: list[Stored] = []
     for w in folded.changed:
         running = folded.running[w.state.subject]
-        row = Stored(w.state, w.lane[0], w.lane[1], frozenset(w.raised), running)
+        row = Stored(w.state, w.lane[0], w.lane[1], frozenset(w.raised), running, w.next_due)
         (changed if w.known else new).append(row)
         st.running += int(running) - int(w.original_running)
     st.subjects += len(new)
@@ -139,12 +151,12 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
     """Apply a batch idempotently; return how many messages were new."""
     with uow:
         repo = uow.repo
-        new_ids = repo.claim([i.id for i in items])
+        new_keys = repo.claim([i.key for i in items])
         fresh: list[Incoming] = []
         for i in items:
-            if i.id in new_ids:
+            if i.key in new_keys:
                 fresh.append(i)
-                new_ids.discard(i.id)  # the first occurrence wins
+                new_keys.discard(i.key)  # the first occurrence wins
         if not fresh:
             uow.commit()
             return 0
@@ -160,9 +172,12 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
                 {m.obs.subject for m in messages if isinstance(m, Event)}
             ).items()
         }
-        ticked = {m.lane for m in messages if isinstance(m, Tick)}
-        for sid, s in repo.running_in(ticked).items():
-            working.setdefault(sid, _working(s))
+        ticks = [m for m in messages if isinstance(m, Tick)]
+        if ticks:
+            # Only the subjects whose next alert day has come (an index, not a scan).
+            last = local_date(max(t.time for t in ticks))
+            for sid, s in repo.due_in({t.lane for t in ticks}, last).items():
+                working.setdefault(sid, _working(s))
         folded = fold_batch(cfg.engine, working, messages, st.as_of, st.watermark)
         earliest = st.census_from
         _save(repo, st, folded)
@@ -235,6 +250,7 @@ def _recompute(
     base: dict[Base, list[int]] = {}
     subjects = running = 0
     repo.clear_spans()
+    repo.clear_due()  # the definitions may have moved a deadline: evaluate all again
     spans = []
     changed_rows = []
     for stored in repo.all_subjects():

@@ -89,7 +89,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
 
 @dataclass
 class _Data:
-    inbox: set[str] = field(default_factory=set)
+    inbox: set[tuple[str, str]] = field(default_factory=set)
     state: ServiceState = field(default_factory=ServiceState)
     audits: list[Audit] = field(default_factory=list)
     subjects: dict[str, StoredSubject] = field(default_factory=dict)
@@ -104,10 +104,11 @@ class FakeRepository(Repository):
         self.d = data
 
     def applied(self, ids: Sequence[str]) -> set[str]:
-        return {i for i in ids if i in self.d.inbox}
+        known = {i for _, i in self.d.inbox}
+        return {i for i in ids if i in known}
 
-    def claim(self, ids: Sequence[str]) -> set[str]:
-        fresh = {i for i in ids if i not in self.d.inbox}
+    def claim(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        fresh = {k for k in keys if k not in self.d.inbox}
         self.d.inbox |= fresh
         return fresh
 
@@ -130,6 +131,20 @@ class FakeRepository(Repository):
             for i, s in self.d.subjects.items()
             if s.running and (wanted is None or (s.topic, s.partition) in wanted)
         }
+
+    def due_in(self, lanes: Iterable[tuple[str, int]], day: date) -> dict[str, StoredSubject]:
+        wanted = set(lanes)
+        return {
+            i: copy.copy(s)
+            for i, s in self.d.subjects.items()
+            if s.running
+            and (s.topic, s.partition) in wanted
+            and (s.next_due is None or s.next_due <= day)
+        }
+
+    def clear_due(self) -> None:
+        for s in self.d.subjects.values():
+            s.next_due = None
 
     def save_subjects(self, new: list[StoredSubject], changed: list[StoredSubject]) -> None:
         for s in new:

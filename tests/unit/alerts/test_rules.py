@@ -330,7 +330,7 @@ CASES = yaml.safe_load(
 
 - name: a silence on another breakdown mutes nothing here
   steps:
-    - {at: 2026-06-01, silence: {kpi: ehcp_20wk, breakdown: locality=oswestry, until: 2026-12-01}}
+    - {at: 2026-06-01, silence: {kpi: ehcp_20wk, breakdown: locality=oswestry, until: 2026-08-01}}
     - {at: 2026-06-11, cycle: 2026-05, value: 40.0}
   exp_alerts:
     - {rule: R10, status: open}

@@ -1,0 +1,44 @@
+"""Idempotency at ingest: an event is identified by (source, id), and its content by a
+digest.  The same key with the same content is a retry (accepted again, applied once
+downstream); with different content it is a ``conflict``.  Pure."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from contracts.envelope import Envelope
+
+Key = tuple[str, str]
+
+
+def content_digest(event: Envelope) -> str:  # type: ignore[type-arg]
+    """SHA-256 of the event as validated, without ``recorded`` (which ingest stamps on
+    arrival, so a retry of the same event may differ only there)."""
+    return hashlib.sha256(event.model_dump_json(exclude={"recorded"}).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    index: int
+    key: Key
+    digest: str
+
+
+def conflicts(
+    claimed: Sequence[Claimed], known: Mapping[Key, str]
+) -> tuple[set[int], list[Claimed]]:
+    """Which items conflict (a key seen before, or earlier in the batch, with another
+    digest), and the new keys to remember once the batch is stored."""
+    first: dict[Key, str] = dict(known)
+    bad: set[int] = set()
+    new: list[Claimed] = []
+    for c in claimed:
+        prior = first.get(c.key)
+        if prior is None:
+            first[c.key] = c.digest
+            new.append(c)
+        elif prior != c.digest:
+            bad.add(c.index)
+    return bad, new
