@@ -403,7 +403,7 @@ def r4_notices(prog: Programme, st: ProgrammeState, start: date) -> list[Notice]
             out += _chase(
                 prog,
                 f"{a.id}:{a.due}",
-                "action_overdue",
+                "action_due",
                 f"action {a.id} was due on {a.due}",
                 a.owner,
                 a.due + timedelta(days=1),
