@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.exports import export_app
 from cli.imports import import_app
 from cli.output import console, err
+from cli.programme import import_raid_command  # noqa: F401  (programme: import raid)
 from cli.reports import report_app
 from sendwatch.config import SERVICE_PORTS, get_settings, service_ports
 
