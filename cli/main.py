@@ -107,6 +107,10 @@ def simulate(
     days: Annotated[int | None, typer.Option(help="stop after this many simulated days")] = None,
     backfill_days: int = 0,
     quiet: bool = False,
+    programme_key: Annotated[
+        str | None,
+        typer.Option(envvar="SENDWATCH_PMO_API_KEY", help="also the programme office's events"),
+    ] = "dev-pmo-key",
 ) -> None:
     """Post a deterministic, accelerated stream of case events to ingest."""
     from services.ingest.sources.simulator.runner import run_simulation
@@ -121,6 +125,7 @@ def simulate(
                 speed=speed,
                 days=days,
                 backfill_days=backfill_days,
+                programme_key=programme_key or None,
             )
         )
     except ValueError as exc:

@@ -51,6 +51,7 @@ def _case(c: ExceptionCase, on: date) -> dict[str, Any]:
         "overdue": c.overdue(on),
         "qag": c.qag,
         "route": c.route,
+        "resolved": c.resolved if c.resolved and c.resolved <= on else None,
         "escalations": [
             {
                 "level": e.level,

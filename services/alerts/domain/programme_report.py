@@ -268,6 +268,7 @@ def highlight_report(
             c.escalations[-1].forum if c.escalations else "qag",
         )
         for c in cases
+        if c.resolved is None or c.resolved > on
     ]
     made = [
         (d.id, d.forum, str(d.date), d.outcome, d.raid or "-")
