@@ -27,7 +27,7 @@ def get(port: int, path: str, headers: dict[str, str] = BOARD) -> httpx.Response
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_simulated_month_highlight_matches_the_api(stack_factory) -> None:
-    stack = stack_factory("ingest", "alerts")
+    stack = stack_factory("ingest", "alerts", "reporting")
     port = stack.ports["alerts"]
     stats = asyncio.run(
         run_simulation(
@@ -67,3 +67,18 @@ def test_simulated_month_highlight_matches_the_api(stack_factory) -> None:
     assert {tuple(c["triggers"]) for c in january["exceptions"] if c not in slipped} <= {
         ("missed_due",)
     }
+
+    # the dashboard: programme view, RAID log with filters, overdue recovery actions, agenda
+    web = stack.ports["reporting"]
+    page = get(web, "/programme").text
+    assert "<h2>Q3 milestones</h2>" in page and case["raid"] in page
+    assert 'id="overdue-recovery-actions"' in page
+    overdue = get(port, "/v1/programme").json()["overdue_recovery_actions"]["count"]
+    tile = page.split('id="overdue-recovery-actions"')[1]
+    assert f'<p class="sw-tile__value">{overdue}</p>' in tile
+    raid = get(web, "/programme/raid?kind=dependency").text
+    assert "5 item(s)" in raid and "risk</td>" not in raid
+    assert "7 item(s)" in get(web, "/programme/raid?kind=risk").text
+    agenda = get(web, "/programme/agenda/qag").text
+    assert "Quality Assurance Group: next meeting" in agenda
+    assert httpx.get(f"http://127.0.0.1:{web}/programme", timeout=10).status_code == 401
