@@ -169,9 +169,12 @@ def add_routes(app: FastAPI, runtime: Runtime[Any], tokens: TokenRegistry) -> No
             raise HTTPException(422, _errors(exc)) from exc
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        await runtime.broker.publish(
-            event.model_dump_json().encode(), topic, key=event.subject.encode()
-        )
+        try:
+            await runtime.broker.publish(
+                event.model_dump_json().encode(), topic, key=event.subject.encode()
+            )
+        except Exception as exc:  # the broker is away: retry with the same id
+            raise HTTPException(503, f"not recorded, retry with id {event.id}") from exc
         return {"id": event.id, "type": event.type, "subject": event.subject, "by": who.name}
 
     def _as_of(as_of: date | None) -> date:

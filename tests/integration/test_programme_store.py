@@ -159,3 +159,51 @@ def test_exception_to_overdue_to_recorded_once_each(db: DbEngine) -> None:
     assert "<h2>Recovery plan</h2>" in html
     csv = docs.to_csv(later)
     assert "Options #1,option,backfill" in csv
+
+
+def test_a_kpi_off_trajectory_threatens_the_milestones_that_move_it(db: DbEngine) -> None:
+    """R1's third trigger: an R10 alert open on a KPI the milestone moves (here 20-week
+    timeliness, moved by o03-q3); a past date sees the alerts open then."""
+    from services.alerts.adapters.orm import AlertRow
+
+    at = datetime(2026, 11, 5, 9, tzinfo=UTC)
+    with Session(db) as s:
+        s.add(
+            AlertRow(
+                id="a-r10-test",
+                fingerprint="R10|ehcp_20wk|test",
+                rule="R10",
+                kind="deterioration",
+                kpi="ehcp_20wk",
+                cycle_kind="month",
+                breakdown="all",
+                title="t",
+                status="resolved",
+                episode=1,
+                historical=False,
+                opened_at=at,
+                updated_at=at,
+                resolved_at=datetime(2026, 12, 10, 9, tzinfo=UTC),
+            )
+        )
+        s.commit()
+    apply_programme(
+        CTX,
+        db,
+        [
+            raid(
+                "raid-000301",
+                "2026-10-01",
+                kind="issue",
+                owner="ws3-lead",
+                dependency=None,
+                milestones=["o03-q3"],
+            ),
+            tick("2026-11-06"),
+        ],
+    )
+    assert ("R1:raid-000301:o03-q3", "exception", "ws3-lead@example.org") in outbox(db)
+    view = views.overview(db, date(2026, 11, 30))
+    assert view["kpis_off_trajectory"] == {"ehcp_20wk": date(2026, 11, 5)}
+    assert [c["triggers"] for c in view["exceptions"]] == [["kpi_trajectory"]]
+    assert views.overview(db, date(2026, 12, 15))["exceptions"] == []  # the alert resolved

@@ -68,14 +68,18 @@ def load_log(session: Session, until: datetime | None = None) -> list[ProgrammeE
     return out
 
 
-def kpi_misses(session: Session) -> dict[str, date]:
-    """KPIs with an open R10/R11 alert (off their trajectory or standard), from when."""
-    stmt = select(AlertRow.kpi, AlertRow.opened_at).where(
-        col(AlertRow.rule).in_(KPI_RULES), col(AlertRow.status).in_(["open", "acknowledged"])
+def kpi_misses(session: Session, as_of: date) -> dict[str, date]:
+    """KPIs with an R10/R11 alert open on ``as_of`` (off their trajectory or standard),
+    from when: read from the alerts' own opened and resolved times, so a past date sees
+    the alerts open then."""
+    stmt = select(AlertRow.kpi, AlertRow.opened_at, AlertRow.resolved_at).where(
+        col(AlertRow.rule).in_(KPI_RULES)
     )
     out: dict[str, date] = {}
-    for kpi, opened in session.exec(stmt):
+    for kpi, opened, resolved in session.exec(stmt):
         d = opened.date()
+        if d > as_of or (resolved is not None and resolved.date() <= as_of):
+            continue
         out[kpi] = min(out.get(kpi, d), d)
     return out
 
@@ -87,7 +91,7 @@ def state_as_of(
     with Session(db) as session:
         end = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) + timedelta(days=1)
         events = [e for e in load_log(session) if e.time < end]
-        misses = {k: d for k, d in kpi_misses(session).items() if d <= as_of}
+        misses = kpi_misses(session, as_of)
     return fold(events, as_of), misses, events
 
 
@@ -151,7 +155,7 @@ def apply_programme(ctx: ProgrammeContext, db: DbEngine, items: Sequence[Item]) 
         session.flush()
         st = fold(load_log(session), now.date())
         since = now.date() - timedelta(days=ctx.horizon_days)
-        notices = decide(ctx.programme, st, kpi_misses(session), since=since)
+        notices = decide(ctx.programme, st, kpi_misses(session, now.date()), since=since)
         outbox = [notification(ctx, n, who, now) for n in notices for who in n.to]
         recorded = sql.utcnow()
         audit = _audit(ctx, st, events, now)
