@@ -48,7 +48,18 @@ DependencyRef = Annotated[
 ]
 RaidRef = Annotated[str, Field(pattern=r"^raid-\d{1,12}$")]
 ActionRef = Annotated[str, Field(pattern=r"^action-\d{1,12}$")]
-DocRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")]
+
+
+def _reference(value: str) -> str:
+    if not any(c.isdigit() for c in value):
+        raise PydanticCustomError(
+            "not_a_reference", "a reference is a document or minute number (with digits)", {}
+        )
+    return value
+
+
+# A document or minute number (e.g. min-2026-12/4), never a sentence or a name.
+DocRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._/-]{0,39}$"), AfterValidator(_reference)]
 Score = Annotated[int, Field(ge=1, le=4)]
 
 

@@ -47,6 +47,32 @@ def test_forum_cadences(forum: str, start: str, end: str, expected: list[str]) -
     assert [str(d) for d in P.forums[forum].meetings(D(start), D(end))] == expected
 
 
+def test_references_are_numbers_not_words() -> None:
+    ok = ev(
+        "milestone.status",
+        "milestone:o03-q3",
+        "2026-12-01",
+        milestone="o03-q3",
+        status="at_risk",
+        reason="partner_delay",
+        evidence_date="2026-12-01",
+        ref="min-2026-11/4",
+    )
+    assert ok.data.ref == "min-2026-11/4"
+    for bad in ("smith", "Jane-Smith-1", "see the notes of the meeting"):
+        with pytest.raises(ValidationError):
+            ev(
+                "milestone.status",
+                "milestone:o03-q3",
+                "2026-12-01",
+                milestone="o03-q3",
+                status="at_risk",
+                reason="partner_delay",
+                evidence_date="2026-12-01",
+                ref=bad,
+            )
+
+
 def test_events_reject_unknown_references_and_free_text() -> None:
     with pytest.raises(ValidationError, match="milestones"):
         ev(
