@@ -20,6 +20,7 @@ from cli.exports import export_app
 from cli.imports import import_app
 from cli.output import console, err
 from cli.replay import replay_command
+from cli.programme import import_raid_command  # noqa: F401  (programme: import raid)
 from cli.reports import report_app
 from sendwatch.config import SERVICE_PORTS, get_settings, service_ports
 
@@ -107,6 +108,10 @@ def simulate(
     days: Annotated[int | None, typer.Option(help="stop after this many simulated days")] = None,
     backfill_days: int = 0,
     quiet: bool = False,
+    programme_key: Annotated[
+        str | None,
+        typer.Option(envvar="SENDWATCH_PMO_API_KEY", help="also the programme office's events"),
+    ] = "dev-pmo-key",
 ) -> None:
     """Post a deterministic, accelerated stream of case events to ingest."""
     from services.ingest.sources.simulator.runner import run_simulation
@@ -121,6 +126,7 @@ def simulate(
                 speed=speed,
                 days=days,
                 backfill_days=backfill_days,
+                programme_key=programme_key or None,
             )
         )
     except ValueError as exc:

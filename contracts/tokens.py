@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _DEFAULT = Path(__file__).with_name("tokens.yaml")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
-Role = Literal["read", "cases", "ack", "board", "operational", "admin"]
+Role = Literal["read", "cases", "ack", "board", "operational", "admin", "pmo", "owner"]
 
 
 class TokenSpec(BaseModel):

@@ -59,7 +59,7 @@ from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import ALERTS_FIRED, NOTIFICATIONS, get_logger
 from sendwatch.service import Runtime, create_service_app
-from services.alerts import views
+from services.alerts import programme_api, views
 from services.alerts.adapters.notify import Relay
 from services.alerts.adapters.outbox import pending_counts as outbox_counts
 from services.alerts.domain.actions import AlertNotFound, Conflict
@@ -163,6 +163,11 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         description="Milestone slips (MS1) and early warnings (MS2)",
     )
 
+    # --- programme delivery (R1-R4) ---
+    programme = programme_api.subscribe_programme(
+        broker, settings, engine, topics, ctx.horizon_days, ctx.base_url, after_commit
+    )
+
     return Runtime(
         name=SERVICE,
         settings=settings,
@@ -172,8 +177,9 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         groups={
             GROUP: [topics.name("kpi-snapshots")],
             GROUP_MILESTONES: [topics.name("milestones")],
+            programme_api.GROUP: [topics.name(programme_api.TOPIC)],
         },
-        consumers=[snapshots.health, milestones.health],
+        consumers=[snapshots.health, milestones.health, programme.health],
     )
 
 
@@ -398,6 +404,9 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
             "smtp_configured": relay.smtp.host is not None,
             "notifications": rows,
         }
+
+    # --- programme delivery (R1-R4) ---
+    programme_api.add_routes(app, runtime, tokens)
 
     @app.exception_handler(Conflict)
     async def _conflict(_request: Any, exc: Conflict) -> JSONResponse:

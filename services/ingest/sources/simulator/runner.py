@@ -237,6 +237,43 @@ class _Poster:
             self.stats.errors.append(message)
 
 
+@dataclass
+class _ProgrammeFeed:
+    client: httpx.AsyncClient
+    feed: _Feed
+    poster: _Poster
+
+    async def post_until(self, now: datetime, batch_size: int) -> bool:
+        while batch := self.feed.take(now, batch_size, inclusive=True):
+            if not await self.poster.post(batch):
+                return False
+        return True
+
+
+def _programme_poster(
+    key: str | None,
+    seed: int,
+    start: date,
+    end: date | None,
+    url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+    stop: asyncio.Event,
+    retry_delay: float,
+    max_retry_delay: float,
+) -> _ProgrammeFeed | None:
+    if key is None:
+        return None
+    from services.ingest.sources.simulator.programme import programme_events
+
+    client = httpx.AsyncClient(
+        transport=transport, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
+    )
+    stats = SimStats(seed=seed, start=_midnight(start))
+    poster = _Poster(client, url, stats, stop, retry_delay, max_retry_delay, None)
+    return _ProgrammeFeed(client, _Feed(programme_events(seed, start, end)), poster)
+
+
 def _rejections(body: dict[str, Any]) -> list[dict[str, Any]]:
     results = body.get("results")
     if not isinstance(results, list):
@@ -275,6 +312,7 @@ async def run_simulation(
     max_retry_delay: float = 10.0,
     timeout: float = 30.0,
     clock_key: str | None = "dev-clock-key",
+    programme_key: str | None = None,
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -288,6 +326,9 @@ async def run_simulation(
     At the end of each simulated day (23:59:59 London) the simulator also posts a
     ``clock.tick`` with ``clock_key`` (the clock source), after that day's events: the
     statutory clocks advance on these ticks.  ``clock_key=None`` posts no ticks.
+
+    With ``programme_key`` (the ``pmo`` source), the programme office's events
+    (``simulator/programme.py``) are posted too, as the clock reaches them.
     """
     global _clock
     if batch_size < 1:
@@ -351,6 +392,19 @@ async def run_simulation(
             None,
         )
         next_tick_day = start
+        # --- programme delivery: the PMO, workstream leads and QAG ---
+        pmo = _programme_poster(
+            programme_key,
+            seed,
+            start,
+            end,
+            url,
+            transport,
+            timeout,
+            stop,
+            retry_delay,
+            max_retry_delay,
+        )
 
         async def post_ticks(until: datetime) -> bool:
             nonlocal next_tick_day
@@ -390,6 +444,8 @@ async def run_simulation(
                     if not await poster.post(batch):
                         delivered = False
                         break
+                if delivered and pmo is not None:
+                    delivered = await pmo.post_until(now, batch_size)
                 if not delivered or not await post_ticks(now):
                     break
                 if end_dt is not None and now >= end_dt:
@@ -398,6 +454,8 @@ async def run_simulation(
         finally:
             clock.freeze()
             stats.sim_time = clock.now()
+            if pmo is not None:
+                await pmo.client.aclose()
     log.info(
         "simulator_stop",
         posted=stats.posted,

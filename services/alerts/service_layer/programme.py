@@ -1,0 +1,189 @@
+"""Programme delivery (R1-R4) in the alerts service: apply programme events and clock
+ticks idempotently, keep the programme event log, decide the notices at the new event
+time and queue them in the transactional outbox, all in one transaction.
+
+"Now" is the latest programme event or clock tick seen on the programme topic (the
+``programme`` clock).  Every notice has a stable key and the outbox inserts each
+(notice, recipient) once, so a redelivered batch, a restart or a kill -9 between commit
+and acknowledgement never sends a second mail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine as DbEngine
+from sqlmodel import Session, col, select
+
+from contracts.events import load_events
+from contracts.programme import Programme, mailbox
+from contracts.programme_events import DecisionRecorded, ProgrammeEvent
+from contracts.timeline import ClockTick
+from sendwatch.inbox import claim_new
+from services.alerts.adapters import repository as sql
+from services.alerts.adapters.orm import AlertRow, AlertsInbox, ClockRow
+from services.alerts.adapters.programme_orm import ProgrammeEventRow
+from services.alerts.domain.model import AuditEntry, Notification
+from services.alerts.domain.programme_rules import Notice, decide, pack_audit
+from services.alerts.domain.programme_state import ProgrammeState, fold
+
+CLOCK = "programme"
+KPI_RULES = ("R10", "R11")
+
+Item = ProgrammeEvent | ClockTick
+
+
+@dataclass(frozen=True)
+class ProgrammeContext:
+    programme: Programme
+    horizon_days: int = 14
+    base_url: str = "http://127.0.0.1:8000"
+
+
+@dataclass
+class Applied:
+    applied: int
+    queued: int
+    now: datetime | None
+
+
+def is_programme_item(x: object) -> bool:
+    return isinstance(x, ClockTick) or getattr(x, "type", "").startswith("programme.")
+
+
+def load_log(session: Session, until: datetime | None = None) -> list[ProgrammeEvent]:
+    stmt = select(ProgrammeEventRow).order_by(
+        col(ProgrammeEventRow.time), col(ProgrammeEventRow.id)
+    )
+    registry = load_events()
+    out: list[ProgrammeEvent] = []
+    for row in session.exec(stmt):
+        if until is not None and row.time > until:
+            continue
+        out.append(registry.parse_event(row.body, privacy_checked=True))  # type: ignore[arg-type]
+    return out
+
+
+def kpi_misses(session: Session, as_of: date) -> dict[str, date]:
+    """KPIs with an R10/R11 alert open on ``as_of`` (off their trajectory or standard),
+    from when: read from the alerts' own opened and resolved times, so a past date sees
+    the alerts open then."""
+    stmt = select(AlertRow.kpi, AlertRow.opened_at, AlertRow.resolved_at).where(
+        col(AlertRow.rule).in_(KPI_RULES)
+    )
+    out: dict[str, date] = {}
+    for kpi, opened, resolved in session.exec(stmt):
+        d = opened.date()
+        if d > as_of or (resolved is not None and resolved.date() <= as_of):
+            continue
+        out[kpi] = min(out.get(kpi, d), d)
+    return out
+
+
+def state_as_of(
+    db: DbEngine, as_of: date
+) -> tuple[ProgrammeState, dict[str, date], list[ProgrammeEvent]]:
+    """The programme as of the end of ``as_of``, from the stored events alone."""
+    with Session(db) as session:
+        end = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) + timedelta(days=1)
+        events = [e for e in load_log(session) if e.time < end]
+        misses = kpi_misses(session, as_of)
+    return fold(events, as_of), misses, events
+
+
+def programme_now(db: DbEngine) -> datetime | None:
+    with Session(db) as session:
+        row = session.get(ClockRow, CLOCK)
+        return row.now if row else None
+
+
+def notification(ctx: ProgrammeContext, n: Notice, who: str, at: datetime) -> Notification:
+    address = mailbox(ctx.programme, who)
+    body = "\n".join(
+        [
+            *n.lines,
+            "",
+            f"Rule {n.rule} ({n.kind}), due {n.on}.",
+            f"Programme view: {ctx.base_url}/programme",
+            "",
+            "sendwatch: programme delivery (Local SEND Reform Plan §11).",
+        ]
+    )
+    return Notification(
+        alert_id=n.id,
+        episode=0,
+        level=int(n.key.rsplit(":L", 1)[1]) if ":L" in n.key else 0,
+        notice=n.kind[:16],  # type: ignore[arg-type]
+        channel="email",
+        recipient=address,
+        subject=f"[sendwatch] {n.subject}",
+        body=body,
+        payload={"rule": n.rule, "kind": n.kind, "key": n.key, "on": n.on.isoformat(), "to": who},
+        decided_at=at,
+    )
+
+
+def apply_programme(ctx: ProgrammeContext, db: DbEngine, items: Sequence[Item]) -> Applied:
+    """Apply a consumed batch of programme events and ticks (one transaction)."""
+    with sql.WRITE_LOCK, Session(db) as session:
+        fresh = claim_new(session, AlertsInbox, list(items))
+        if not fresh:
+            session.commit()
+            return Applied(0, 0, None)
+        clock = session.get(ClockRow, CLOCK)
+        if clock is None:
+            clock = ClockRow(key=CLOCK)
+            session.add(clock)
+        latest = max(x.time for x in fresh)
+        now = max(clock.now, latest) if clock.now else latest
+        clock.now = now
+        events = [x for x in fresh if not isinstance(x, ClockTick)]
+        for e in events:
+            session.add(
+                ProgrammeEventRow(
+                    id=e.id,
+                    type=e.type,
+                    subject=e.subject,
+                    time=e.time,
+                    body=e.model_dump_json(),
+                )
+            )
+        session.flush()
+        st = fold(load_log(session), now.date())
+        since = now.date() - timedelta(days=ctx.horizon_days)
+        notices = decide(ctx.programme, st, kpi_misses(session, now.date()), since=since)
+        outbox = [notification(ctx, n, who, now) for n in notices for who in n.to]
+        recorded = sql.utcnow()
+        audit = _audit(ctx, st, events, now)
+        queued = sql.queue(session, outbox, recorded)
+        sql.insert_audit(session, audit, recorded)
+        session.commit()
+        return Applied(len(fresh), sum(queued.values()), now)
+
+
+def _audit(
+    ctx: ProgrammeContext, st: ProgrammeState, events: list[ProgrammeEvent], now: datetime
+) -> list[AuditEntry]:
+    """R2: each decision recorded (against a pack or not) goes into the audit trail."""
+    verdicts = dict(pack_audit(ctx.programme, st))
+    out: list[AuditEntry] = []
+    for e in events:
+        if isinstance(e, DecisionRecorded):
+            d = e.data
+            detail: dict[str, Any] = json.loads(d.model_dump_json())
+            out.append(
+                AuditEntry(
+                    alert_id=None,
+                    episode=0,
+                    at=e.time,
+                    kind="programme_decision",
+                    message=verdicts.get(e.subject, f"{d.outcome} by {d.forum} on {d.date}"),
+                    actor=d.forum,
+                    detail={"decision": e.subject, **detail},
+                )
+            )
+    return out
