@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli import referrals
 from cli.exports import export_app
 from cli.imports import import_app
 from cli.output import console, err
@@ -163,6 +164,7 @@ def ingest(
 
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+referrals.register(import_app, export_app)  # NHS community referrals
 
 
 @app.command()
