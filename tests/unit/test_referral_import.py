@@ -68,7 +68,7 @@ def test_a_row_becomes_pseudonymous_events_with_age_band_and_locality(tmp_path: 
     assert first["data"]["age_band"] == "5-10" and first["data"]["locality"] == "ludlow"
     assert first["data"]["phase"] == "primary"
     text = json.dumps(ext.events)
-    for secret in ("9434765919", "SY8", "1AB", "2019-03-10", "R1\""):
+    for secret in ("9434765919", "SY8", "1AB", "2019-03-10", 'R1"'):
         assert secret not in text
     reg = load_events()
     for e in ext.events:  # every event passes its contract (and the privacy guard)
