@@ -141,18 +141,18 @@ def _spoil(
     out: SyntheticExtract,
 ) -> None:
     """Spoil known rows: line numbers count the header as line 1."""
-    spoilers = [
-        ("service", lambda r: r.update(service="physio")),
-        ("date", lambda r: r.update(referral_received_date="2026-02-30")),
-        ("nhs", lambda r: r.update(nhs_number=bad_check_digit(r["nhs_number"]))),
-        ("missing", lambda r: r.update(sex="")),
-        ("source", lambda r: r.update(source_of_referral="pharmacy")),
-        ("order", lambda r: r.update(discharge_date="2000-01-02", discharge_reason="other")),
+    spoilers: list[dict[str, str] | None] = [
+        {"service": "physio"},
+        {"referral_received_date": "2026-02-30"},
+        None,  # an NHS number failing its check
+        {"sex": ""},
+        {"source_of_referral": "pharmacy"},
+        {"discharge_date": "2000-01-02", "discharge_reason": "other"},
     ]
     picked = rng.sample(range(len(refs)), len(spoilers))
     spoiled_ids = set()
-    for i, (_, spoil) in zip(picked, spoilers, strict=True):
-        spoil(refs[i])
+    for i, change in zip(picked, spoilers, strict=True):
+        refs[i].update(change or {"nhs_number": bad_check_digit(refs[i]["nhs_number"])})
         out.bad_referral_lines.add(i + 2)
         spoiled_ids.add(refs[i]["referral_id"])
     for i, c in enumerate(contacts):
