@@ -72,9 +72,10 @@ def expected_rows(refs_csv: str, contacts_csv: str, bad: set[int], bad_c: set[in
         received = date.fromisoformat(r["referral_received_date"])
         if received > d or rid in stopped:
             continue
-        if r["referral_outcome"] == "rejected" and date.fromisoformat(
-            r["referral_outcome_date"]
-        ) <= d:
+        if (
+            r["referral_outcome"] == "rejected"
+            and date.fromisoformat(r["referral_outcome_date"]) <= d
+        ):
             continue
         if r["discharge_date"] and date.fromisoformat(r["discharge_date"]) <= d:
             continue
