@@ -18,7 +18,7 @@ def next_level(a: Alert, start: int) -> int:
     # the levels told together with the current one count as told (even while the
     # current level's notice is still being written)
     n = a.level + 1
-    while 1 <= a.level and n <= len(levels) and levels[n - 1].notify_with_previous:
+    while a.level >= 1 and n <= len(levels) and levels[n - 1].notify_with_previous:
         told |= {(r.channel, r.address) for r in levels[n - 1].recipients}
         n += 1
     n = start
