@@ -107,8 +107,12 @@ def simulate(
     days: Annotated[int | None, typer.Option(help="stop after this many simulated days")] = None,
     backfill_days: int = 0,
     quiet: bool = False,
+    nhs_key: Annotated[
+        str, typer.Option(help="key of the simulated NHS community provider ('' for none)")
+    ] = "dev-nhs-community-key",
 ) -> None:
-    """Post a deterministic, accelerated stream of case events to ingest."""
+    """Post a deterministic, accelerated stream of case events (and the NHS community
+    provider's referrals and capacity) to ingest."""
     from services.ingest.sources.simulator.runner import run_simulation
 
     try:
@@ -121,6 +125,7 @@ def simulate(
                 speed=speed,
                 days=days,
                 backfill_days=backfill_days,
+                nhs_key=nhs_key or None,
             )
         )
     except ValueError as exc:
