@@ -109,7 +109,7 @@ def simulate(
     quiet: bool = False,
     nhs_key: Annotated[
         str, typer.Option(help="key of the simulated NHS community provider ('' for none)")
-    ] = "dev-nhs-community-key",
+    ] = "",
 ) -> None:
     """Post a deterministic, accelerated stream of case events (and the NHS community
     provider's referrals and capacity) to ingest."""

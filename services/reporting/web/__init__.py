@@ -14,7 +14,7 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every page router, in the order they are matched."""
-    from services.reporting.web import alerts, cases, downloads, kpi, overview, signin
+    from services.reporting.web import alerts, cases, downloads, health, kpi, overview, signin
 
     return [
         overview.router,
@@ -23,4 +23,5 @@ def routers() -> list[APIRouter]:
         alerts.router,
         downloads.router,
         signin.router,
+        health.router,  # NHS community health pathways
     ]
