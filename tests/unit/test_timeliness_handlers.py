@@ -187,6 +187,7 @@ def test_a_clock_change_from_a_future_date_restates_nothing() -> None:
 
 
 def test_topics_come_from_the_registry() -> None:
-    assert CASE_CFG.registry.topics == ["case-events"]
+    assert CASE_CFG.registry.topics[0] == "case-events"
+    assert "referral-events" in CASE_CFG.registry.topics  # contracts/referral_events.py
     assert REG.topics == ["case-events", "referral-events", "placement-events"]
-    assert json.loads(json.dumps(REG.types_on("referral-events")))[0] == "fixture.referral.received"
+    assert "fixture.referral.received" in json.loads(json.dumps(REG.types_on("referral-events")))
