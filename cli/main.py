@@ -16,11 +16,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli import referrals
 from cli.exports import export_app
 from cli.imports import import_app
 from cli.output import console, err
-from cli.replay import replay_command
 from cli.programme import import_raid_command  # noqa: F401  (programme: import raid)
+from cli.replay import replay_command
 from cli.reports import report_app
 from sendwatch.config import SERVICE_PORTS, get_settings, service_ports
 
@@ -112,8 +113,12 @@ def simulate(
         str | None,
         typer.Option(envvar="SENDWATCH_PMO_API_KEY", help="also the programme office's events"),
     ] = "dev-pmo-key",
+    nhs_key: Annotated[
+        str, typer.Option(help="key of the simulated NHS community provider ('' for none)")
+    ] = "",
 ) -> None:
-    """Post a deterministic, accelerated stream of case events to ingest."""
+    """Post a deterministic, accelerated stream of case events (and the NHS community
+    provider's referrals and capacity) to ingest."""
     from services.ingest.sources.simulator.runner import run_simulation
 
     try:
@@ -127,6 +132,7 @@ def simulate(
                 days=days,
                 backfill_days=backfill_days,
                 programme_key=programme_key or None,
+                nhs_key=nhs_key or None,
             )
         )
     except ValueError as exc:
@@ -178,6 +184,7 @@ def ingest(
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.command("replay")(replay_command)
+referrals.register(import_app, export_app)  # NHS community referrals
 
 
 @app.command()

@@ -138,6 +138,8 @@ class Stack:
                 start,
                 "--backfill-days",
                 str(backfill_days),
+                "--nhs-key",  # the simulated NHS community provider (R5 runs in `up`)
+                "dev-nhs-community-key",
                 "--quiet",
             ],
             stdout=log,

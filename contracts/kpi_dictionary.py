@@ -270,6 +270,9 @@ class Occupancy(CensusKpi):
 
 class EventSet(_Strict):
     events: list[Match] = Field(min_length=1)
+    # Sum this numeric field of the matching events instead of counting them (e.g.
+    # sessions delivered against sessions commissioned).
+    field: str | None = None
 
 
 class RatePer(KpiBase):

@@ -367,6 +367,19 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
             _act, lambda uow: views.alert_view(handlers.record_plan(ctx, uow, alert_id[:64], plan))
         )
 
+    @app.post("/v1/alerts/{alert_id}/recovery-actions/{number}/done", tags=["alerts"])
+    async def action_done(
+        alert_id: str, number: int, body: AckBody | None = None, who: Principal = acker
+    ) -> dict[str, Any]:
+        """Mark action ``number`` of the alert's recovery plan done (R5)."""
+        by = actor(who, (body or AckBody()).by)
+        return await asyncio.to_thread(
+            _act,
+            lambda uow: views.alert_view(
+                handlers.complete_action(ctx, uow, alert_id[:64], number, by)
+            ),
+        )
+
     @app.post("/v1/silences", tags=["alerts"], status_code=201)
     async def create_silence(body: SilenceBody, who: Principal = acker) -> dict[str, Any]:
         def run(uow: SqlUnitOfWork) -> dict[str, Any] | None:

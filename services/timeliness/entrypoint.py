@@ -39,7 +39,7 @@ from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import get_logger
 from sendwatch.service import Runtime, create_service_app
-from services.timeliness import views
+from services.timeliness import referral_api, views
 from services.timeliness.adapters.outbox import mark_published, pending_outbox
 from services.timeliness.domain.engine import Engine
 from services.timeliness.service_layer import handlers
@@ -297,4 +297,5 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         text: str = await run(views.dfe_export, name, year, deps.authority)
         return text
 
+    app.include_router(referral_api.router(deps.config.engine, deps.uow, operational))
     return app

@@ -502,7 +502,7 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     wait_for(lambda: mail_to(sink, ICB), timeout=20)
     icb = body(mail_to(sink, ICB)[0])
     assert mail_to(sink, ICB)[0]["Subject"].startswith("[sendwatch R5] Escalation to ICB Place")
-    assert "level 2 of 2" in icb
+    assert "level 2 of 3" in icb
     assert "It comes to you at the same time as Senior Responsible Owner" in icb
     assert "is due from Senior Responsible Owner for SEND reform (SRO) by Thursday" in icb
 

@@ -53,6 +53,7 @@ def test_the_health_dependency_ladder() -> None:
     assert [lvl.body for lvl in health.levels] == [
         "Senior Responsible Owner for SEND reform (SRO)",
         "ICB Place leadership",
+        "ICB governance and the SEND and Inclusion Partnership Board",
     ]
     sro = health.levels[0]
     assert "ICB Place leadership" in sro.ask and "joint recovery plan" in sro.ask
@@ -60,7 +61,10 @@ def test_the_health_dependency_ladder() -> None:
     assert sro.requires_recovery_plan.working_days == 10
     assert "named owners" in sro.requires_recovery_plan.document
     # ICB Place leadership hears with the SRO: the escalation R5 makes the SRO's action.
-    assert [lvl.notify_with_previous for lvl in health.levels] == [False, True]
+    assert [lvl.notify_with_previous for lvl in health.levels] == [False, True, False]
+    # An acknowledgement does not silence a persisting miss: two further missed weeks
+    # move it on (past ICB Place leadership, already told, to ICB governance).
+    assert [lvl.escalate_if_still_missed_after for lvl in health.levels] == [2, 2, None]
 
 
 def test_shipped_addresses_are_example_org() -> None:

@@ -387,7 +387,15 @@ def reference_cases(stream: list[dict[str, Any]], dims: list[str]) -> dict[str, 
     return cases
 
 
-ALL_DIMS = sorted({d for kpi in KPIS.kpis for d in KPIS.breakdowns_of(kpi)})
+# the breakdowns of the EHCNA measures (other domains' KPIs read other subjects)
+ALL_DIMS = sorted(
+    {
+        d
+        for kpi, k in KPIS.kpis.items()
+        if set(getattr(k, "clocks", ())) & set(CLOCK_DATES)
+        for d in KPIS.breakdowns_of(kpi)
+    }
+)
 
 
 def reference_current(
@@ -457,8 +465,8 @@ def batch_aggregates(stream: list[dict[str, Any]], kpis: KpiDictionary) -> dict[
         if c.historical or c.received is None:
             continue
         for kpi_id, k in kpis.kpis.items():
-            if not isinstance(k, CompletedWithin):
-                continue
+            if not isinstance(k, CompletedWithin) or k.clock not in CLOCK_DATES:
+                continue  # other domains' clocks read no case events
             dims = kpis.breakdowns_of(kpi_id)
             breakdowns = ["all"] + [f"{dim}={c.attrs.get(dim) or 'unknown'}" for dim in dims]
             if k.exclude_if and c.exception:

@@ -4,7 +4,7 @@ silence.  Each works through the decision's ``Ledger`` like the rules do."""
 from __future__ import annotations
 
 from contracts import cycles
-from services.alerts.domain import audit
+from services.alerts.domain import audit, persisting, recovery_actions
 from services.alerts.domain.escalation import Chain
 from services.alerts.domain.ids import alert_id, overdue_fingerprint
 from services.alerts.domain.ledger import Ledger
@@ -52,7 +52,9 @@ def acknowledge(led: Ledger, aid: str, actor: str, note: str | None = None) -> A
     after = a.policy.levels[a.level - 1].escalate_if_still_missed_after
     if a.kind == "escalation" and after is not None:
         noun = cycles.noun(a.cycle_kind)
-        led.log(a, "escalation_watch", audit.watching(nxt, after, noun), level=a.level + 1)
+        onto = persisting.next_level(a, a.level + 1)  # the next level not yet told
+        watched = a.policy.levels[onto - 1]
+        led.log(a, "escalation_watch", audit.watching(watched, after, noun), level=onto)
     return a
 
 
@@ -86,6 +88,7 @@ def record_plan(led: Ledger, chain: Chain, aid: str, plan: RecoveryPlan) -> Aler
             ],
         },
     )
+    recovery_actions.track(led, a, plan)
     child = led.get(alert_id(overdue_fingerprint(a.id, a.episode)))
     if child is not None and child.is_open:
         chain.resolve(child, audit.plan_arrived(a, plan))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.escalation import Recipient
-from services.alerts.domain import audit
+from services.alerts.domain import audit, persisting, recovery_actions
 from services.alerts.domain.ids import alert_id, overdue_fingerprint
 from services.alerts.domain.ledger import Ledger
 from services.alerts.domain.messages import render
@@ -59,6 +59,7 @@ class Chain:
             overdue = a.plan_overdue_from()
             if overdue is not None and overdue <= led.now:
                 self.raise_overdue(a)
+            recovery_actions.check(self, a)  # R5: the plan's actions to their due dates
 
     def still_missed(self, a: Alert, cycle: str, label: str) -> None:
         """An acknowledged escalation whose series misses again: after the level's
@@ -80,7 +81,7 @@ class Chain:
         by, at = a.acked_by or "someone", a.acked_at or self.ledger.now
         labels = [str(c["label"]) for c in missed]
         a.status, a.acked_by, a.acked_at, a.ack_note = "open", None, None, None
-        a.level += 1
+        a.level = persisting.next_level(a, a.level + 1)  # past levels already told
         a.level_at = self.ledger.now
         a.facts = {
             **a.facts,
@@ -282,6 +283,7 @@ class Chain:
         child = led.get(alert_id(overdue_fingerprint(a.id, a.episode)))
         if child is not None and child.is_open:
             self.resolve(child, audit.parent_resolved(a))
+        recovery_actions.check(self, a)  # its open action alerts resolve with it
         if a.historical:
             return
         seen: set[tuple[str, str]] = set()

@@ -16,7 +16,7 @@ from typing import Any
 
 from contracts.escalation import EscalationConfig, Policy
 from contracts.kpi_dictionary import KpiDef, KpiDictionary
-from services.alerts.domain import audit
+from services.alerts.domain import audit, recovery_actions
 from services.alerts.domain.ids import alert_id
 from services.alerts.domain.model import (
     Alert,
@@ -121,7 +121,7 @@ class Ledger:
         if a.level_muted and a.status == "open":
             s = self.silence_for(a)
             times.append(s.until if s is not None else self.now)
-        for t in (a.next_escalation_at(), a.plan_overdue_from()):
+        for t in (a.next_escalation_at(), a.plan_overdue_from(), recovery_actions.next_due(a)):
             if t is not None:
                 times.append(t)
         return min(times) if times else None

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from contracts.cycles import human_date, human_day
 from contracts.escalation import Level
+from services.alerts.domain import persisting, recovery_actions
 from services.alerts.domain.model import Alert, Notice, local_date
 from services.alerts.domain.wording import (
     MILESTONES,
@@ -198,7 +199,8 @@ def _escalation(alert: Alert, level: int) -> tuple[str, str]:
                 else (f"{after} more closed {noun}s also miss")
             )
             lines.append(
-                f"If it is acknowledged but {more} the goal, it goes on to {levels[level].body}."
+                f"If it is acknowledged but {more} the goal, it goes on to "
+                f"{levels[persisting.next_level(alert, level + 1) - 1].body}."
             )
     return subject, "\n".join(lines)
 
@@ -274,6 +276,8 @@ def _milestone(alert: Alert, level: int) -> tuple[str, str]:
 def _overdue(alert: Alert, level: int) -> tuple[str, str]:
     f = alert.facts
     lvl = _level(alert, level)
+    if "action_number" in f:  # a recovery plan action past its due date (R5)
+        return recovery_actions.text(alert, who(lvl) if lvl else "the record")
     subject = (
         f"Overdue: {f.get('document', 'recovery plan')} for "
         f"{f.get('kpi_name', alert.kpi)} was due {day_text(f.get('plan_due'))}"
@@ -303,7 +307,10 @@ def _overdue(alert: Alert, level: int) -> tuple[str, str]:
 def _resolved(alert: Alert) -> tuple[str, str]:
     unit, direction = _unit(alert)
     rec = alert.facts.get("recovered")
-    if alert.kind == "overdue":
+    if alert.kind == "overdue" and "action_number" in alert.facts:
+        subject = f"Resolved: {alert.title}"
+        why = alert.resolution or "the action has been done"
+    elif alert.kind == "overdue":
         subject = f"Resolved: {alert.facts.get('document', 'recovery plan')} recorded"
         why = alert.resolution or "the plan has been recorded"
     elif rec:

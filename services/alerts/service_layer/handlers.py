@@ -14,7 +14,7 @@ from contracts.escalation import EscalationConfig
 from contracts.kpi_dictionary import KpiDictionary
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
-from services.alerts.domain import actions
+from services.alerts.domain import actions, recovery_actions
 from services.alerts.domain.escalation import Chain
 from services.alerts.domain.ledger import Ledger
 from services.alerts.domain.model import Alert, MilestoneInput, RecoveryPlan, Silence
@@ -168,6 +168,18 @@ def record_plan(ctx: Context, uow: AbstractUnitOfWork, alert_id: str, plan: Reco
         led, chain = _decide(ctx, uow, now)
         a = actions.record_plan(led, chain, alert_id, plan)
         uow.add_plan(a, plan, now)
+        uow.record(led)
+        uow.commit()
+        return a
+
+
+def complete_action(
+    ctx: Context, uow: AbstractUnitOfWork, alert_id: str, number: int, actor: str
+) -> Alert:
+    """Mark a recovery plan action done (R5); its overdue alert, if any, resolves."""
+    with uow:
+        led, chain = _decide(ctx, uow, _now(uow))
+        a = recovery_actions.complete(chain, alert_id, number, actor)
         uow.record(led)
         uow.commit()
         return a

@@ -47,11 +47,12 @@ def _latest(session: Session, kpi: str | None = None) -> dict[Key, KpiRevision]:
 
 
 def _stored(r: KpiRevision) -> Stored:
-    closed, upstream = False, 0
+    closed, upstream, extra = False, 0, None
     if r.detail:
         d = json.loads(r.detail)
         closed, upstream = bool(d.get("closed")), int(d.get("revision", 0))
-    return Stored(r.sequence, r.value, r.numerator, r.denominator, closed, upstream)
+        extra = d.get("extra")
+    return Stored(r.sequence, r.value, r.numerator, r.denominator, closed, upstream, extra)
 
 
 @dataclass(frozen=True)

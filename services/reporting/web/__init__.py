@@ -18,6 +18,7 @@ def routers() -> list[APIRouter]:
         alerts,
         cases,
         downloads,
+        health,  # NHS community health pathways
         kpi,
         overview,
         programme,  # programme delivery (R1-R4)
@@ -32,4 +33,5 @@ def routers() -> list[APIRouter]:
         downloads.router,
         signin.router,
         programme.router,
+        health.router,  # NHS community health pathways
     ]

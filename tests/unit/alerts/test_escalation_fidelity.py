@@ -145,7 +145,7 @@ CASES = yaml.safe_load(
     - [icb-place-leadership@example.org, 2, alert, R5]
   exp_text:
     - "[sendwatch R5] Escalation to ICB Place leadership"
-    - "This is level 2 of 2 of the NHS/ICB dependency route"
+    - "This is level 2 of 3 of the NHS/ICB dependency route"
     - "It comes to you at the same time as Senior Responsible Owner for SEND reform
        (SRO): this route notifies ICB Place leadership as soon as the escalation
        starts, not only if nobody acknowledges."
@@ -167,6 +167,27 @@ CASES = yaml.safe_load(
     - [dco@example.org, 0, alert, R10]
     - [sro-send@example.org, 1, alert, R5]
     - [icb-place-leadership@example.org, 2, alert, R5]
+
+- name: a persisting R5 miss after the SRO's acknowledgement goes on to ICB governance
+  kpi: advice_6wk_health
+  steps:
+    - {at: 2026-11-19, cycle: 2026-W46, value: 70.0}
+    - {at: 2026-11-26, cycle: 2026-W47, value: 60.0}
+    - {at: 2026-11-27, ack: R5}
+    - {at: 2026-12-03, cycle: 2026-W48, value: 60.0}
+    - {at: 2026-12-10, cycle: 2026-W49, value: 55.0}    # the second further miss
+  exp_alerts:
+    - {rule: R10, status: superseded}
+    - {rule: R5, status: open, level: 3}
+  exp_mail:
+    - [dco@example.org, 0, alert, R10]
+    - [sro-send@example.org, 1, alert, R5]
+    - [icb-place-leadership@example.org, 2, alert, R5]
+    - [icb-governance@example.org, 3, alert, R5]
+    - [send-partnership-board@example.org, 3, alert, R5]
+  exp_text:
+    - "If it is acknowledged but 2 more closed weeks also miss the goal, it goes on to ICB
+       governance and the SEND and Inclusion Partnership Board."
 """
 )
 
@@ -204,6 +225,6 @@ def test_the_r5_start_names_both_levels() -> None:
     h.run(CASES[6]["steps"][:2])
     assert (
         "level",
-        "Escalation level 1 of 2: Senior Responsible Owner for SEND reform (SRO). ICB Place "
+        "Escalation level 1 of 3: Senior Responsible Owner for SEND reform (SRO). ICB Place "
         "leadership (level 2) is notified at the same time.",
     ) in h.timeline("R5")

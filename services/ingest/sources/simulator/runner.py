@@ -313,6 +313,7 @@ async def run_simulation(
     timeout: float = 30.0,
     clock_key: str | None = "dev-clock-key",
     programme_key: str | None = None,
+    nhs_key: str | None = None,
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -329,6 +330,8 @@ async def run_simulation(
 
     With ``programme_key`` (the ``pmo`` source), the programme office's events
     (``simulator/programme.py``) are posted too, as the clock reaches them.
+    With ``nhs_key``, the simulated NHS community provider (``simulator/nhs.py``) posts
+    its referrals and weekly capacity alongside, with that key.
     """
     global _clock
     if batch_size < 1:
@@ -358,6 +361,13 @@ async def run_simulation(
         end = last_day  # the clock stops where ingest would start rejecting events
     end_dt = _midnight(end)
     feed = _Feed(timed_events(seed, start, end, cfg, history_from=history_from))
+    streams: list[tuple[str, _Feed]] = [(api_key, feed)]
+    if nhs_key:  # NHS community referrals and capacity
+        from services.ingest.sources.simulator import nhs
+
+        streams.append(
+            (nhs_key, _Feed(nhs.timed_events(seed, start, end, history_from=history_from)))
+        )
     clock = SimClock(start_dt, speed, end=end_dt)
     _clock = clock
     stats = SimStats(seed=seed, start=start_dt)
@@ -373,6 +383,7 @@ async def run_simulation(
         until=end.isoformat(),
         url=url,
     )
+    clients: list[httpx.AsyncClient] = []
     async with (
         httpx.AsyncClient(transport=transport, headers=headers, timeout=timeout) as client,
         httpx.AsyncClient(
@@ -382,6 +393,16 @@ async def run_simulation(
         ) as clock_client,
     ):
         poster = _Poster(client, url, stats, stop, retry_delay, max_retry_delay, on_progress)
+        posters = [(poster, feed)]
+        for key, extra_feed in streams[1:]:
+            extra_client = httpx.AsyncClient(
+                transport=transport, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
+            )
+            clients.append(extra_client)
+            extra_poster = _Poster(
+                extra_client, url, stats, stop, retry_delay, max_retry_delay, on_progress
+            )
+            posters.append((extra_poster, extra_feed))
         ticker = _Poster(
             clock_client,
             url,
@@ -426,24 +447,25 @@ async def run_simulation(
 
         try:
             # History: everything dated before the start, at once.
-            while not stop.is_set():
-                batch = feed.take(start_dt, batch_size, inclusive=False)
-                if not batch or not await poster.post(batch):
-                    break
-                stats.backfilled += len(batch)
+            for source_poster, source_feed in posters:
+                while not stop.is_set():
+                    batch = source_feed.take(start_dt, batch_size, inclusive=False)
+                    if not batch or not await source_poster.post(batch):
+                        break
+                    stats.backfilled += len(batch)
             clock.begin()
             # Live: post what the accelerated clock has reached.
             while not stop.is_set():
                 now = clock.now()
                 stats.sim_time = now
                 delivered = True
-                while not stop.is_set():
-                    batch = feed.take(now, batch_size, inclusive=True)
-                    if not batch:
-                        break
-                    if not await poster.post(batch):
-                        delivered = False
-                        break
+                for source_poster, source_feed in posters:
+                    while delivered and not stop.is_set():
+                        batch = source_feed.take(now, batch_size, inclusive=True)
+                        if not batch:
+                            break
+                        if not await source_poster.post(batch):
+                            delivered = False
                 if delivered and pmo is not None:
                     delivered = await pmo.post_until(now, batch_size)
                 if not delivered or not await post_ticks(now):
@@ -456,6 +478,8 @@ async def run_simulation(
             stats.sim_time = clock.now()
             if pmo is not None:
                 await pmo.client.aclose()
+            for extra_client in clients:
+                await extra_client.aclose()
     log.info(
         "simulator_stop",
         posted=stats.posted,

@@ -1,0 +1,1 @@
+"""A provider's CSDS-style referral extract (``sendwatch import referrals``)."""
