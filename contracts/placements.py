@@ -1,0 +1,53 @@
+"""Placements and sufficiency settings (``placements.yaml``, or the file the settings
+name): the cohort the DfE caseload export counts, the inclusion
+base plan, and the sufficiency alerts' thresholds and recipients."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+_DEFAULT = Path(__file__).with_name("placements.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CaseloadCohort(_Strict):
+    plans: list[str] = Field(min_length=1)
+    identity: str | None = None
+    placement: str
+    setting_field: str = "setting_type"
+
+
+class Recipient(_Strict):
+    email: str
+    name: str = ""
+
+
+class SufficiencyAlerts(_Strict):
+    high_cost_review_working_days: int = Field(default=10, ge=1, le=60)
+    base_full_percent: float = Field(default=100.0, gt=0)
+    base_underused_percent: float = Field(default=50.0, ge=0)
+    recipients: list[Recipient] = []
+
+
+class PlacementSettings(_Strict):
+    version: int
+    caseload: CaseloadCohort
+    inclusion_base_plan: dict[str, dict[str, int]] = {}
+    alerts: SufficiencyAlerts = SufficiencyAlerts()
+
+    def planned_places(self, year: str) -> int | None:
+        plan = self.inclusion_base_plan.get(year)
+        return sum(plan.values()) if plan is not None else None
+
+
+@lru_cache(maxsize=4)
+def load_placements(path: str | None = None) -> PlacementSettings:
+    file = Path(path or _DEFAULT)
+    return PlacementSettings.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
