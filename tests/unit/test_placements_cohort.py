@@ -144,3 +144,14 @@ def test_inclusion_base_occupancy_by_phase_and_base() -> None:
     assert cells["all"] == [2, 14]
     assert cells["base=ib-001"] == [2, 4]
     assert cells["phase=primary"] == [0, 10]
+
+
+def test_a_person_with_a_ceased_plan_and_a_later_plan_is_active_on_the_later_one() -> None:
+    raws = [
+        plan("person-000001", date(2022, 1, 10)),
+        ceased("person-000001", date(2023, 3, 1)),
+        plan("person-000001", date(2025, 2, 1)),
+        placed("person-000001", date(2025, 2, 1), INMSS),
+    ]
+    assert k20(date(2024, 1, 18), raws) == (0, 0)
+    assert k20(D, raws) == (1, 1)
