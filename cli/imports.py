@@ -14,6 +14,23 @@ from cli.output import console, err
 import_app = typer.Typer(help="Backfill imports.")
 
 
+def _settings_lookup(path: Path) -> dict[str, str]:
+    """URN/UKPRN -> DfE caseload setting type, from a CSV with columns urn,setting_type."""
+    import csv
+
+    from contracts.placement_codes import DfeSetting
+
+    known = {s.value for s in DfeSetting}
+    out: dict[str, str] = {}
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), start=2):
+            urn, setting = (row.get("urn") or "").strip(), (row.get("setting_type") or "").strip()
+            if not urn.isdigit() or setting not in known:
+                raise ValueError(f"{path.name} line {n}: needs a numeric urn and a setting_type")
+            out[urn] = setting
+    return out
+
+
 @import_app.command("sen2")
 def import_sen2_command(
     file: Annotated[
@@ -27,6 +44,17 @@ def import_sen2_command(
     alerts_url: str = "http://127.0.0.1:8003",
     batch_size: int = 5000,
     wait_timeout: float = 1800.0,
+    placements: Annotated[
+        bool, typer.Option(help="also the active plans and their placements (placement events)")
+    ] = True,
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="CSV urn,setting_type (GIAS extract): a placement's type of setting",
+        ),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(
@@ -83,6 +111,8 @@ def import_sen2_command(
                 wait_timeout=wait_timeout,
                 on_progress=show,
                 token=token,
+                placements=placements,
+                settings=_settings_lookup(settings) if settings else None,
             )
         except (PseudonymKeyError, Sen2FormatError, Sen2ImportError, ValueError) as exc:
             err.print(f"[red]import refused:[/red] {exc}")

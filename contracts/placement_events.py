@@ -49,6 +49,17 @@ class PersonAttributes(StrictModel):
 
 class PlanStartedData(PersonAttributes):
     la_code: Annotated[str, Field(pattern=r"^\d{3}$")] | None = None
+    mediation: bool | None = Field(default=None, description="SEN2 mediation flags (any)")
+    tribunal: bool | None = Field(default=None, description="SEN2 tribunal flags (any)")
+
+
+class PlanReviewedData(PersonAttributes):
+    review_outcome: Annotated[str, Field(pattern=r"^[0-9A-Z]{1,2}$")] | None = None
+
+
+class PhaseTransferData(PersonAttributes):
+    due_date: date | None = Field(default=None, description="SEN2 PhaseTransferDueDate")
+    final_issued: bool = Field(description="The amended plan was finalised (on this date)")
 
 
 class PlanCeasedData(PersonAttributes):
@@ -60,7 +71,7 @@ class PlacementStartedData(PersonAttributes):
     setting_urn: Urn | None = None
     rank: int = Field(default=1, ge=1, le=9, description="1: the main placement")
     la_funded: bool
-    out_of_area: bool
+    out_of_area: bool | None = Field(default=None, description="None: not known (SEN2)")
     distance_km: float | None = Field(default=None, ge=0, le=1000)
     cost_band: CostBand | None = None
     base: BaseCode | None = Field(default=None, description="Inclusion base, if at one")
@@ -111,6 +122,18 @@ class PlanCeased(Envelope[PlanCeasedData]):
     """An EHC plan ceased (SEN2 CeaseReason; 5 is a transfer out to another LA)."""
 
     type: Literal["placement.plan.ceased"]
+
+
+class PlanReviewed(Envelope[PlanReviewedData]):
+    """An annual review of the plan (SEN2 ReviewMeeting / LastReview)."""
+
+    type: Literal["placement.plan.reviewed"]
+
+
+class PhaseTransfer(Envelope[PhaseTransferData]):
+    """A phase transfer review: finalised (PhaseTransferFinalDate) or due."""
+
+    type: Literal["placement.plan.phase-transfer"]
 
 
 class PlacementStarted(Envelope[PlacementStartedData]):
@@ -177,6 +200,8 @@ _DECISION_ATTRS = ("person_id", "locality", "phase", "primary_need")
 EVENTS: list[EventSpec] = [
     _spec(PlanStarted, "person", PERSON_ATTRIBUTES),
     _spec(PlanCeased, "person", PERSON_ATTRIBUTES),
+    _spec(PlanReviewed, "person", PERSON_ATTRIBUTES),
+    _spec(PhaseTransfer, "person", PERSON_ATTRIBUTES),
     _spec(PlacementStarted, "person", PERSON_ATTRIBUTES),
     _spec(PlacementEnded, "person", PERSON_ATTRIBUTES),
     _spec(EheRegistered, "person", (*PERSON_ATTRIBUTES, "cohort")),
