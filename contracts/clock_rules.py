@@ -81,6 +81,10 @@ class PolicyVersion(_Strict):
             "end/stop fact closes it.  No pauses, nullification or milestone alerts."
         ),
     )
+    working_days: bool = Field(
+        default=False,
+        description="due_days and warn_days count working days (England), not calendar days",
+    )
     ends_after_day: bool = Field(
         default=False,
         description="An episode is still in force on the day of its end fact (closes the next day)",
@@ -94,6 +98,8 @@ class PolicyVersion(_Strict):
             raise ValueError("an episodes policy has no pauses, nullification or due days")
         if self.ends_after_day and not self.episodes:
             raise ValueError("ends_after_day applies to an episodes policy")
+        if self.working_days and (self.pause or self.resume):
+            raise ValueError("working_days clocks have no pauses")
         return self
 
     @property

@@ -24,16 +24,16 @@ class CaseloadCohort(_Strict):
     setting_field: str = "setting_type"
 
 
-class Recipient(_Strict):
-    email: str
-    name: str = ""
-
-
 class SufficiencyAlerts(_Strict):
-    high_cost_review_working_days: int = Field(default=10, ge=1, le=60)
-    base_full_percent: float = Field(default=100.0, gt=0)
-    base_underused_percent: float = Field(default=50.0, ge=0)
-    recipients: list[Recipient] = []
+    """Capacity alerts on every occupancy KPI, per value of ``breakdown`` (each base),
+    judged on closed ``cycle_kind`` cycles: full at or above ``full_percent``; under-used
+    below ``underused_percent`` once a whole cycle has passed since it opened (it had
+    places in the cycle before)."""
+
+    breakdown: str = "base"
+    cycle_kind: str = "term"
+    full_percent: float = Field(default=100.0, gt=0)
+    underused_percent: float = Field(default=50.0, ge=0)
 
 
 class PlacementSettings(_Strict):
