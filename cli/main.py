@@ -106,6 +106,15 @@ def simulate(
     days: Annotated[int | None, typer.Option(help="stop after this many simulated days")] = None,
     backfill_days: int = 0,
     quiet: bool = False,
+    placements: Annotated[
+        bool,
+        typer.Option(
+            help="also the county's placements (3,016 plans at January 2025, DfE's caseload)"
+        ),
+    ] = False,
+    placements_key: Annotated[
+        str, typer.Option(envvar="SENDWATCH_PLACEMENTS_API_KEY")
+    ] = "dev-placements-key",
 ) -> None:
     """Post a deterministic, accelerated stream of case events to ingest."""
     from services.ingest.sources.simulator.runner import run_simulation
@@ -120,6 +129,7 @@ def simulate(
                 speed=speed,
                 days=days,
                 backfill_days=backfill_days,
+                placements_key=placements_key if placements else None,
             )
         )
     except ValueError as exc:

@@ -275,6 +275,7 @@ async def run_simulation(
     max_retry_delay: float = 10.0,
     timeout: float = 30.0,
     clock_key: str | None = "dev-clock-key",
+    placements_key: str | None = None,
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -288,6 +289,8 @@ async def run_simulation(
     At the end of each simulated day (23:59:59 London) the simulator also posts a
     ``clock.tick`` with ``clock_key`` (the clock source), after that day's events: the
     statutory clocks advance on these ticks.  ``clock_key=None`` posts no ticks.
+    With ``placements_key`` (the placements source), the simulated placements
+    (``placements.py``) are posted alongside, on the same clock.
     """
     global _clock
     if batch_size < 1:
@@ -317,6 +320,11 @@ async def run_simulation(
         end = last_day  # the clock stops where ingest would start rejecting events
     end_dt = _midnight(end)
     feed = _Feed(timed_events(seed, start, end, cfg, history_from=history_from))
+    pfeed = _Feed(iter(()))  # placements and sufficiency
+    if placements_key is not None:
+        from services.ingest.sources.simulator.placements import placement_events
+
+        pfeed = _Feed(placement_events(seed, start, end))
     clock = SimClock(start_dt, speed, end=end_dt)
     _clock = clock
     stats = SimStats(seed=seed, start=start_dt)
@@ -339,6 +347,11 @@ async def run_simulation(
             headers={"Authorization": f"Bearer {clock_key}"},
             timeout=timeout,
         ) as clock_client,
+        httpx.AsyncClient(
+            transport=transport,
+            headers={"Authorization": f"Bearer {placements_key}"},
+            timeout=timeout,
+        ) as placements_client,
     ):
         poster = _Poster(client, url, stats, stop, retry_delay, max_retry_delay, on_progress)
         ticker = _Poster(
@@ -350,7 +363,25 @@ async def run_simulation(
             max_retry_delay,
             None,
         )
+        pposter = _Poster(
+            placements_client,
+            url,
+            stats,
+            stop,
+            retry_delay,
+            max_retry_delay,
+            on_progress,
+        )
         next_tick_day = start
+
+        async def post_placements(until: datetime, inclusive: bool) -> bool:
+            while not stop.is_set():
+                batch = pfeed.take(until, batch_size, inclusive=inclusive)
+                if not batch:
+                    return True
+                if not await pposter.post(batch):
+                    return False
+            return True
 
         async def post_ticks(until: datetime) -> bool:
             nonlocal next_tick_day
@@ -377,6 +408,7 @@ async def run_simulation(
                 if not batch or not await poster.post(batch):
                     break
                 stats.backfilled += len(batch)
+            await post_placements(start_dt, inclusive=False)
             clock.begin()
             # Live: post what the accelerated clock has reached.
             while not stop.is_set():
@@ -390,6 +422,7 @@ async def run_simulation(
                     if not await poster.post(batch):
                         delivered = False
                         break
+                delivered = delivered and await post_placements(now, inclusive=True)
                 if not delivered or not await post_ticks(now):
                     break
                 if end_dt is not None and now >= end_dt:
