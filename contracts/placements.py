@@ -36,11 +36,23 @@ class SufficiencyAlerts(_Strict):
     underused_percent: float = Field(default=50.0, ge=0)
 
 
+class SufficiencyView(_Strict):
+    """Which KPIs the dashboard's sufficiency view shows (by role in the view)."""
+
+    share: str | None = None  # the headline share against its trajectory (K20)
+    occupancy: str | None = None
+    out_of_area: str | None = None
+    distance: str | None = None
+    awaiting_review_milestone: str | None = None  # the clock of decisions awaiting review
+    history_months: int = Field(default=6, ge=1, le=24)
+
+
 class PlacementSettings(_Strict):
     version: int
     caseload: CaseloadCohort
     inclusion_base_plan: dict[str, dict[str, int]] = {}
     alerts: SufficiencyAlerts = SufficiencyAlerts()
+    dashboard: SufficiencyView = SufficiencyView()
 
     def planned_places(self, year: str) -> int | None:
         plan = self.inclusion_base_plan.get(year)

@@ -14,7 +14,15 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     """Every page router, in the order they are matched."""
-    from services.reporting.web import alerts, cases, downloads, kpi, overview, signin
+    from services.reporting.web import (
+        alerts,
+        cases,
+        downloads,
+        kpi,
+        overview,
+        signin,
+        sufficiency,  # placements and sufficiency
+    )
 
     return [
         overview.router,
@@ -23,4 +31,5 @@ def routers() -> list[APIRouter]:
         alerts.router,
         downloads.router,
         signin.router,
+        sufficiency.router,
     ]
