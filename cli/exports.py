@@ -21,7 +21,7 @@ TokenOption = Annotated[
 ]
 
 
-def _export(name: str, year: int, url: str, token: str | None) -> None:
+def _export(name: str, year: int | None, url: str, token: str | None, **params: str) -> None:
     import httpx
 
     if not token:
@@ -29,7 +29,7 @@ def _export(name: str, year: int, url: str, token: str | None) -> None:
         raise typer.Exit(2)
     r = httpx.get(
         f"{url.rstrip('/')}/v1/exports/{name}",
-        params={"year": year},
+        params={"year": year, **params} if year is not None else params,
         headers={"Authorization": f"Bearer {token}"},
         timeout=300,
     )
@@ -57,3 +57,25 @@ def export_dfe_requests(
 ) -> None:
     """CSV in the columns of DfE's requests.csv (including the 6-week decision measure)."""
     _export("dfe-requests", year, url, token)
+
+
+# --- placements and sufficiency ----------------------------------------------------------
+
+
+@export_app.command("dfe-caseload")
+def export_dfe_caseload(
+    on: Annotated[
+        str, typer.Option("--date", help="census day YYYY-MM-DD (DfE: the January census)")
+    ],
+    url: Annotated[str, typer.Option(envvar="SENDWATCH_TIMELINESS_URL")] = "http://127.0.0.1:8002",
+    token: TokenOption = None,
+) -> None:
+    """CSV in the columns of DfE's caseload.csv: the LA's All EHC plans row on that day."""
+    from datetime import date
+
+    try:
+        date.fromisoformat(on)
+    except ValueError:
+        err.print(f"--date: {on!r} is not a date YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    _export("dfe-caseload", None, url, token, date=on)

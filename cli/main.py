@@ -116,6 +116,15 @@ def simulate(
     nhs_key: Annotated[
         str, typer.Option(help="key of the simulated NHS community provider ('' for none)")
     ] = "",
+    placements: Annotated[
+        bool,
+        typer.Option(
+            help="also the county's placements (3,016 plans at January 2025, DfE's caseload)"
+        ),
+    ] = False,
+    placements_key: Annotated[
+        str, typer.Option(envvar="SENDWATCH_PLACEMENTS_API_KEY")
+    ] = "dev-placements-key",
 ) -> None:
     """Post a deterministic, accelerated stream of case events (and the NHS community
     provider's referrals and capacity) to ingest."""
@@ -133,6 +142,7 @@ def simulate(
                 backfill_days=backfill_days,
                 programme_key=programme_key or None,
                 nhs_key=nhs_key or None,
+                placements_key=placements_key if placements else None,
             )
         )
     except ValueError as exc:

@@ -72,11 +72,34 @@ class PolicyVersion(_Strict):
     exception_if: list[Match] = Field(
         default=[], description="Marks an alert 'has an exception' (e.g. reg 10(4))"
     )
+    # episodes: a subject that is in the state more than once (placements over time)
+    episodes: bool = Field(
+        default=False,
+        description=(
+            "Every start fact opens an episode (a span of its own, whose attributes are "
+            "the subject's overlaid with the start fact's fields); the next start or an "
+            "end/stop fact closes it.  No pauses, nullification or milestone alerts."
+        ),
+    )
+    working_days: bool = Field(
+        default=False,
+        description="due_days and warn_days count working days (England), not calendar days",
+    )
+    ends_after_day: bool = Field(
+        default=False,
+        description="An episode is still in force on the day of its end fact (closes the next day)",
+    )
 
     @model_validator(mode="after")
     def _alerts_line_up(self) -> PolicyVersion:
         if len(self.warn_days) > len(self.due_days):
             raise ValueError("warn_days has more entries than due_days")
+        if self.episodes and (self.pause or self.resume or self.nullify or self.due_days):
+            raise ValueError("an episodes policy has no pauses, nullification or due days")
+        if self.ends_after_day and not self.episodes:
+            raise ValueError("ends_after_day applies to an episodes policy")
+        if self.working_days and (self.pause or self.resume):
+            raise ValueError("working_days clocks have no pauses")
         return self
 
     @property

@@ -229,13 +229,23 @@ class Group(_Strict):
 
     clock: str
     where: dict[str, str | list[str]] = {}
+    also: list[str] = Field(
+        default=[],
+        description="cohort_share: further clocks whose members are in the population too "
+        "(e.g. plans issued on case events beside plans recorded as placement events)",
+    )
 
 
 class Cohort(_Strict):
-    """Those of a group with a running clock and/or these attributes."""
+    """Those of a group with a running clock and/or these attributes.  With a clock, the
+    conditions test that clock's span in force (the latest started, when there are
+    several: a person's counted placement)."""
 
     clock: str | None = None
     where: dict[str, str | list[str]] = {}
+    above: dict[str, float] = Field(
+        default={}, description="Numeric attributes that must exceed these values"
+    )
 
 
 class CohortShare(CensusKpi):
@@ -245,10 +255,30 @@ class CohortShare(CensusKpi):
     population: Group
     numerator: Cohort
     value: Literal["percent", "count"] = "percent"
+    identity: str | None = Field(
+        default=None,
+        description="The attribute naming whom a span is about (e.g. person_id on case "
+        "events); a span without it is about its subject.  Population and cohort spans "
+        "meet on it, and each identity is counted once.",
+    )
+    percentiles_of: str | None = Field(
+        default=None,
+        description="A numeric attribute of the cohort span whose percentiles are given",
+    )
+    percentiles: list[int] = Field(default=[], description="e.g. [50]: extra p50_<field>")
+
+    @model_validator(mode="after")
+    def _percentiles(self) -> CohortShare:
+        if bool(self.percentiles) != bool(self.percentiles_of):
+            raise ValueError("percentiles and percentiles_of go together")
+        if self.percentiles_of and self.numerator.clock is None:
+            raise ValueError("percentiles_of reads the numerator clock's spans")
+        return self
 
     @property
     def clocks(self) -> tuple[str, ...]:
-        return tuple(c for c in (self.population.clock, self.numerator.clock) if c)
+        found = (self.population.clock, *self.population.also, self.numerator.clock)
+        return tuple(dict.fromkeys(c for c in found if c))
 
 
 class Capacity(_Strict):

@@ -119,6 +119,7 @@ class FileSettings:
     authority: Path = env("SENDWATCH_AUTHORITY_FILE", CONTRACTS / "authority.yaml")
     escalation: Path = env("SENDWATCH_ESCALATION_FILE", CONTRACTS / "escalation.yaml")
     suppression: Path = env("SENDWATCH_SUPPRESSION_FILE", CONTRACTS / "suppression.yaml")
+    placements: Path = env("SENDWATCH_PLACEMENTS_FILE", CONTRACTS / "placements.yaml")
 
 
 @dataclass(frozen=True)

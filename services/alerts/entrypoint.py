@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
 from contracts.kpi_dictionary import KpiDictionary, load_kpis
+from contracts.placements import load_placements
 from contracts.plausibility import PlausibleDate, load_window
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
@@ -109,6 +110,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         dictionary,
         horizon_days=horizon_days(config, settings.alerts.horizon_days),
         base_url=settings.alerts.dashboard_url,
+        capacity=load_placements(str(settings.files.placements)).alerts,
     )
     relay = Relay.from_settings(engine, settings.smtp, settings.relay)
 

@@ -39,7 +39,7 @@ from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import get_logger
 from sendwatch.service import Runtime, create_service_app
-from services.timeliness import referral_api, views
+from services.timeliness import placement_views, referral_api, views
 from services.timeliness.adapters.outbox import mark_published, pending_outbox
 from services.timeliness.domain.engine import Engine
 from services.timeliness.service_layer import handlers
@@ -61,6 +61,7 @@ class Deps:
     registry: EventRegistry
     authority: Path
     relay: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
+    placements: Path | None = None  # placements.yaml (the DfE caseload cohort)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.db)
@@ -91,6 +92,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     )
     cfg = handlers.Config(engine=engine, registry=registry, topics=out_topics)
     deps = Deps(db, cfg, engine.dictionary, registry, settings.files.authority)
+    deps.placements = settings.files.placements
     snapshots = broker.publisher(
         out_topics.snapshots,
         title="kpi-snapshots",
@@ -291,9 +293,22 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         response_class=PlainTextResponse,
         dependencies=operational,
     )
-    async def export(name: str, year: int = Query(..., ge=2014, le=2100)) -> str:
+    async def export(
+        name: str,
+        year: int | None = Query(None, ge=2014, le=2100),
+        on: date | None = Query(None, alias="date", description="dfe-caseload: the census day"),
+    ) -> str:
+        if name == "dfe-caseload":
+            if on is None:
+                raise HTTPException(422, "dfe-caseload needs date=YYYY-MM-DD")
+            caseload: str = await run(
+                placement_views.dfe_caseload, on, deps.authority, deps.placements
+            )
+            return caseload
         if name not in ("dfe-timeliness", "dfe-requests"):
             raise HTTPException(404, f"no export {name!r}")
+        if year is None:
+            raise HTTPException(422, f"{name} needs year=YYYY")
         text: str = await run(views.dfe_export, name, year, deps.authority)
         return text
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from contracts.cycles import human_date, human_day
 from contracts.escalation import Level
+from services.alerts.domain import capacity_messages as capacity
 from services.alerts.domain import persisting, recovery_actions
 from services.alerts.domain.model import Alert, Notice, local_date
 from services.alerts.domain.wording import (
@@ -55,6 +56,8 @@ def render(alert: Alert, notice: Notice, level: int, now: datetime, base_url: st
         subject, body = _escalation(alert, level)
     elif alert.kind == "deterioration":
         subject, body = _deterioration(alert)
+    elif alert.kind == "milestone" and alert.rule in capacity.RULES:
+        subject, body = capacity.render(alert)  # placements and sufficiency
     elif alert.kind == "milestone":
         subject, body = _milestone(alert, level)
     else:

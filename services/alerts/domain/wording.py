@@ -42,6 +42,9 @@ MILESTONES: dict[str, str] = {
     "not_issue_decision": "the decision not to issue a plan (16 weeks)",
     "draft_plan": "the draft EHC plan (week 18, leaving 15 days for comments)",
     "final_plan": "the final EHC plan (20 weeks)",
+    # placements and sufficiency (R22)
+    "high_cost_review": "the review or challenge of a new high-cost placement decision "
+    "(10 working days)",
 }
 
 

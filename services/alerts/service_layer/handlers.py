@@ -12,14 +12,15 @@ from typing import Any
 
 from contracts.escalation import EscalationConfig
 from contracts.kpi_dictionary import KpiDictionary
+from contracts.placements import SufficiencyAlerts
 from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
-from services.alerts.domain import actions, recovery_actions
+from services.alerts.domain import actions, capacity, recovery_actions
 from services.alerts.domain.escalation import Chain
 from services.alerts.domain.ledger import Ledger
 from services.alerts.domain.model import Alert, MilestoneInput, RecoveryPlan, Silence
 from services.alerts.domain.rules import Rules
-from services.alerts.domain.series import closed_values, merge
+from services.alerts.domain.series import closed_values, cycle_result, merge
 from services.alerts.service_layer.unit_of_work import AbstractUnitOfWork
 
 Incoming = KpiSnapshot | MilestoneAlert
@@ -33,6 +34,7 @@ class Context:
     dictionary: KpiDictionary
     horizon_days: int = 14
     base_url: str = "http://127.0.0.1:8000"
+    capacity: SufficiencyAlerts | None = None  # placements.yaml: base full / under-used
 
 
 def _decide(ctx: Context, uow: AbstractUnitOfWork, now: datetime) -> tuple[Ledger, Chain]:
@@ -87,10 +89,43 @@ def apply_snapshots(
             uow.save_cycle_values(to_store.values(), now)
             for step in steps:
                 rules.closed_cycle(step.cur, step.prev, restated=step.restated)
+        if ctx.capacity is not None:
+            _capacity(ctx, ctx.capacity, uow, fresh, led, chain, now)
         chain.advance(uow.alerts.due(now))
         changed = uow.record(led, applied=len(fresh))
         uow.commit()
         return changed
+
+
+def _capacity(
+    ctx: Context,
+    cfg: SufficiencyAlerts,
+    uow: AbstractUnitOfWork,
+    fresh: Sequence[KpiSnapshot],
+    led: Ledger,
+    chain: Chain,
+    now: datetime,
+) -> None:
+    """Capacity alerts (``domain/capacity.py``) on the closed cycles of occupancy KPIs."""
+    d = ctx.dictionary
+    found: dict[tuple[str, str, str], list[Any]] = {}
+    for snap in fresh:
+        for v in snap.data.values:
+            k = d.kpis.get(v.kpi)
+            if (
+                k is None
+                or not v.closed
+                or not capacity.watched(cfg, k.kind, v.cycle_kind, v.breakdown)
+            ):
+                continue
+            r = cycle_result(v, v.cycle_kind, k, d)
+            if r is not None:
+                found.setdefault((v.kpi, v.cycle_kind, v.breakdown), []).append(r)
+    for series, results in sorted(found.items()):
+        k = d.kpis[series[0]]
+        to_store, steps = merge(uow.cycle_values(series, k), results, d.plan_year_start_month)
+        uow.save_cycle_values(to_store.values(), now)
+        capacity.apply(cfg, led, chain, steps)
 
 
 def apply_milestones(

@@ -13,6 +13,7 @@ show as "... service unavailable" instead of failing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -95,6 +96,16 @@ class Upstreams:
             "timeliness",
             f"{self.timeliness_url}/v1/exports/{name}",
             {"year": year},
+            self._auth("timeliness"),
+        )
+        return r.text
+
+    async def dfe_caseload(self, day: date) -> str:
+        """DfE's caseload row on ``day`` (placements and sufficiency)."""
+        r = await self._get(
+            "timeliness",
+            f"{self.timeliness_url}/v1/exports/dfe-caseload",
+            {"date": day.isoformat()},
             self._auth("timeliness"),
         )
         return r.text

@@ -23,6 +23,7 @@ def routers() -> list[APIRouter]:
         overview,
         programme,  # programme delivery (R1-R4)
         signin,
+        sufficiency,  # placements and sufficiency
     )
 
     return [
@@ -34,4 +35,5 @@ def routers() -> list[APIRouter]:
         signin.router,
         programme.router,
         health.router,  # NHS community health pathways
+        sufficiency.router,
     ]

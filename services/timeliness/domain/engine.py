@@ -23,6 +23,7 @@ from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, Occupancy, 
 from services.timeliness.domain import clocks as clk
 from services.timeliness.domain import milestones
 from services.timeliness.domain.clocks import Clock, Matcher, Version, any_match
+from services.timeliness.domain.episodes import episodes
 from services.timeliness.domain.measures import CENSUS, FLOW
 from services.timeliness.domain.measures.base import At, Base, Key, Span, Vector, add
 from services.timeliness.domain.measures.occupancy import capacity_key
@@ -222,6 +223,9 @@ class Engine:
         """The spans census KPIs count the subject in, by (key, sequence)."""
         out: dict[tuple[str, int], Span] = {}
         for policy in self._spans.get(s.kind, ()):
+            if self.rules.policies[policy][0].episodes:
+                out.update(self._episode_spans(policy, s))
+                continue
             c = self.clock(s, policy)
             if not c.started or c.start is None:
                 continue
@@ -243,6 +247,17 @@ class Engine:
             )
         for kpi in self._capacity.get(s.kind, ()):
             out.update(self._capacity_spans(kpi, s))
+        return out
+
+    def _episode_spans(self, policy: str, s: SubjectState) -> dict[tuple[str, int], Span]:
+        out: dict[tuple[str, int], Span] = {}
+        excluded = self._excluded(policy, s)
+        for i, e in enumerate(episodes(self.policies[policy], s)):
+            if e.close is not None and policy not in self._history:
+                continue  # only its current position is counted
+            out[(policy, i)] = Span(
+                policy, s.subject, i, e.start, e.close, excluded=excluded, attrs=e.attrs
+            )
         return out
 
     def _keeps_nullified(self, policy: str) -> bool:

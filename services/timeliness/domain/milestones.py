@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from contracts.working_days import add_working_days, working_days_between
 from services.timeliness.domain.clocks import Clock
 
 AlertKind = Literal["early_warning", "slipped"]
@@ -80,7 +81,8 @@ def alerts_due(
         closed = clock.closed_on
         if closed is not None and closed <= today:
             continue
-        day = clock.elapsed(today)
+        working = clock.version is not None and clock.version.rule.working_days
+        day = working_days_between(clock.start, today) if working else clock.elapsed(today)
         shift = (today - clock.start).days - day  # paused days push the due date back
         kpi = clock.version.rule.kpi if clock.version else None
         for name, due, warn in _milestones(clock):
@@ -97,7 +99,9 @@ def alerts_due(
                     name,
                     kind,
                     clock.start,
-                    clock.start + timedelta(days=due + shift),
+                    add_working_days(clock.start, due)
+                    if working
+                    else clock.start + timedelta(days=due + shift),
                     day,
                     today,
                     kpi or clock.policy,
@@ -147,6 +151,12 @@ def next_deadline(clocks: Iterable[Clock], today: date) -> MilestoneStatus | Non
         if closed is not None and closed <= today:
             continue
         shift = clock.paused_days(today) if clock.pauses else 0
+        working = clock.version is not None and clock.version.rule.working_days
         for name, due, _ in _milestones(clock):
-            pending.append(MilestoneStatus(name, clock.start, clock.start + timedelta(due + shift)))
+            when = (
+                add_working_days(clock.start, due)
+                if working
+                else clock.start + timedelta(due + shift)
+            )
+            pending.append(MilestoneStatus(name, clock.start, when))
     return min(pending, key=lambda m: m.due) if pending else None

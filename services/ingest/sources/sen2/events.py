@@ -31,7 +31,7 @@ when known, primary_need, setting_type, sex, ethnicity).  Event ids are
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -47,6 +47,7 @@ from services.ingest.sources.sen2.parse import (
     Sen2Reader,
     Source,
 )
+from services.ingest.sources.sen2.placements import placement_events
 from services.ingest.sources.sen2.pseudonymise import (
     PHASE_OF_BAND,
     LocalityMap,
@@ -157,8 +158,13 @@ class EventBuilder:
         localities: LocalityMap | None = None,
         source: str = SOURCE_ID,
         window: TimeWindow | None = None,
+        settings: Mapping[str, str] | None = None,
+        placements: bool = False,
     ) -> None:
+        self._settings = settings or {}  # URN/UKPRN -> DfE setting type (placements)
+        self._placements = placements  # also the plan and placement events (placements.py)
         self._p = pseudonymiser
+        self.untyped_placements = 0
         self._file_name = file_name
         self._localities = localities or load_localities()
         self._source = source
@@ -319,6 +325,34 @@ class EventBuilder:
                 emit(
                     PLAN_CEASED, plan.cease_date, {**attrs, "cease_reason": plan.cease_reason}, tag
                 )
+        # --- placements and sufficiency: the plan and its placements, about the person
+        if not self._placements:
+            return
+        person_id = attrs["person_id"]
+
+        def emit_placement(etype: str, when: date, data: dict[str, Any], tag: str) -> None:
+            append(
+                Sen2Event(
+                    pos,
+                    req,
+                    {
+                        "id": event_id(case_id, etype, tag),
+                        "source": source,
+                        "type": etype,
+                        "subject": person_id,
+                        "time": _at_noon(when),
+                        "schema_version": SCHEMA_VERSION,
+                        "data": data,
+                    },
+                )
+            )
+
+        assert person.birth_date is not None
+        untyped = placement_events(
+            request, person.birth_date, attrs, self._settings, emit_placement
+        )
+        if untyped:
+            self.untyped_placements += untyped
 
 
 class Sen2Conversion:
@@ -332,9 +366,17 @@ class Sen2Conversion:
         *,
         file_name: str,
         localities: LocalityMap | None = None,
+        settings: Mapping[str, str] | None = None,
+        placements: bool = False,
     ) -> None:
         self.reader = Sen2Reader(source)
-        self.builder = EventBuilder(pseudonymiser, file_name=file_name, localities=localities)
+        self.builder = EventBuilder(
+            pseudonymiser,
+            file_name=file_name,
+            localities=localities,
+            settings=settings,
+            placements=placements,
+        )
         self.summary = Sen2Summary(header=self.reader.header)
         self._conversion_problems: list[Problem] = []
 
@@ -377,8 +419,18 @@ def convert_sen2(
     *,
     file_name: str,
     localities: LocalityMap | None = None,
+    settings: Mapping[str, str] | None = None,
+    placements: bool = False,
 ) -> tuple[list[EventDict], Sen2Summary]:
-    """Convert a whole file at once (tests and small files; the import streams)."""
-    conversion = Sen2Conversion(source, pseudonymiser, file_name=file_name, localities=localities)
+    """Convert a whole file at once (tests and small files; the import streams).  With
+    ``placements``, the plan and placement events too (``placements.py``)."""
+    conversion = Sen2Conversion(
+        source,
+        pseudonymiser,
+        file_name=file_name,
+        localities=localities,
+        settings=settings,
+        placements=placements,
+    )
     events = [item.event for item in conversion]
     return events, conversion.summary

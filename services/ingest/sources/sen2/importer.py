@@ -217,6 +217,8 @@ def import_sen2(
     client: httpx.Client | None = None,
     retries: int = 5,
     token: str | None = None,
+    placements: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> ImportSummary:
     """Import one SEN2 XML return through ingest; see the module docstring.
 
@@ -240,7 +242,9 @@ def import_sen2(
     check_well_formed(path)
 
     started = time.monotonic()
-    conversion = Sen2Conversion(path, pseudonymiser, file_name=path.name)
+    conversion = Sen2Conversion(
+        path, pseudonymiser, file_name=path.name, settings=settings, placements=placements
+    )
     summary = ImportSummary(path.name, conversion.summary)
     own = client is None
     http = client or httpx.Client(timeout=120)

@@ -91,6 +91,25 @@ class Placement:
     has_provider: bool  # a URN or UKPRN was given
     sen_setting: str | None  # a known SENSetting code, or None
     rank: int | None
+    # the placement detail the placement measures need (establishment ids, not personal)
+    urn: str | None = None
+    ukprn: str | None = None
+    entry_date: date | None = None
+    leaving_date: date | None = None
+    sen_unit: bool = False
+    resourced: bool = False
+
+
+@dataclass(slots=True)
+class ActivePlansRecord:
+    """ActivePlans: the plan's reviews and phase transfer (SEN2 module 5)."""
+
+    transfer_la: str | None = None
+    review_meeting: date | None = None
+    last_review: date | None = None
+    review_outcome: str | None = None
+    phase_transfer_due: date | None = None
+    phase_transfer_final: date | None = None
 
 
 @dataclass(slots=True)
@@ -98,6 +117,7 @@ class NamedPlanRecord:
     cease_date: date | None
     cease_reason: str | None
     placements: tuple[Placement, ...]
+    start_date: date | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +146,9 @@ class RequestRecord:
     assessments: tuple[AssessmentRecord, ...]
     needs: tuple[NeedRecord, ...]
     placements: tuple[Placement, ...]  # ActivePlans/PlacementDetail
+    active: ActivePlansRecord | None = None  # ActivePlans present: a plan active at census
+    mediation: bool = False  # any Request/Assessment/Other mediation flag
+    tribunal: bool = False  # any Request/Assessment/Other tribunal flag
 
     @property
     def historical(self) -> bool:
@@ -272,11 +295,33 @@ def _placement(elem: ET.Element, out: _Collector, request: int) -> Placement:
             )
             setting = "OTH"
     rank = leaves.get("PlacementRank")
+    urn = (leaves.get("URN") or "").strip() or None
+    ukprn = (leaves.get("UKPRN") or "").strip() or None
     return Placement(
-        has_provider=bool(leaves.get("URN") or leaves.get("UKPRN")),
+        has_provider=bool(urn or ukprn),
         sen_setting=setting,
         rank=(1 if rank == "1" else 2 if rank == "2" else None),
+        urn=urn if urn and urn.isdigit() else None,
+        ukprn=ukprn if ukprn and ukprn.isdigit() else None,
+        entry_date=_optional_date(leaves, "EntryDate", out, request),
+        leaving_date=_optional_date(leaves, "LeavingDate", out, request),
+        sen_unit=leaves.get("SENunitIndicator") in ("1", "true"),
+        resourced=leaves.get("ResourcedProvisionIndicator") in ("1", "true"),
     )
+
+
+def _optional_date(leaves: dict[str, str], name: str, out: _Collector, request: int) -> date | None:
+    raw = leaves.get(name)
+    if not raw:
+        return None
+    value = parse_date(raw)
+    if value is None:
+        out.bad_date(request, name, "warning")
+    return value
+
+
+def _flagged(leaves: dict[str, str], *names: str) -> bool:
+    return any(leaves.get(n) in ("1", "true") for n in names)
 
 
 def _assessment(
@@ -352,7 +397,21 @@ def _named_plan(elem: ET.Element, received: date, out: _Collector, request: int)
     placements = tuple(
         _placement(child, out, request) for child in nested if child.tag == "PlanDetail"
     )
-    return NamedPlanRecord(cease_date, cease_reason, placements)
+    start = _optional_date(leaves, "StartDate", out, request)
+    return NamedPlanRecord(cease_date, cease_reason, placements, start)
+
+
+def _active_record(elem: ET.Element, out: _Collector, request: int) -> ActivePlansRecord:
+    leaves, _ = _fields(elem)
+    transfer = (leaves.get("TransferLA") or "").strip()
+    return ActivePlansRecord(
+        transfer_la=transfer if transfer.isdigit() and len(transfer) == 3 else None,
+        review_meeting=_optional_date(leaves, "ReviewMeeting", out, request),
+        last_review=_optional_date(leaves, "LastReview", out, request),
+        review_outcome=(leaves.get("ReviewOutcome") or "").strip().upper()[:2] or None,
+        phase_transfer_due=_optional_date(leaves, "PhaseTransferDueDate", out, request),
+        phase_transfer_final=_optional_date(leaves, "PhaseTransferFinalDate", out, request),
+    )
 
 
 def _active_plans(
@@ -443,15 +502,22 @@ def _request(elem: ET.Element, position: int, out: _Collector) -> RequestRecord 
     needs: tuple[NeedRecord, ...] = ()
     placements: tuple[Placement, ...] = ()
     seen_active = False
+    active: ActivePlansRecord | None = None
+    mediation = _flagged(leaves, "RequestMediation")
+    tribunal = _flagged(leaves, "RequestTribunal")
     for child in nested:
         tag = child.tag
         if tag == "Assessment":
             record, good = _assessment(child, len(assessments) + 1, received, out, position)
             ok = ok and good
             assessments.append(record)
+            a_leaves, _ = _fields(child)
+            mediation = mediation or _flagged(a_leaves, "AssessmentMediation", "OtherMediation")
+            tribunal = tribunal or _flagged(a_leaves, "AssessmentTribunal", "OtherTribunal")
         elif tag == "ActivePlans" and not seen_active:
             seen_active = True
             needs, placements = _active_plans(child, out, position)
+            active = _active_record(child, out, position)
     if not ok:
         return None
     return RequestRecord(
@@ -464,6 +530,9 @@ def _request(elem: ET.Element, position: int, out: _Collector) -> RequestRecord 
         tuple(assessments),
         needs,
         placements,
+        active,
+        mediation,
+        tribunal,
     )
 
 

@@ -82,6 +82,10 @@ class Pseudonymiser:
         outer.update(inner.digest())
         return outer.hexdigest()[:length]
 
+    def keyed(self, message: str, length: int = 24) -> str:
+        """A keyed token of ``message`` (hex, ``length`` characters)."""
+        return self._hex(message, length)
+
     @staticmethod
     def identity(upn: str | None, uln: str | None, file_name: str, position: int) -> str:
         """The HMAC input naming a person: ``upn:``/``uln:`` + the identifier, else

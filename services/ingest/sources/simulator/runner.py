@@ -314,6 +314,7 @@ async def run_simulation(
     clock_key: str | None = "dev-clock-key",
     programme_key: str | None = None,
     nhs_key: str | None = None,
+    placements_key: str | None = None,
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -332,6 +333,8 @@ async def run_simulation(
     (``simulator/programme.py``) are posted too, as the clock reaches them.
     With ``nhs_key``, the simulated NHS community provider (``simulator/nhs.py``) posts
     its referrals and weekly capacity alongside, with that key.
+    With ``placements_key`` (the placements source), the simulated placements
+    (``placements.py``) are posted alongside, on the same clock.
     """
     global _clock
     if batch_size < 1:
@@ -368,6 +371,10 @@ async def run_simulation(
         streams.append(
             (nhs_key, _Feed(nhs.timed_events(seed, start, end, history_from=history_from)))
         )
+    if placements_key:  # placements and sufficiency
+        from services.ingest.sources.simulator.placements import placement_events
+
+        streams.append((placements_key, _Feed(placement_events(seed, start, end))))
     clock = SimClock(start_dt, speed, end=end_dt)
     _clock = clock
     stats = SimStats(seed=seed, start=start_dt)

@@ -1,0 +1,1 @@
+"""Case-management placement extracts (``sendwatch import placements``)."""
