@@ -70,16 +70,22 @@ def test_the_stream_is_deterministic_valid_and_in_time_order() -> None:
 
 
 def test_the_waiting_list_starts_at_the_plan_baselines() -> None:
-    shares = waiting_share(EVENTS, START)
+    # pooled over five seeds: each list is small enough for sampling noise to matter
+    pooled: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for seed in range(1, 6):
+        events = [e.event for e in nhs.timed_events(seed, START, START)]
+        for service, (waiting, pc) in waiting_share(events, START).items():
+            pooled[service][0] += waiting
+            pooled[service][1] += waiting * pc / 100
     for service, baseline, tolerance in (
-        ("slt", 60.0, 6.0),
-        ("asd_0_5", 41.5, 8.0),
-        ("nd_6_18", 9.0, 3.0),
-        ("core_mh", 77.0, 7.0),
+        ("slt", 60.0, 4.0),
+        ("asd_0_5", 41.5, 5.0),
+        ("nd_6_18", 9.0, 2.0),
+        ("core_mh", 77.0, 5.0),
     ):
-        waiting, pc = shares[service]
-        assert abs(pc - baseline) <= tolerance, (service, waiting, pc)
-    assert shares["nd_6_18"][0] > 2000  # the ND backlog is the largest list
+        waiting, within = pooled[service]
+        assert abs(100 * within / waiting - baseline) <= tolerance, (service, waiting, within)
+    assert waiting_share(EVENTS, START)["nd_6_18"][0] > 1000  # the largest list
 
 
 def test_acceptance_is_calibrated_to_k7_and_k8() -> None:

@@ -48,13 +48,15 @@ class Pathway:
         return -THRESHOLD / math.log(1.0 - self.within_18wk)
 
 
+# Referral rates are illustrative (the plan gives none): low enough for `sendwatch up` on
+# a laptop; the waiting-list shares depend only on the waits, not on the rates.
 PATHWAYS = (
-    Pathway("slt", 25, 0.60, 0.91, ("under-5", "5-10", "11-15"), 120, 6.0),
-    Pathway("ot", 10, 0.85, 0.96, ("under-5", "5-10", "11-15", "16-19"), 50, 2.6),
-    Pathway("asd_0_5", 6, 0.415, 0.95, ("under-5",), 30, 2.0),
-    Pathway("nd_6_18", 15, 0.09, 0.95, ("5-10", "11-15", "16-19"), 60, 4.0),
-    Pathway("nd_19_25", 3, 0.30, 0.95, ("16-19", "20-25"), 12, 1.0),
-    Pathway("core_mh", 12, 0.77, 0.95, ("5-10", "11-15", "16-19"), 70, 5.0),
+    Pathway("slt", 12, 0.60, 0.91, ("under-5", "5-10", "11-15"), 120, 6.0),
+    Pathway("ot", 5, 0.85, 0.96, ("under-5", "5-10", "11-15", "16-19"), 50, 2.6),
+    Pathway("asd_0_5", 3, 0.415, 0.95, ("under-5",), 30, 2.0),
+    Pathway("nd_6_18", 8, 0.09, 0.95, ("5-10", "11-15", "16-19"), 60, 4.0),
+    Pathway("nd_19_25", 2, 0.30, 0.95, ("16-19", "20-25"), 12, 1.0),
+    Pathway("core_mh", 6, 0.77, 0.95, ("5-10", "11-15", "16-19"), 70, 5.0),
 )
 ND = frozenset({"asd_0_5", "nd_6_18", "nd_19_25"})
 PHASE = {
