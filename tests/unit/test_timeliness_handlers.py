@@ -187,6 +187,6 @@ def test_a_clock_change_from_a_future_date_restates_nothing() -> None:
 
 
 def test_topics_come_from_the_registry() -> None:
-    assert CASE_CFG.registry.topics == ["case-events"]
-    assert REG.topics == ["case-events", "referral-events", "placement-events"]
+    assert CASE_CFG.registry.topics == ["case-events", "placement-events"]
+    assert REG.topics == ["case-events", "placement-events", "referral-events"]
     assert json.loads(json.dumps(REG.types_on("referral-events")))[0] == "fixture.referral.received"

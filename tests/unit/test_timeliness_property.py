@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.case_events import CASE_ATTRIBUTES
 from contracts.clock_rules import load_clocks
 from contracts.events import load_events
 from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, load_kpis
@@ -387,7 +388,8 @@ def reference_cases(stream: list[dict[str, Any]], dims: list[str]) -> dict[str, 
     return cases
 
 
-ALL_DIMS = sorted({d for kpi in KPIS.kpis for d in KPIS.breakdowns_of(kpi)})
+# the case's breakdown attributes (other domains' KPIs break down by their own)
+ALL_DIMS = sorted({d for kpi in KPIS.kpis for d in KPIS.breakdowns_of(kpi)} & set(CASE_ATTRIBUTES))
 
 
 def reference_current(
