@@ -38,6 +38,8 @@ ALLOWED_DATA = {
     "cost_band",
     "base",
     "la_code",
+    "mediation",
+    "tribunal",
 }
 
 

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.case_events import CASE_ATTRIBUTES
 from contracts.clock_rules import load_clocks
 from contracts.events import load_events
 from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, load_kpis
@@ -387,7 +388,8 @@ def reference_cases(stream: list[dict[str, Any]], dims: list[str]) -> dict[str, 
     return cases
 
 
-# the breakdowns of the EHCNA measures (other domains' KPIs read other subjects)
+# the breakdowns of the EHCNA measures that are the case's own attributes (other
+# domains' KPIs read other subjects and break down by their own)
 ALL_DIMS = sorted(
     {
         d
@@ -395,6 +397,7 @@ ALL_DIMS = sorted(
         if set(getattr(k, "clocks", ())) & set(CLOCK_DATES)
         for d in KPIS.breakdowns_of(kpi)
     }
+    & set(CASE_ATTRIBUTES)
 )
 
 
