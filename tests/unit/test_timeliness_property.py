@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.case_events import CASE_ATTRIBUTES
 from contracts.clock_rules import load_clocks
 from contracts.events import load_events
 from contracts.kpi_dictionary import CompletedWithin, KpiDictionary, load_kpis
@@ -387,7 +388,8 @@ def reference_cases(stream: list[dict[str, Any]], dims: list[str]) -> dict[str, 
     return cases
 
 
-ALL_DIMS = sorted({d for kpi in KPIS.kpis for d in KPIS.breakdowns_of(kpi)})
+# the case attributes the dictionary breaks down by (other domains' KPIs have their own)
+ALL_DIMS = sorted({d for kpi in KPIS.kpis for d in KPIS.breakdowns_of(kpi)} & set(CASE_ATTRIBUTES))
 
 
 def reference_current(
@@ -457,7 +459,7 @@ def batch_aggregates(stream: list[dict[str, Any]], kpis: KpiDictionary) -> dict[
         if c.historical or c.received is None:
             continue
         for kpi_id, k in kpis.kpis.items():
-            if not isinstance(k, CompletedWithin):
+            if not isinstance(k, CompletedWithin) or k.clock not in CLOCK_DATES:
                 continue
             dims = kpis.breakdowns_of(kpi_id)
             breakdowns = ["all"] + [f"{dim}={c.attrs.get(dim) or 'unknown'}" for dim in dims]
