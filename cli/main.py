@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.exports import export_app
 from cli.imports import import_app
+from cli.outcomes import import_figures_command  # noqa: F401  (registers import figures/surveys)
 from cli.output import console, err
 from cli.reports import report_app
 from sendwatch.config import SERVICE_PORTS, get_settings, service_ports

@@ -302,6 +302,11 @@ class ReportedFigure(KpiBase):
     period_field: str = "period"
     responses_field: str | None = "responses"
     min_responses: int | None = None
+    relative_to: Match | None = Field(
+        default=None,
+        description="A reference series (e.g. the statistical neighbours' figure): the "
+        "value is then the figure as a percentage of the reference for the same period",
+    )
 
 
 KpiDef = Annotated[

@@ -29,8 +29,8 @@ _ids = itertools.count(1)
 
 
 def ev(etype: str, subject: str, when: date, **data: Any) -> dict[str, Any]:
-    raw = fx.event(etype, subject, when, n=next(_ids), **data)
-    raw["source"] = "experts-at-hand"
+    raw = fx.event(etype, subject, when, **data)
+    raw["id"], raw["source"] = f"eah-event-{next(_ids):09d}", "experts-at-hand"
     return raw
 
 
