@@ -161,12 +161,73 @@ class Tile:
     note: str = ""
 
 
+# The measures the first release's tiles describe; any other kind is shown generically.
+EHCNA_MEASURES = ("within_days", "open_count", "backlog")
+
+
 def current_cycle(k: KpiDef, today: date) -> str:
     """The cycle a headline figure describes: the plan-year quarter in progress for a
     rate, "current" for a count."""
     if k.measure == "within_days":
         return periods.quarter_label(today)
     return "current"
+
+
+def latest_cycle(k: KpiDef, values: Mapping[tuple[str, str], Published], today: date) -> str | None:
+    """For a measure of any kind: its current position if it has one, else the latest
+    cycle of its first cycle kind that has begun by ``today`` and has a value."""
+    if "current" in k.cycles and ("current", "all") in values:
+        return "current"
+    kinds = [c for c in k.cycles if c != "current"]
+    if not kinds:
+        return None
+    found = [
+        c
+        for (c, b) in values
+        if b == "all"
+        and c != "current"
+        and periods.kind_of(c) == kinds[0]
+        and periods.bounds(c)[0] <= today
+    ]
+    return max(found, key=periods.sort_key) if found else None
+
+
+def generic_parts(
+    k: KpiDef, values: Mapping[tuple[str, str], Published], today: date
+) -> tuple[str, Published | None, str, str, Trend | None]:
+    """(period, value, value text, detail, trend) of a measure of any kind."""
+    cycle = latest_cycle(k, values, today)
+    if cycle is None:
+        return "no figure yet", None, "No data yet", "", None
+    p = values.get((cycle, "all"))
+    period = periods.title(cycle)
+    if p is not None and cycle != "current" and not p.source.closed:
+        period += ", so far"
+    value_text = shown(p, "value", k.unit)
+    detail = ""
+    if p is not None:
+        if p.extra.get("too_few_responses"):
+            value_text, detail = "Too few responses", f"{shown(p, 'denominator')} responses"
+        elif p.denominator is not None and p.numerator is not None:
+            detail = f"{shown(p, 'numerator')} of {shown(p, 'denominator')}"
+        elif "responses" in p.extra:
+            detail = f"{shown(p, 'extra.responses')} responses"
+        if "ci_low" in p.extra:
+            detail += f" (95% interval {p.extra['ci_low']}-{p.extra['ci_high']}%)"
+        if "p50_days" in p.extra:
+            detail += f"; median {shown(p, 'extra.p50_days')} days"
+        if "reference" in p.extra and p.extra["reference"] is not None:
+            detail = f"{p.extra['figure']}% against {p.extra['reference']}%"
+    tr = None
+    if cycle != "current":
+        prev = values.get((periods.previous(cycle), "all"))
+        tr = trend(
+            p.value if p else None,
+            prev.value if prev else None,
+            k,
+            periods.short_title(periods.previous(cycle)),
+        )
+    return period, p, value_text, detail.strip("; "), tr
 
 
 def tile(
@@ -201,7 +262,14 @@ def tile(
     cycle = current_cycle(k, today)
     p = values.get((cycle, "all"))
     note = ""
-    if k.measure == "within_days":
+    if k.measure not in EHCNA_MEASURES:
+        period, p, value_text, detail, tr = generic_parts(k, values, today)
+        target = p.source.target if p is not None else None
+        if k.target_to_be_established:
+            note = f"Target to be established; baseline {k.baseline_note or 'to be set'}."
+        elif k.baseline is None and k.baseline_note:
+            note = f"Baseline {k.baseline_note}."
+    elif k.measure == "within_days":
         period = f"{periods.title(cycle)}, so far"
         prev_cycle = periods.previous(cycle)
         prev = values.get((prev_cycle, "all"))
@@ -453,6 +521,8 @@ class BenchmarkView:
     rank: int | None  # Shropshire's place among itself and its neighbours (1 = best)
     of: int
     neighbour_mean: float | None
+    caption: str = "EHC plans issued within 20 weeks"
+    count_label: str = "Plans issued"
 
 
 def benchmark_view(
@@ -464,6 +534,8 @@ def benchmark_view(
     own: tuple[str, float | None] | None = None,
     *,
     excluding_exceptions: bool = False,
+    caption: str | None = None,
+    count_label: str = "Plans issued",
 ) -> BenchmarkView:
     """``rows`` are (level, area name, plans, percent) from DfE's published data."""
     by_name = {(lvl, area_key(name)): (n, v) for lvl, name, n, v in rows}
@@ -492,15 +564,16 @@ def benchmark_view(
     if la and la[1] is not None:
         rank = 1 + sum(1 for v in vals if v > la[1])
     measure = "excluding exceptions" if excluding_exceptions else "including exceptions"
+    caption = caption or f"EHC plans issued within 20 weeks ({measure})"
     bars = [Bar(r.name, r.value, r.kind in ("la", "sendwatch")) for r in out]
     desc = "; ".join(
         f"{r.name}: {'no data' if r.value is None else f'{r.value:.1f}%'}" for r in out
     )
     chart = BarChart(
-        f"EHC plans issued within 20 weeks ({measure}), {year}: {la_name} and comparators",
+        f"{caption}, {year}: {la_name} and comparators",
         desc,
         bars,
         x_max=100.0,
         chart_id="benchmark",
     )
-    return BenchmarkView(year, out, chart, rank, len(ranked), mean)
+    return BenchmarkView(year, out, chart, rank, len(ranked), mean, caption, count_label)

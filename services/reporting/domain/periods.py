@@ -123,6 +123,9 @@ def title(label: str) -> str:
         return f"calendar year {label}"
     if kind == "rolling_12":
         return f"12 months to {MONTHS[last.month - 1]} {last.year}"
+    if kind == "term":
+        season = {"T1": "autumn", "T2": "spring", "T3": "summer"}[label[-2:]]
+        return f"{season} term {label[:7]}"
     return f"week {label[-2:]} of {label[:4]} (from {short_date(first)})"
 
 

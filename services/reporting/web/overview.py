@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.reporting.context import Ctx
-from services.reporting.domain import periods
+from services.reporting.domain import headlines, periods
 
 router = APIRouter(tags=["dashboard"])
 
@@ -20,26 +20,7 @@ async def overview(request: Request, ctx: Ctx) -> HTMLResponse:
     tiles = await ctx.run(ctx.reporting.tiles, who.suppressed)
     state = await ctx.run(ctx.reporting.state)
     today = await ctx.run(ctx.reporting.today)
-    lagging = [
-        t
-        for t in tiles
-        if dictionary.kpis[t.kpi].limit_days == 140
-        and dictionary.kpis[t.kpi].measure == "within_days"
-    ]
-    leading = [t for t in tiles if t not in lagging]
-    groups = [
-        {
-            "title": "Outcomes (lagging indicators)",
-            "hint": "EHC plans issued within the statutory 20 weeks (Reform Plan K1).",
-            "tiles": lagging,
-        },
-        {
-            "title": "Leading indicators",
-            "hint": "Early steps of the statutory process, the caseload and the backlog: "
-            "they show where the 20-week outcome is heading.",
-            "tiles": leading,
-        },
-    ]
+    groups = headlines.group_tiles(dictionary, tiles, headlines.load_headlines())
     others = [(kpi, k.name) for kpi, k in dictionary.kpis.items() if not k.headline]
     stale = False
     if state is not None and state.received_at is not None:
