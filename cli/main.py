@@ -107,9 +107,12 @@ def simulate(
     days: Annotated[int | None, typer.Option(help="stop after this many simulated days")] = None,
     backfill_days: int = 0,
     quiet: bool = False,
+    cases_only: Annotated[bool, typer.Option(help="only the case events")] = False,
 ) -> None:
-    """Post a deterministic, accelerated stream of case events to ingest."""
+    """Post a deterministic, accelerated stream of case events to ingest (and, unless
+    --cases-only, the Experts at Hand and outcomes sources with their own keys)."""
     from services.ingest.sources.simulator.runner import run_simulation
+    from services.ingest.sources.simulator.streams import domain_streams
 
     try:
         stats = asyncio.run(
@@ -121,6 +124,7 @@ def simulate(
                 speed=speed,
                 days=days,
                 backfill_days=backfill_days,
+                streams=() if cases_only else domain_streams(),
             )
         )
     except ValueError as exc:

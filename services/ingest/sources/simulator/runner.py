@@ -21,9 +21,10 @@ would reject.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ import httpx
 from contracts.plausibility import load_window
 from sendwatch.observability import get_logger
 from services.ingest.sources.simulator.model import EventDict, SimConfig, TimedEvent, timed_events
+from services.ingest.sources.simulator.streams import Stream
 
 log = get_logger(__name__)
 
@@ -275,6 +277,7 @@ async def run_simulation(
     max_retry_delay: float = 10.0,
     timeout: float = 30.0,
     clock_key: str | None = "dev-clock-key",
+    streams: Sequence[Stream] = (),
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -288,6 +291,9 @@ async def run_simulation(
     At the end of each simulated day (23:59:59 London) the simulator also posts a
     ``clock.tick`` with ``clock_key`` (the clock source), after that day's events: the
     statutory clocks advance on these ticks.  ``clock_key=None`` posts no ticks.
+
+    ``streams`` are further sources (Experts at Hand, outcomes ...), each posted with its
+    own key on the same clock, after the case events that fell due.
     """
     global _clock
     if batch_size < 1:
@@ -350,6 +356,33 @@ async def run_simulation(
             max_retry_delay,
             None,
         )
+        extra: list[tuple[_Feed, _Poster]] = []
+        clients = contextlib.AsyncExitStack()
+        for st in streams:
+            http = await clients.enter_async_context(
+                httpx.AsyncClient(
+                    transport=transport,
+                    headers={"Authorization": f"Bearer {st.api_key}"},
+                    timeout=timeout,
+                )
+            )
+            extra.append(
+                (
+                    _Feed(st.events(seed, history_from, end)),
+                    _Poster(http, url, stats, stop, retry_delay, max_retry_delay, on_progress),
+                )
+            )
+
+        async def post_streams(until: datetime, inclusive: bool) -> bool:
+            for stream_feed, stream_poster in extra:
+                while not stop.is_set():
+                    batch = stream_feed.take(until, batch_size, inclusive=inclusive)
+                    if not batch:
+                        break
+                    if not await stream_poster.post(batch):
+                        return False
+            return True
+
         next_tick_day = start
 
         async def post_ticks(until: datetime) -> bool:
@@ -377,6 +410,7 @@ async def run_simulation(
                 if not batch or not await poster.post(batch):
                     break
                 stats.backfilled += len(batch)
+            await post_streams(start_dt, inclusive=False)
             clock.begin()
             # Live: post what the accelerated clock has reached.
             while not stop.is_set():
@@ -390,6 +424,8 @@ async def run_simulation(
                     if not await poster.post(batch):
                         delivered = False
                         break
+                if delivered:
+                    delivered = await post_streams(now, inclusive=True)
                 if not delivered or not await post_ticks(now):
                     break
                 if end_dt is not None and now >= end_dt:
@@ -398,6 +434,7 @@ async def run_simulation(
         finally:
             clock.freeze()
             stats.sim_time = clock.now()
+            await clients.aclose()
     log.info(
         "simulator_stop",
         posted=stats.posted,
