@@ -175,21 +175,21 @@ def current_cycle(k: KpiDef, today: date) -> str:
 
 def latest_cycle(k: KpiDef, values: Mapping[tuple[str, str], Published], today: date) -> str | None:
     """For a measure of any kind: its current position if it has one, else the latest
-    cycle of its first cycle kind that has begun by ``today`` and has a value."""
+    cycle of the first of its cycle kinds with a value that has begun by ``today``."""
     if "current" in k.cycles and ("current", "all") in values:
         return "current"
-    kinds = [c for c in k.cycles if c != "current"]
-    if not kinds:
-        return None
-    found = [
-        c
-        for (c, b) in values
-        if b == "all"
-        and c != "current"
-        and periods.kind_of(c) == kinds[0]
-        and periods.bounds(c)[0] <= today
-    ]
-    return max(found, key=periods.sort_key) if found else None
+    for kind in (c for c in k.cycles if c != "current"):
+        found = [
+            c
+            for (c, b) in values
+            if b == "all"
+            and c != "current"
+            and periods.kind_of(c) == kind
+            and periods.bounds(c)[0] <= today
+        ]
+        if found:
+            return max(found, key=periods.sort_key)
+    return None
 
 
 def generic_parts(
