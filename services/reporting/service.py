@@ -353,14 +353,14 @@ class Reporting:
     def quarterly_csv(self, quarters: list[str] | None) -> str:
         quarters = quarters or self.quarters_available()
         today = self.today()
-        values = {
+        values = {  # measures dated by events: their quarter's value
             kpi: self.published(kpi, True)
             for kpi, k in self.dictionary.kpis.items()
-            if k.measure == "within_days"
+            if not k.census
         }
         counts: dict[tuple[str, str], Published | None] = defaultdict(lambda: None)
         for kpi, k in self.dictionary.kpis.items():
-            if k.measure == "within_days":
+            if not k.census:
                 continue
             for q in quarters:
                 _first, last = periods.bounds(q)

@@ -85,8 +85,20 @@ def quarterly_rows(
                 "standard": _num(k.standard),
                 "data_as_of": today.isoformat() if today else "",
             }
-            if k.measure == "within_days":
-                if "quarter" not in k.cycles:
+            if not k.census:  # dated by events (completions, decisions, reports ...)
+                if "quarter" not in k.cycles:  # e.g. termly figures, yearly reach
+                    rows.append(
+                        {
+                            **base,
+                            "value": "",
+                            "numerator": "",
+                            "denominator": "",
+                            "trajectory_target": "",
+                            "rag": "none",
+                            "status": "not measured quarterly",
+                            "revision": "",
+                        }
+                    )
                     continue
                 p = values.get(kpi, {}).get((quarter, "all"))
                 if p is None:
