@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli import referrals
 from cli.exports import export_app
 from cli.imports import import_app
+from cli.outcomes import import_figures_command  # noqa: F401  (registers import figures/surveys)
 from cli.output import console, err
 from cli.programme import import_raid_command  # noqa: F401  (programme: import raid)
 from cli.replay import replay_command
@@ -125,10 +126,13 @@ def simulate(
     placements_key: Annotated[
         str, typer.Option(envvar="SENDWATCH_PLACEMENTS_API_KEY")
     ] = "dev-placements-key",
+    cases_only: Annotated[bool, typer.Option(help="only the case events")] = False,
 ) -> None:
-    """Post a deterministic, accelerated stream of case events (and the NHS community
-    provider's referrals and capacity) to ingest."""
+    """Post a deterministic, accelerated stream of case events to ingest (and, unless
+    --cases-only, the Experts at Hand and outcomes sources with their own keys; the NHS
+    community provider, the programme office and placements with theirs when asked)."""
     from services.ingest.sources.simulator.runner import run_simulation
+    from services.ingest.sources.simulator.streams import domain_streams
 
     try:
         stats = asyncio.run(
@@ -143,6 +147,7 @@ def simulate(
                 programme_key=programme_key or None,
                 nhs_key=nhs_key or None,
                 placements_key=placements_key if placements else None,
+                streams=() if cases_only else domain_streams(),
             )
         )
     except ValueError as exc:

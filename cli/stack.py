@@ -191,13 +191,12 @@ class Stack:
             self.broker.stop()
 
 
-SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "dfe-ehcp"
-
-
 def load_benchmarks_if_present(stack: Stack, say: object) -> None:
-    """Load DfE's published figures for the benchmark panel when they sit beside the
-    project (../shared/data/dfe-ehcp) or SENDWATCH_BENCHMARKS_DIR names them."""
-    directory = Path(os.environ.get("SENDWATCH_BENCHMARKS_DIR") or SHARED_BENCHMARKS)
+    """Load DfE's published figures for the benchmark panel: the release
+    SENDWATCH_BENCHMARKS_DIR names, else the extract shipped with sendwatch."""
+    from services.reporting.bundled import DATA_DIR
+
+    directory = Path(os.environ.get("SENDWATCH_BENCHMARKS_DIR") or DATA_DIR)
     if not directory.is_dir():
         return
     done = subprocess.run(

@@ -148,6 +148,18 @@ class CompletedWithin(KpiBase):
     exclude_if: list[Match] = []
     bands: list[Band] = []
     outlook: Literal["quarter"] | None = None
+    percentiles: list[int] = Field(
+        default=[], description="Completion-time percentiles (e.g. [50]: the median days)"
+    )
+    percentile_max_days: int = Field(
+        default=365, ge=1, le=3660, description="Times longer than this count as this"
+    )
+
+    @model_validator(mode="after")
+    def _percentiles(self) -> CompletedWithin:
+        if any(not 0 < p <= 100 for p in self.percentiles):
+            raise ValueError("percentiles must lie in 1..100")
+        return self
 
     @property
     def clocks(self) -> tuple[str, ...]:
@@ -323,6 +335,11 @@ class ReportedFigure(KpiBase):
     period_field: str = "period"
     responses_field: str | None = "responses"
     min_responses: int | None = None
+    relative_to: Match | None = Field(
+        default=None,
+        description="A reference series (e.g. the statistical neighbours' figure): the "
+        "value is then the figure as a percentage of the reference for the same period",
+    )
 
 
 KpiDef = Annotated[

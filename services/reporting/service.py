@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy.engine import Engine
 
 from contracts.kpi_dictionary import KpiDef, KpiDictionary
+from services.reporting import bundled
 from services.reporting.adapters import repository as repo
 from services.reporting.adapters.orm import ProducerState
 from services.reporting.domain import dashboard, kinds, periods
@@ -35,6 +36,14 @@ from services.reporting.domain.suppression import (
 LONDON = ZoneInfo("Europe/London")
 AUTHORITY_FILE = Path(__file__).resolve().parents[2] / "contracts" / "authority.yaml"
 Values = dict[tuple[str, str], Published]
+
+# The loaded 20-week release's columns (sendwatch load-benchmarks), by DfE column name.
+LOADED_COLUMNS = {
+    "plans_issued_den": "plans",
+    "plans_issued_den_ex": "plans_ex",
+    "pc_plans_issued_within_20_weeks": "pc_within_20_weeks",
+    "PC_plans_issued_20_weeks_ex": "pc_within_20_weeks_ex",
+}
 
 
 @dataclass(frozen=True)
@@ -250,28 +259,38 @@ class Reporting:
         return choices[0][0] if choices else cycle
 
     def benchmark(self, kpi: str, suppressed: bool) -> tuple[dashboard.BenchmarkView | None, str]:
-        """DfE's published figures for the dataset the dictionary sets the KPI beside."""
-        spec = self.dictionary.benchmarks.get(kpi)
+        """The KPI's DfE benchmark (``contracts/benchmarks.yaml``): the figures loaded by
+        ``sendwatch load-benchmarks`` when there are any for its dataset, else the ones
+        shipped with sendwatch."""
+        spec = bundled.config().kpis.get(kpi)
         if spec is None:
-            return None, ""
-        dataset = spec.dataset
-        rows = repo.benchmark_rows(self.engine, dataset)
-        if not rows:
-            return None, "DfE benchmarks are not loaded (sendwatch load-benchmarks DIR)."
-        ex = spec.exceptions == "exclude"
-        mine = [r for r in rows if r.area_name == self.place.la_name]
-        year = max((r.time_period for r in mine), default=max(r.time_period for r in rows))
-        picked = [
-            (
-                r.geographic_level,
-                r.area_name,
-                r.plans_ex if ex else r.plans,
-                r.pc_within_20_weeks_ex if ex else r.pc_within_20_weeks,
-            )
-            for r in rows
-            if r.time_period == year
-        ]
-        neighbours = repo.neighbours_of(self.engine, self.place.la_name)
+            return None, "DfE publishes no comparable figure for this measure."
+        cfg = bundled.config()
+        loaded = repo.benchmark_rows(self.engine, spec.dataset)
+        if loaded:
+            picked_rows = [
+                bundled.Figure(
+                    r.time_period,
+                    r.geographic_level,
+                    r.area_name,
+                    getattr(r, LOADED_COLUMNS.get(spec.count or "", ""), None),
+                    getattr(r, LOADED_COLUMNS.get(spec.value, ""), None),
+                )
+                for r in loaded
+            ]
+            src = repo.benchmark_source(self.engine, spec.dataset)
+            source = f"DfE, Education, health and care plans ({src.source})" if src else ""
+        else:
+            picked_rows = list(bundled.figures(kpi))
+            source = cfg.datasets[spec.dataset].source
+        if not picked_rows:
+            return None, "DfE benchmarks are not available (sendwatch load-benchmarks DIR)."
+        mine = [r for r in picked_rows if r.area_name == self.place.la_name]
+        year = max((r.year for r in mine), default=max(r.year for r in picked_rows))
+        picked = [(r.level, r.area_name, r.count, r.value) for r in picked_rows if r.year == year]
+        neighbours = repo.neighbours_of(self.engine, self.place.la_name) if loaded else []
+        if not neighbours:
+            neighbours = bundled.neighbours().get(self.place.la_name, [])
         own = self._own_latest(kpi, suppressed)
         view = dashboard.benchmark_view(
             self.place.la_name,
@@ -280,10 +299,13 @@ class Reporting:
             picked,
             neighbours,
             own,
-            excluding_exceptions=ex,
+            caption=spec.caption,
+            count_label=spec.count_label,
         )
-        src = repo.benchmark_source(self.engine, dataset)
-        note = f"Source: DfE, Education, health and care plans ({src.source})" if src else ""
+        note = (
+            f"Source: {source}. Contains public sector information licensed under the "
+            "Open Government Licence v3.0."
+        )
         return view, note
 
     def _own_latest(self, kpi: str, suppressed: bool) -> tuple[str, float | None] | None:
@@ -352,7 +374,7 @@ class Reporting:
     def quarterly_csv(self, quarters: list[str] | None) -> str:
         quarters = quarters or self.quarters_available()
         today = self.today()
-        values = {
+        values = {  # measures dated by events: their quarter's value
             kpi: self.published(kpi, True)
             for kpi, k in self.dictionary.kpis.items()
             if "quarter" in k.cycles

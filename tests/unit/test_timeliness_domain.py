@@ -135,7 +135,9 @@ def agg(kpi: str, v: Vector) -> Agg:
 
 
 def cells(case: Case) -> dict[Key, Vector]:
-    return ENGINE.spread(ENGINE.contributions(case.state))
+    """The 20-week family's cells (other domains' KPIs over case events left out)."""
+    spread = ENGINE.spread(ENGINE.contributions(case.state))
+    return {key: v for key, v in spread.items() if KPIS.kpis[key[0]].kind == "completed_within"}
 
 
 def contributions(case: Case, _kpis: object = None) -> dict[Key, Agg]:
@@ -146,14 +148,18 @@ def recompute_cells(cases: Iterable[Case]) -> dict[Key, Vector]:
     return batch.recompute(ENGINE, [c.state for c in cases])
 
 
+def _twenty_week(key: Key) -> bool:
+    return KPIS.kpis[key[0]].kind == "completed_within"
+
+
 def recompute(cases: Iterable[Case], _kpis: object = None) -> dict[Key, Agg]:
-    return {key: agg(key[0], v) for key, v in recompute_cells(cases).items()}
+    return {key: agg(key[0], v) for key, v in recompute_cells(cases).items() if _twenty_week(key)}
 
 
 def delta(before: Case, after: Case, _kpis: object = None) -> dict[Key, Agg]:
     base: dict[Any, Vector] = {}
     batch.delta(ENGINE.contributions(before.state), ENGINE.contributions(after.state), base)
-    return {key: agg(key[0], v) for key, v in ENGINE.spread(base).items()}
+    return {key: agg(key[0], v) for key, v in ENGINE.spread(base).items() if _twenty_week(key)}
 
 
 def alerts_due(case: Case, today: date, already: frozenset[str]) -> list[milestones.MilestoneAlert]:

@@ -179,6 +179,30 @@ def _previous(cycle: str) -> str | None:
         return None
 
 
+def _has_figure(k: KpiDef, p: Published | None) -> bool:
+    """A value to show, or a reason it is withheld."""
+    return p is not None and (bool(p.extra.get("too_few_responses")) or _value_text(k, p) is None)
+
+
+def _latest_with_value(
+    k: KpiDef, values: Mapping[tuple[str, str], Published], today: date
+) -> tuple[str, Published] | None:
+    found: list[tuple[tuple[date, date], str, Published]] = []
+    for (cycle, breakdown), p in values.items():
+        if breakdown != "all" or cycle == "current" or not _has_figure(k, p):
+            continue
+        try:
+            if periods.kind_of(cycle) not in k.cycles or periods.bounds(cycle)[0] > today:
+                continue
+            found.append((periods.sort_key(cycle), cycle, p))
+        except ValueError:
+            continue
+    if not found:
+        return None
+    _, cycle, p = max(found, key=lambda f: f[0])
+    return cycle, p
+
+
 def _value_text(k: KpiDef, p: Published | None) -> tuple[str, str] | None:
     """What a tile says when there is no figure to show (None: there is one)."""
     if p is not None and p.extra.get("too_few_responses"):
@@ -186,6 +210,63 @@ def _value_text(k: KpiDef, p: Published | None) -> tuple[str, str] | None:
     if p is None or (p.value is None and not p.suppressed):
         return "None yet", "nothing counted in this period so far"
     return None
+
+
+def latest_cycle(k: KpiDef, values: Mapping[tuple[str, str], Published], today: date) -> str | None:
+    """For a measure of any kind: its current position if it has one, else the latest
+    cycle of the first of its cycle kinds with a value that has begun by ``today``."""
+    if "current" in k.cycles and ("current", "all") in values:
+        return "current"
+    for kind in (c for c in k.cycles if c != "current"):
+        found = [
+            c
+            for (c, b) in values
+            if b == "all"
+            and c != "current"
+            and periods.kind_of(c) == kind
+            and periods.bounds(c)[0] <= today
+        ]
+        if found:
+            return max(found, key=periods.sort_key)
+    return None
+
+
+def generic_parts(
+    k: KpiDef, values: Mapping[tuple[str, str], Published], today: date
+) -> tuple[str, Published | None, str, str, Trend | None]:
+    """(period, value, value text, detail, trend) of a measure of any kind."""
+    cycle = latest_cycle(k, values, today)
+    if cycle is None:
+        return "no figure yet", None, "No data yet", "", None
+    p = values.get((cycle, "all"))
+    period = periods.title(cycle)
+    if p is not None and cycle != "current" and not p.source.closed:
+        period += ", so far"
+    value_text = shown(p, "value", k.unit)
+    detail = ""
+    if p is not None:
+        if p.extra.get("too_few_responses"):
+            value_text, detail = "Too few responses", f"{shown(p, 'denominator')} responses"
+        elif p.denominator is not None and p.numerator is not None:
+            detail = f"{shown(p, 'numerator')} of {shown(p, 'denominator')}"
+        elif "responses" in p.extra:
+            detail = f"{shown(p, 'extra.responses')} responses"
+        if "ci_low" in p.extra:
+            detail += f" (95% interval {p.extra['ci_low']}-{p.extra['ci_high']}%)"
+        if "p50_days" in p.extra:
+            detail += f"; median {shown(p, 'extra.p50_days')} days"
+        if "reference" in p.extra and p.extra["reference"] is not None:
+            detail = f"{p.extra['figure']}% against {p.extra['reference']}%"
+    tr = None
+    if cycle != "current":
+        prev = values.get((periods.previous(cycle), "all"))
+        tr = trend(
+            p.value if p else None,
+            prev.value if prev else None,
+            k,
+            periods.short_title(periods.previous(cycle)),
+        )
+    return period, p, value_text, detail.strip("; "), tr
 
 
 def tile(
@@ -211,6 +292,10 @@ def tile(
         )  # fmt: skip
     cycle = current_cycle(k, today)
     p = values.get((cycle, "all")) if cycle else None
+    if cycle != "current" and not _has_figure(k, p):
+        # Nothing yet in the cycle in progress (a survey wave, a termly figure): the
+        # latest cycle of any of the KPI's kinds that has begun and has a value.
+        cycle, p = _latest_with_value(k, values, today) or (cycle, p)
     note = ""
     tr = None
     if cycle == "current":
@@ -522,6 +607,8 @@ class BenchmarkView:
     rank: int | None  # Shropshire's place among itself and its neighbours (1 = best)
     of: int
     neighbour_mean: float | None
+    caption: str = "EHC plans issued within 20 weeks"
+    count_label: str = "Plans issued"
 
 
 def benchmark_view(
@@ -533,6 +620,8 @@ def benchmark_view(
     own: tuple[str, float | None] | None = None,
     *,
     excluding_exceptions: bool = False,
+    caption: str | None = None,
+    count_label: str = "Plans issued",
 ) -> BenchmarkView:
     """``rows`` are (level, area name, plans, percent) from DfE's published data."""
     by_name = {(lvl, area_key(name)): (n, v) for lvl, name, n, v in rows}
@@ -561,15 +650,16 @@ def benchmark_view(
     if la and la[1] is not None:
         rank = 1 + sum(1 for v in vals if v > la[1])
     measure = "excluding exceptions" if excluding_exceptions else "including exceptions"
+    caption = caption or f"EHC plans issued within 20 weeks ({measure})"
     bars = [Bar(r.name, r.value, r.kind in ("la", "sendwatch")) for r in out]
     desc = "; ".join(
         f"{r.name}: {'no data' if r.value is None else f'{r.value:.1f}%'}" for r in out
     )
     chart = BarChart(
-        f"EHC plans issued within 20 weeks ({measure}), {year}: {la_name} and comparators",
+        f"{caption}, {year}: {la_name} and comparators",
         desc,
         bars,
         x_max=100.0,
         chart_id="benchmark",
     )
-    return BenchmarkView(year, out, chart, rank, len(ranked), mean)
+    return BenchmarkView(year, out, chart, rank, len(ranked), mean, caption, count_label)

@@ -30,7 +30,7 @@ from services.timeliness.domain.measures.occupancy import capacity_key
 from services.timeliness.domain.subjects import SubjectState
 
 ALL = ["all"]
-_KPI_MATCHES = ("exclude_if", "event", "events")
+_KPI_MATCHES = ("exclude_if", "event", "events", "relative_to")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ import httpx
 from contracts.plausibility import load_window
 from sendwatch.observability import get_logger
 from services.ingest.sources.simulator.model import EventDict, SimConfig, TimedEvent, timed_events
+from services.ingest.sources.simulator.streams import Stream
 
 log = get_logger(__name__)
 
@@ -315,6 +316,7 @@ async def run_simulation(
     programme_key: str | None = None,
     nhs_key: str | None = None,
     placements_key: str | None = None,
+    streams: Sequence[Stream] = (),
 ) -> SimStats:
     """Run the simulated county against ingest until ``days`` pass or ``stop_event`` is set.
 
@@ -335,6 +337,8 @@ async def run_simulation(
     its referrals and weekly capacity alongside, with that key.
     With ``placements_key`` (the placements source), the simulated placements
     (``placements.py``) are posted alongside, on the same clock.
+    ``streams`` are further sources (Experts at Hand, outcomes ...), each posted with its
+    own key on the same clock, after the case events that fell due.
     """
     global _clock
     if batch_size < 1:
@@ -364,17 +368,19 @@ async def run_simulation(
         end = last_day  # the clock stops where ingest would start rejecting events
     end_dt = _midnight(end)
     feed = _Feed(timed_events(seed, start, end, cfg, history_from=history_from))
-    streams: list[tuple[str, _Feed]] = [(api_key, feed)]
+    sources: list[tuple[str, _Feed]] = [(api_key, feed)]  # (source key, its events)
+    for st in streams:  # Experts at Hand, outcomes ...
+        sources.append((st.api_key, _Feed(st.events(seed, history_from, end))))
     if nhs_key:  # NHS community referrals and capacity
         from services.ingest.sources.simulator import nhs
 
-        streams.append(
+        sources.append(
             (nhs_key, _Feed(nhs.timed_events(seed, start, end, history_from=history_from)))
         )
     if placements_key:  # placements and sufficiency
         from services.ingest.sources.simulator.placements import placement_events
 
-        streams.append((placements_key, _Feed(placement_events(seed, start, end))))
+        sources.append((placements_key, _Feed(placement_events(seed, start, end))))
     clock = SimClock(start_dt, speed, end=end_dt)
     _clock = clock
     stats = SimStats(seed=seed, start=start_dt)
@@ -401,7 +407,7 @@ async def run_simulation(
     ):
         poster = _Poster(client, url, stats, stop, retry_delay, max_retry_delay, on_progress)
         posters = [(poster, feed)]
-        for key, extra_feed in streams[1:]:
+        for key, extra_feed in sources[1:]:
             extra_client = httpx.AsyncClient(
                 transport=transport, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
             )

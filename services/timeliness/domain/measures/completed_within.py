@@ -2,10 +2,14 @@
 (EHC plans within 20 weeks, decisions within 6 weeks), dated by the stop day.
 
 Vector: [completions, within threshold 1, ..., within threshold n, sum of days,
-band 1, ..., band m].  A subject that matches ``exclude_if`` is left out.
+band 1, ..., band m, then with ``percentiles`` a histogram of days 0 ..
+percentile_max_days (longer times in the last bin)].  A subject that matches
+``exclude_if`` is left out.
 """
 
 from __future__ import annotations
+
+import math
 
 from contracts.kpi_dictionary import CompletedWithin
 from services.timeliness.domain.clocks import any_match
@@ -34,7 +38,25 @@ def contributions(
         flags = [0] * len(k.bands)
         flags[band_of(k, days)] = 1
         vec += flags
+    if k.percentiles:
+        histogram = [0] * (k.percentile_max_days + 1)
+        histogram[min(days, k.percentile_max_days)] = 1
+        vec += histogram
     return {ctx.at(kpi, clock.stop, s): vec}
+
+
+def percentile_days(histogram: list[int], p: int) -> int | None:
+    """The p-th percentile of the completion times (nearest rank), from the histogram."""
+    total = sum(histogram)
+    if not total:
+        return None
+    rank = max(1, math.ceil(p / 100 * total))
+    seen = 0
+    for day, n in enumerate(histogram):
+        seen += n
+        if seen >= rank:
+            return day
+    return len(histogram) - 1
 
 
 def value(k: CompletedWithin, v: Vector) -> Reading:
@@ -51,4 +73,8 @@ def value(k: CompletedWithin, v: Vector) -> Reading:
         for i, band in enumerate(k.bands):
             extra[band.name] = v[2 + n + i]
         extra["average_weeks"] = round(days / den / 7, 1) if den else None
+    if k.percentiles:
+        histogram = v[2 + n + len(k.bands) :]
+        for p in k.percentiles:
+            extra[f"p{p}_days"] = percentile_days(histogram, p)
     return Reading(percent(v[1], den), v[1], den, extra)
