@@ -140,6 +140,7 @@ class Stack:
                 str(backfill_days),
                 "--nhs-key",  # the simulated NHS community provider (R5 runs in `up`)
                 "dev-nhs-community-key",
+                "--placements",  # the county's placements (the sufficiency view, K20)
                 "--quiet",
             ],
             stdout=log,
