@@ -176,7 +176,7 @@ def test_events_and_an_import_reach_the_tiles_and_r16_and_r10_alerts(
     assert shown["eah_reach_slt"] == "6"
     assert shown["attendance_ehcp_vs_neighbours"] == "99.4%"  # 85.9 / 86.4
     html = httpx.get(home, headers=BOARD, timeout=10).text
-    assert html.count('class="sw-headline"') == 6
+    assert html.count("data-headline=") == 6  # the plan's six headline metrics
 
     # K19: twelve complaints in October against the cap of 10; November 10 closes it
     complaints = []

@@ -351,11 +351,18 @@ def _measures(v: KpiValue) -> dict[str, int]:
     return out
 
 
+CENSUS_KINDS = frozenset({"waiting_list", "cohort_share", "occupancy"})
+
+
 def kpi_grid(
     values: Sequence[KpiValue], *, temporal: bool = True
 ) -> tuple[dict[Key, int], list[Constraint[Key]]]:
-    """The cells and additive tables of one KPI's published values."""
+    """The cells and additive tables of one KPI's published values.  Months add up to
+    quarters only for counts of events in the period: a census (a waiting list, a cohort
+    share, an occupancy) at a quarter's end is the last month's census, not the sum."""
     cells: dict[Key, int] = {}
+    if any(v.kind in CENSUS_KINDS for v in values):
+        temporal = False
     for v in values:
         for measure, count in _measures(v).items():
             cells[(v.cycle, v.breakdown, measure)] = count
