@@ -123,3 +123,13 @@ def kafka_or_skip() -> None:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"Apache Kafka unavailable: {exc}")
+
+
+def tick_lanes() -> int:
+    """How many copies ingest makes of one clock tick: one per partition of every topic
+    that carries a registered event type (each domain's contract adds its topic)."""
+    from contracts.events import load_events
+    from contracts.topics import load_topics
+
+    catalogue = load_topics()
+    return sum(catalogue[alias].partitions for alias in load_events().topics)
