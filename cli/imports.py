@@ -14,6 +14,28 @@ from cli.output import console, err
 import_app = typer.Typer(help="Backfill imports.")
 
 
+def refuse_unsafe_import(wait: bool, token: str | None) -> None:
+    """What every personal-data import refuses before it reads a line: the shipped
+    development pseudonymisation key outside development mode, and ``--wait`` without a
+    token for the service APIs.  Exit status 2."""
+    from sendwatch.config import get_settings
+    from sendwatch.devmode import dev_pseudonym_key
+    from services.ingest.sources.sen2.pseudonymise import KEY_ENV
+
+    if dev_pseudonym_key(os.environ.get(KEY_ENV)) and not get_settings().dev:
+        err.print(
+            f"[red]import refused:[/red] {KEY_ENV} is the development pseudonymisation key; "
+            "use your own secret (or set SENDWATCH_DEV=1 on a development machine)"
+        )
+        raise typer.Exit(2)
+    if wait and not token:
+        err.print(
+            "[red]import refused:[/red] --wait calls the service APIs, which need a token: "
+            "set SENDWATCH_TOKEN (or --token) to one with the operational and read roles"
+        )
+        raise typer.Exit(2)
+
+
 def _settings_lookup(path: Path) -> dict[str, str]:
     """URN/UKPRN -> DfE caseload setting type, from a CSV with columns urn,setting_type."""
     import csv
@@ -66,24 +88,11 @@ def import_sen2_command(
     """Import a DfE SEN2 return as pseudonymised historic case events (needs
     SENDWATCH_PSEUDONYM_KEY; names, dates of birth, UPN/ULN and postcodes never leave
     this command)."""
-    from sendwatch.config import get_settings
-    from sendwatch.devmode import dev_pseudonym_key
     from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
     from services.ingest.sources.sen2.parse import Sen2FormatError
     from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
 
-    if dev_pseudonym_key(os.environ.get(KEY_ENV)) and not get_settings().dev:
-        err.print(
-            f"[red]import refused:[/red] {KEY_ENV} is the development pseudonymisation key; "
-            "use your own secret (or set SENDWATCH_DEV=1 on a development machine)"
-        )
-        raise typer.Exit(2)
-    if wait and not token:
-        err.print(
-            "[red]import refused:[/red] --wait calls the service APIs, which need a token: "
-            "set SENDWATCH_TOKEN (or --token) to one with the operational and read roles"
-        )
-        raise typer.Exit(2)
+    refuse_unsafe_import(wait, token)
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -152,20 +161,13 @@ def import_placements_command(
     """Import a placement extract as pseudonymised placement events (needs
     SENDWATCH_PSEUDONYM_KEY; person ids, dates of birth and postcodes never leave this
     command).  Bad rows are reported by line number and skipped; exit 1 if any was."""
-    from sendwatch.config import get_settings
-    from sendwatch.devmode import dev_pseudonym_key
     from services.ingest.sources.placements.importer import (
         PlacementImportError,
         import_placements,
     )
     from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
 
-    if dev_pseudonym_key(os.environ.get(KEY_ENV)) and not get_settings().dev:
-        err.print(f"[red]import refused:[/red] {KEY_ENV} is the development key")
-        raise typer.Exit(2)
-    if wait and not token:
-        err.print("[red]import refused:[/red] --wait needs SENDWATCH_TOKEN (or --token)")
-        raise typer.Exit(2)
+    refuse_unsafe_import(wait, token)
     try:
         summary = import_placements(
             file,

@@ -40,18 +40,12 @@ def import_referrals_command(
     SENDWATCH_PSEUDONYM_KEY; NHS numbers, dates of birth and postcodes never leave this
     command).  Bad rows are reported by line and skipped; the exit status is 1 when any
     row was rejected."""
-    from sendwatch.config import get_settings
-    from sendwatch.devmode import dev_pseudonym_key
+    from cli.imports import refuse_unsafe_import
     from services.ingest.sources.csds.extract import ExtractFormatError
     from services.ingest.sources.csds.importer import ReferralImportError, import_referrals
     from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
 
-    if dev_pseudonym_key(os.environ.get(KEY_ENV)) and not get_settings().dev:
-        err.print(f"[red]import refused:[/red] {KEY_ENV} is the development key")
-        raise typer.Exit(2)
-    if wait and not token:
-        err.print("[red]import refused:[/red] --wait needs a token (SENDWATCH_TOKEN)")
-        raise typer.Exit(2)
+    refuse_unsafe_import(wait, token)
     try:
         summary = import_referrals(
             referrals,
