@@ -49,6 +49,21 @@ def serve(
     except DevelopmentSecretsError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    workers = get_settings().ingest.workers if service == "ingest" else 1
+    if workers > 1:
+        # Worker processes on one listening socket; each builds its own app (producer,
+        # database engine) from the factory.
+        uvicorn.run(
+            f"services.{service}.entrypoint:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port or service_ports()[service],
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        return
     module = importlib.import_module(f"services.{service}.entrypoint")
     uvicorn.run(
         module.create_app(),
@@ -305,6 +320,15 @@ def bench(
     broker: Annotated[
         str, typer.Option(help="tansu (in memory) | kafka (Apache Kafka KRaft, one node)")
     ] = "tansu",
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print every figure as JSON (with versions)")
+    ] = False,
+    ingest_workers: Annotated[
+        int, typer.Option(help="also measure ingest with this many worker processes")
+    ] = 2,
+    latency: Annotated[
+        float, typer.Option(help="seconds of a steady 1,000 events/s latency run (0: none)")
+    ] = 0.0,
 ) -> None:
     """Measure ingest and consume-to-state throughput against raw aiokafka, same broker."""
     from cli.bench import run_bench, run_sen2_bench
@@ -317,8 +341,19 @@ def bench(
     try:
         if sen2:
             sys.exit(asyncio.run(run_sen2_bench(sen2, echo=console.print, engine=broker)))
+        echo = print if json_output else console.print
         sys.exit(
-            asyncio.run(run_bench(events=events, batch=batch, echo=console.print, engine=broker))
+            asyncio.run(
+                run_bench(
+                    events=events,
+                    batch=batch,
+                    echo=echo,
+                    engine=broker,
+                    as_json=json_output,
+                    ingest_workers=ingest_workers,
+                    latency_s=latency,
+                )
+            )
         )
     except KafkaUnavailable as exc:
         err.print(str(exc))

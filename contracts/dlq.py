@@ -61,13 +61,15 @@ class DeadLetter(Envelope[DeadLetterData]):
 
 def safe_event_id(value: Any) -> str | None:
     """``value`` if it is a plausible event id with no personal data in it, else None."""
-    if (
-        isinstance(value, str)
-        and _EVENT_ID.fullmatch(value)
-        and find_personal_data({"original_id": value}) is None
-    ):
-        return value
+    if plausible_event_id(value) is not None and find_personal_data({"original_id": value}) is None:
+        return str(value)
     return None
+
+
+def plausible_event_id(value: Any) -> str | None:
+    """``value`` if it has the shape of an event id (for a value already scanned for
+    personal data), else None."""
+    return value if isinstance(value, str) and _EVENT_ID.fullmatch(value) else None
 
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")

@@ -142,9 +142,11 @@ class EventRegistry:
         union: Any = Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007
         return TypeAdapter(union)
 
-    def parse(self, raw: bytes | str) -> Envelope:  # type: ignore[type-arg]
-        """A registered event or a clock tick, from a topic."""
-        result: Envelope = self._adapter.validate_json(raw)  # type: ignore[type-arg]
+    def parse(self, raw: bytes | str, *, privacy_checked: bool = False) -> Envelope:  # type: ignore[type-arg]
+        """A registered event or a clock tick, from a topic.  ``privacy_checked``: the
+        topic's only producer (ingest) has scanned every event it published."""
+        context = {"privacy_checked": True} if privacy_checked else None
+        result: Envelope = self._adapter.validate_json(raw, context=context)  # type: ignore[type-arg]
         return result
 
     def parse_event(

@@ -74,8 +74,38 @@ def _raise(problem: str) -> None:
     raise PydanticCustomError(IMPLAUSIBLE_TIME, "{problem}", {"problem": problem})
 
 
+_BOUNDS: dict[tuple[TimeWindow, int], tuple[datetime, datetime]] = {}
+
+
+def _bounds(window: TimeWindow) -> tuple[datetime, datetime]:
+    """The window as aware datetimes [earliest, day after latest), for this minute of
+    the wall clock (every event time is checked: this keeps the date arithmetic off the
+    per-value path)."""
+    now = datetime.now(UTC)
+    key = (window, int(now.timestamp()) // 60)
+    found = _BOUNDS.get(key)
+    if found is None:
+        latest = window.latest(now)
+        high = (
+            datetime.combine(latest + timedelta(days=1), datetime.min.time(), UTC)
+            if latest < date.max
+            else datetime.max.replace(tzinfo=UTC)
+        )
+        found = (datetime.combine(window.earliest, datetime.min.time(), UTC), high)
+        _BOUNDS.clear()
+        _BOUNDS[key] = found
+    return found
+
+
 def _time(value: datetime) -> datetime:
-    problem = load_window().problem(value)
+    window = load_window()
+    low, high = _bounds(window)
+    try:
+        if low <= value < high:
+            return value
+    except OverflowError:
+        pass
+    problem = window.problem(value)
     if problem is not None:
         _raise(problem)
     return value

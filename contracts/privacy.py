@@ -199,8 +199,18 @@ def _scan(text: str, pattern: re.Pattern[str]) -> str | None:
     return None
 
 
+# An ISO 8601 date or time (at most six fractional digits, zone Z or +hh:mm): its
+# longest digit run is six, its only letters T and Z, so it cannot hold an NHS number,
+# a UPN, a postcode or an email.  Event times are most of the digit-bearing strings.
+_ISO_TIME_RE = re.compile(
+    r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d:\d\d)?)?"
+)
+
+
 def _value_kind(text: str) -> str | None:
     if len(text) < 5:  # shorter than any postcode, UPN, NHS number or address
+        return None
+    if _ISO_TIME_RE.fullmatch(text):
         return None
     if "@" in text and _EMAIL_RE.search(text):
         return "email"

@@ -22,7 +22,13 @@ class SourceSpec(BaseModel):
     event_types: list[str]
 
     def may_send(self, event_type: str) -> bool:
-        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.event_types)
+        return _may_send(tuple(self.event_types), event_type)
+
+
+@lru_cache(maxsize=4096)
+def _may_send(patterns: tuple[str, ...], event_type: str) -> bool:
+    """Cached: ``fnmatch`` per event was a measurable share of ingest."""
+    return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
 
 
 class SourceRegistry(BaseModel):

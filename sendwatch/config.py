@@ -95,6 +95,9 @@ class IngestSettings:
     max_body_bytes: int = env("SENDWATCH_INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
     max_batch: int = env("SENDWATCH_INGEST_MAX_BATCH", 10_000)
     max_depth: int = env("SENDWATCH_INGEST_MAX_DEPTH", 32)  # nesting levels per event
+    # Processes serving POST /v1/events on one port (each validates and publishes on
+    # its own core; the work is CPU-bound Python, so one process uses one core).
+    workers: int = env("SENDWATCH_INGEST_WORKERS", 1)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,15 @@ class UpstreamSettings:
 class TimelinessSettings:
     # Publish hourly wall-clock ticks (production, or ``sendwatch up --no-simulate``).
     wall_clock: bool = env("SENDWATCH_WALL_CLOCK", False)
+    # While events stream, the current position of census KPIs (every open span read)
+    # is recomputed at most this often, not on every batch; 0: on every batch.
+    census_interval_s: float = env("SENDWATCH_CENSUS_INTERVAL_S", 2.0)
+    # Benchmark comparison only (`sendwatch bench`, exactly-once cost): skip the inbox.
+    # Never a production mode: refused unless SENDWATCH_DEV=1.
+    bench_no_inbox: bool = env("SENDWATCH_BENCH_NO_INBOX", False)
+    # The consumer group (replicas of one deployment share it; a second, independent
+    # deployment on the same topics, e.g. a benchmark variant, takes its own).
+    group: str = env("SENDWATCH_TIMELINESS_GROUP", "sendwatch-timeliness")
 
 
 @dataclass(frozen=True)

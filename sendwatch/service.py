@@ -33,6 +33,7 @@ from sendwatch.db import migrate
 from sendwatch.devmode import refuse_development_secrets
 from sendwatch.health import ConsumerHealth
 from sendwatch.http_limits import Guard
+from sendwatch.http_metrics import RequestTimer
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
 
 log = get_logger(__name__)
@@ -107,6 +108,7 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
     if runtime.name == "ingest":
         limit = max(limit, runtime.settings.ingest.max_body_bytes)
     app.add_middleware(Guard, max_body=limit)
+    app.add_middleware(RequestTimer, service=runtime.name)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -47,7 +48,6 @@ from services.timeliness.service_layer.messages import Topics
 from services.timeliness.service_layer.unit_of_work import SqlUnitOfWork
 
 SERVICE = "timeliness"
-GROUP = "sendwatch-timeliness"
 log = get_logger(__name__)
 
 
@@ -71,6 +71,11 @@ async def _nothing() -> None:
     return None
 
 
+def _locked(lock: threading.Lock, fn: Callable[..., int], *args: Any) -> int:
+    with lock:
+        return fn(*args)
+
+
 def lanes(registry: EventRegistry, catalogue: TopicCatalogue) -> dict[str, int]:
     """Every topic (alias) timeliness consumes, with its partition count."""
     return {alias: catalogue[alias].partitions for alias in registry.topics}
@@ -90,7 +95,25 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     out_topics = Topics(
         snapshots=topics.name("kpi-snapshots"), milestones=topics.name("milestones")
     )
-    cfg = handlers.Config(engine=engine, registry=registry, topics=out_topics)
+    cfg = handlers.Config(
+        engine=engine,
+        registry=registry,
+        topics=out_topics,
+        census_every_s=settings.timeliness.census_interval_s,
+        census_pending=True,  # the position is brought up to date once at start
+        inbox=not settings.timeliness.bench_no_inbox,
+    )
+    if not cfg.inbox:
+        if not settings.dev:
+            raise RuntimeError("SENDWATCH_BENCH_NO_INBOX is for benchmarks: set SENDWATCH_DEV=1")
+        log.warning("inbox_off", reason="benchmark comparison; not exactly-once")
+    # Batches and the census refresh write the same state row: one at a time.
+    writing = threading.Lock()
+
+    def apply(items: list[handlers.Incoming]) -> int:
+        with writing:
+            return handlers.apply_batch(deps.uow(), items, cfg)
+
     deps = Deps(db, cfg, engine.dictionary, registry, settings.files.authority)
     deps.placements = settings.files.placements
     snapshots = broker.publisher(
@@ -132,12 +155,16 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         service=SERVICE,
         broker=broker,
         dlq_topic=topics.name("dead-letter"),
+        # Ingest, the only producer of these topics, scanned every event for personal
+        # data before publishing it: the envelope's scan is not run a second time.
         parse=lambda record: handlers.Incoming(
-            registry.parse(record.value), alias[record.topic], record.partition
+            registry.parse(record.value, privacy_checked=True),
+            alias[record.topic],
+            record.partition,
         ),
-        apply=lambda items: handlers.apply_batch(deps.uow(), items, cfg),
+        apply=apply,
         after_commit=relay_outbox,
-        group=GROUP,
+        group=settings.timeliness.group,
         settings=settings,
     )
     deps.relay = relay_outbox
@@ -147,7 +174,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         settings,
         pipeline,
         consumed,
-        GROUP,
+        settings.timeliness.group,
         payload=TimelineMessage,
         title="events",
         description="Registered events and clock ticks",
@@ -178,13 +205,30 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         except handlers.ReplayRequired as exc:
             log.error("replay_required", reason=str(exc))
 
+    async def census_refresh() -> None:
+        """Bring the current census position up to date after batches that skipped it."""
+        every = max(0.2, cfg.census_every_s)
+        while True:
+            await asyncio.sleep(every)
+            if not cfg.census_pending or not cfg.census_due():
+                continue
+            try:
+                if await asyncio.to_thread(
+                    _locked, writing, handlers.refresh_census, deps.uow(), cfg
+                ):
+                    await relay_outbox()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("census_refresh_failed", error=type(exc).__name__)
+
     async def start_clock() -> None:
         # A batch allocates many small, short-lived objects: collect young garbage less
         # often, and leave what start-up built out of the collector's way.
         gc.set_threshold(50_000, 20, 20)
         gc.freeze()
+        loop = asyncio.get_running_loop()
         if settings.timeliness.wall_clock:
-            asyncio.get_running_loop().create_task(wall_clock())
+            loop.create_task(wall_clock())
+        loop.create_task(census_refresh())
 
     return Runtime(
         name=SERVICE,
@@ -192,7 +236,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         broker=broker,
         deps=deps,
         engine=db,
-        groups={GROUP: consumed},
+        groups={settings.timeliness.group: consumed},
         on_start=[reconcile, relay_outbox, start_clock],
         consumers=[pipeline.health],
     )

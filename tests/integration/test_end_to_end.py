@@ -77,16 +77,18 @@ def test_logs_carry_the_trace_of_every_message_and_never_its_id(stack_factory) -
     wait_for(lambda: get_json(p["timeliness"], "/v1/caseload", OPERATIONAL)["events_applied"] == 5)
 
     def logged(service: str, what: str) -> list[str]:
+        """The trace ids of the per-request (ingest) or per-batch (timeliness) lines."""
         lines = (stack.var_dir / "logs" / f"{service}.log").read_text().splitlines()
         return sorted(
-            json.loads(line)["trace_id"]
+            trace
             for line in lines
             if line.startswith("{") and f'"{what}"' in line
+            for trace in json.loads(line)["trace_ids"]
         )
 
     expected = sorted(trace_of(e["id"]) for e in events)
-    assert logged("ingest", "event_accepted") == expected
-    assert wait_for(lambda: logged("timeliness", "message_processed") == expected or None)
+    assert logged("ingest", "events_received") == expected
+    assert wait_for(lambda: logged("timeliness", "batch_processed") == expected or None)
     for service in ("ingest", "timeliness"):
         text = (stack.var_dir / "logs" / f"{service}.log").read_text()
         assert not [e["id"] for e in events if e["id"] in text]

@@ -7,16 +7,33 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import TypeAdapter
 
 from contracts.envelope import Envelope
 
 Key = tuple[str, str]
 
 
+_TIME = TypeAdapter(datetime)
+
+
+def serialise(event: Envelope) -> tuple[bytes, str]:  # type: ignore[type-arg]
+    """The event's JSON for the bus, and its content digest: SHA-256 of the event as
+    validated, without ``recorded`` (which ingest stamps on arrival, so a retry of the
+    same event may differ only there).  One serialisation serves both: ``recorded`` is
+    appended to the digested text as the last member."""
+    text = event.model_dump_json(exclude={"recorded"}).encode()
+    digest = hashlib.sha256(text).hexdigest()
+    if event.recorded is None:
+        return text, digest
+    return text[:-1] + b',"recorded":' + _TIME.dump_json(event.recorded) + b"}", digest
+
+
 def content_digest(event: Envelope) -> str:  # type: ignore[type-arg]
-    """SHA-256 of the event as validated, without ``recorded`` (which ingest stamps on
-    arrival, so a retry of the same event may differ only there)."""
-    return hashlib.sha256(event.model_dump_json(exclude={"recorded"}).encode()).hexdigest()
+    """The content digest alone (see :func:`serialise`)."""
+    return serialise(event)[1]
 
 
 @dataclass(frozen=True)

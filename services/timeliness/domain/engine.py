@@ -295,7 +295,14 @@ class Engine:
         }
 
     def alert_clocks(self, s: SubjectState) -> list[Clock]:
-        return [self.clock(s, p) for p in self._alerting.get(s.kind, ())]
+        """The subject's alerting clocks that have started (a clock none of whose start
+        types the subject has cannot have started, and raises nothing)."""
+        types = s.types
+        return [
+            self.clock(s, p)
+            for p in self._alerting.get(s.kind, ())
+            if any(t in types for t in self._start_types[p])
+        ]
 
     def running(self, s: SubjectState) -> bool:
         """A clock of the subject can still raise milestone alerts."""
