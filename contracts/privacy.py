@@ -251,13 +251,19 @@ def _key(key: str) -> tuple[bool, int]:
     return verdict
 
 
-def find_personal_data(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str, str] | None:
+def find_personal_data(
+    value: Any,
+    path: tuple[str | int, ...] = (),
+    memo: dict[tuple[int, str], str | None] | None = None,
+) -> tuple[str, str] | None:
     """Return (field path, kind) of the first personal value found, or None.
 
     ``kind`` is ``field_name`` when the key itself names personal data, else what a
     string value looks like: ``nhs_number``, ``upn``, ``postcode``, ``email``, and in
     pseudonymous ids ``date_of_birth`` or ``name``.  The path names the field, never the
-    value.
+    value.  ``memo`` (a dict the caller keeps for one batch) remembers each string's
+    verdict, so a value repeated across a batch's events (a source, a type, a locality,
+    a day) is searched once.
     """
     if isinstance(value, dict):
         for key, item in value.items():
@@ -266,16 +272,23 @@ def find_personal_data(value: Any, path: tuple[str | int, ...] = ()) -> tuple[st
             if forbidden:
                 return _dotted((*path, k)), "field_name"
             if isinstance(item, str):
-                kind = _CHECKS[check](item)
+                if memo is None:
+                    kind = _CHECKS[check](item)
+                else:
+                    mkey = (check, item)
+                    if mkey in memo:
+                        kind = memo[mkey]
+                    else:
+                        kind = memo[mkey] = _CHECKS[check](item)
                 if kind is not None:
                     return _dotted((*path, k)), kind
             elif isinstance(item, dict | list):
-                hit = find_personal_data(item, (*path, k))
+                hit = find_personal_data(item, (*path, k), memo)
                 if hit is not None:
                     return hit
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            hit = find_personal_data(item, (*path, i))
+            hit = find_personal_data(item, (*path, i), memo)
             if hit is not None:
                 return hit
     elif isinstance(value, str):

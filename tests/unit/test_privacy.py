@@ -197,3 +197,33 @@ def test_window_bounds_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         load_window.cache_clear()
+
+
+def test_iso_times_pass_the_gate_and_longer_fractions_are_still_searched() -> None:
+    """An ISO 8601 time with at most six fractional digits cannot hold an NHS number,
+    a UPN or a postcode, so it is not searched; any other shape still is."""
+    from contracts.privacy import find_personal_data
+
+    for text in ("2026-04-01T09:00:00+00:00", "2026-04-01T09:00:00.123456Z", "2026-04-01"):
+        assert find_personal_data({"time": text}) is None
+    # ten fractional digits: 943 476 5919 is a valid NHS number
+    assert find_personal_data({"time": "2026-04-01T09:00:00.9434765919+00:00"}) == (
+        "time",
+        "nhs_number",
+    )
+
+
+def test_a_batch_memo_gives_the_same_verdicts() -> None:
+    from contracts.privacy import find_personal_data
+
+    memo: dict[tuple[int, str], str | None] = {}
+    items = [
+        {"subject": "case-000001", "data": {"person_id": "p-000001", "locality": "wem"}},
+        {"subject": "case-000001", "data": {"person_id": "p-9434765919", "locality": "wem"}},
+        {"subject": "case-smith", "data": {"person_id": "p-000001"}},
+        {"subject": "case-000001", "data": {"person_id": "p-9434765919", "locality": "wem"}},
+    ]
+    assert [find_personal_data(i, memo=memo) for i in items] == [
+        find_personal_data(i) for i in items
+    ]
+    assert find_personal_data(items[1], memo=memo) == ("data.person_id", "nhs_number")

@@ -66,6 +66,7 @@ def check_item(
     source: SourceSpec,
     now: datetime,
     registry: EventRegistry | None = None,
+    memo: dict[tuple[int, str], str | None] | None = None,
 ) -> Verdict:
     registry = registry or load_events()
     if isinstance(item, TooDeep):
@@ -82,7 +83,7 @@ def check_item(
         return Verdict(
             index, None, RejectReason.NOT_AN_OBJECT, None, "an event must be a JSON object"
         )
-    pii = find_personal_data(item)  # the id too: a clean item's id needs its shape only
+    pii = find_personal_data(item, memo=memo)  # the id too: a clean item's id needs its shape only
     event_id = plausible_event_id(item.get("id")) if pii is None else safe_event_id(item.get("id"))
     if pii is not None:
         where, kind = pii
@@ -135,7 +136,10 @@ def check_batch(
     registry: EventRegistry | None = None,
 ) -> list[Verdict]:
     registry = registry or load_events()
-    return [check_item(i, item, source_id, source, now, registry) for i, item in enumerate(items)]
+    memo: dict[tuple[int, str], str | None] = {}  # one verdict per distinct string
+    return [
+        check_item(i, item, source_id, source, now, registry, memo) for i, item in enumerate(items)
+    ]
 
 
 def all_foreign(verdicts: list[Verdict]) -> bool:
