@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import sys
 import time
@@ -358,6 +359,19 @@ def bench(
     except KafkaUnavailable as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
+
+
+@app.command("bench-readme")
+def bench_readme(
+    results: Annotated[list[Path], typer.Argument(help="`bench --json` outputs")],
+    readme: Path = Path("README.md"),
+) -> None:
+    """Regenerate the README's performance table from `sendwatch bench --json` results."""
+    from cli.bench import update_readme
+
+    loaded = [json.loads(p.read_text(encoding="utf-8")) for p in results]
+    changed = update_readme(readme, loaded)
+    console.print(f"{readme}: {'updated' if changed else 'already current'}")
 
 
 app.add_typer(report_app, name="report")

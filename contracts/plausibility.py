@@ -10,6 +10,7 @@ window, never the value.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -74,26 +75,26 @@ def _raise(problem: str) -> None:
     raise PydanticCustomError(IMPLAUSIBLE_TIME, "{problem}", {"problem": problem})
 
 
-_BOUNDS: dict[tuple[TimeWindow, int], tuple[datetime, datetime]] = {}
+_BOUNDS: list[Any] = [None, 0.0, None]  # window, monotonic expiry, (low, high)
 
 
 def _bounds(window: TimeWindow) -> tuple[datetime, datetime]:
-    """The window as aware datetimes [earliest, day after latest), for this minute of
-    the wall clock (every event time is checked: this keeps the date arithmetic off the
-    per-value path)."""
+    """The window as aware datetimes [earliest, day after latest), recomputed once a
+    minute of the wall clock at most (every event time is checked: this keeps the date
+    arithmetic off the per-value path)."""
+    if _BOUNDS[0] is window and time.monotonic() < _BOUNDS[1]:
+        found: tuple[datetime, datetime] = _BOUNDS[2]
+        return found
     now = datetime.now(UTC)
-    key = (window, int(now.timestamp()) // 60)
-    found = _BOUNDS.get(key)
-    if found is None:
-        latest = window.latest(now)
-        high = (
-            datetime.combine(latest + timedelta(days=1), datetime.min.time(), UTC)
-            if latest < date.max
-            else datetime.max.replace(tzinfo=UTC)
-        )
-        found = (datetime.combine(window.earliest, datetime.min.time(), UTC), high)
-        _BOUNDS.clear()
-        _BOUNDS[key] = found
+    latest = window.latest(now)
+    high = (
+        datetime.combine(latest + timedelta(days=1), datetime.min.time(), UTC)
+        if latest < date.max
+        else datetime.max.replace(tzinfo=UTC)
+    )
+    found = (datetime.combine(window.earliest, datetime.min.time(), UTC), high)
+    # until the next minute of the wall clock, so a new day is seen within a minute
+    _BOUNDS[:] = [window, time.monotonic() + 60 - now.second - now.microsecond / 1e6, found]
     return found
 
 

@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: its __init__ is per event
 class Record:
     """One message to publish, already serialised (``alias`` None: the DLQ)."""
 

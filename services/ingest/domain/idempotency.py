@@ -36,7 +36,7 @@ def content_digest(event: Envelope) -> str:  # type: ignore[type-arg]
     return serialise(event)[1]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: its __init__ is per event
 class Claimed:
     index: int
     key: Key

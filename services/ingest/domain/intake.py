@@ -26,7 +26,7 @@ from contracts.timeline import ClockTick
 from services.ingest.domain.batch import TooDeep, Unreadable
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: its __init__ is per event
 class Verdict:
     index: int
     event_id: str | None
