@@ -235,14 +235,15 @@ def refresh_census(uow: AbstractUnitOfWork, cfg: Config) -> int:
         today = local_date(st.watermark or st.as_of) if st.as_of else None
         written = census.current(uow.repo, cfg.engine, today) if today is not None else {}
         cfg.census_at, cfg.census_pending = cfg.clock(), False
-        if today is None:
-            uow.commit()
-            return 0
-        st.census_day = today
-        st.sequence += 1
-        values = render(cfg.engine.dictionary, written, today)
-        if values:
-            uow.outbox.add(snapshot_messages(values, st, cfg.topics))
+        if today is not None:
+            st.census_day = today
+        if written:
+            # A new sequence with its snapshot, as a batch gives (reporting follows the
+            # sequence): only when a value changed.
+            st.sequence += 1
+            uow.outbox.add(
+                snapshot_messages(render(cfg.engine.dictionary, written, today), st, cfg.topics)
+            )
         uow.repo.save_state(st)
         uow.commit()
         return len(written)
