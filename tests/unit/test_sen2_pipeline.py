@@ -82,3 +82,29 @@ def test_in_flight_must_be_positive(tmp_path: Path) -> None:
     path.write_bytes(xml)
     with pytest.raises(ValueError, match="in_flight"):
         import_sen2(path, "http://ingest", "k", key=KEY, in_flight=0)
+
+
+def test_waiting_asks_about_the_newest_ids_then_checks_every_id_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("services.ingest.sources.sen2.importer.time.sleep", lambda s: None)
+    xml, expected = generate_sen2_xml(seed=33, persons=900)
+    assert expected.events > 2500
+    path = tmp_path / FILE
+    path.write_bytes(xml)
+    stack = FakeStack(apply_after_polls=20)
+    with httpx.Client(transport=httpx.MockTransport(stack)) as client:
+        summary = import_sen2(
+            path,
+            "http://ingest",
+            "dev-sen2-import-key",
+            key=KEY,
+            client=client,
+            wait=True,
+            timeliness_url="http://timeliness",
+            poll_interval=0.0,
+        )
+    assert summary.wait is not None and summary.wait.complete
+    assert summary.wait.applied == expected.events
+    # 20 polls of one chunk while nothing is applied, then the tail and one full pass.
+    assert stack.applied_polls == 20 + 1 + -(-expected.events // 1000)

@@ -9,7 +9,9 @@
    retried with the same batch (same ids: ingest and every consumer count an id once,
    so a retry or a re-import changes nothing).
 4. Optionally wait until the events are applied: ``POST {timeliness}/v1/applied`` with
-   ``{"ids": [...]}`` (1,000 at a time) answers ``{"applied": [...], "sequence": N}``;
+   ``{"ids": [...]}`` (1,000 at a time) answers ``{"applied": [...], "sequence": N}``
+   (each poll asks about the newest 1,000 pending ids; once those are applied, every
+   pending id is checked once);
    once every accepted id is applied, the highest sequence S is the point reporting
    and alerts must reach: ``GET {reporting|alerts}/v1/status`` answers
    ``{"timeliness_sequence": N}``, polled until N >= S.  These calls send ``token``
@@ -458,24 +460,31 @@ def wait_until_applied(
             **extra,
         )
 
-    while True:
-        still: list[str] = []
-        chunks = list(_chunks(pending, APPLIED_CHUNK))
-        for n, chunk in enumerate(chunks):
+    def check(ids: list[str]) -> list[str] | None:
+        """The ids of ``ids`` not applied yet (None: timeliness unreachable for now)."""
+        nonlocal sequence
+        left: list[str] = []
+        for chunk in _chunks(ids, APPLIED_CHUNK):
             body = _poll_json(http, "POST", applied_url, {"ids": chunk}, headers)
-            if body is None:  # unreachable for now: keep everything pending, retry
-                still.extend(i for c in chunks[n:] for i in c)
-                break
+            if body is None:
+                return None
             applied = set(body.get("applied") or ())
             if isinstance(body.get("sequence"), int):
                 sequence = max(sequence or 0, body["sequence"])
-            left = [i for i in chunk if i not in applied]
-            still.extend(left)
-            if len(left) == len(chunk):
-                # Nothing of this chunk applied yet: later ones will not be either.
-                still.extend(i for c in chunks[n + 1 :] for i in c)
-                break
-        pending = still
+            left.extend(i for i in chunk if i not in applied)
+        return left
+
+    # Poll only the newest ids until they are applied (each partition is applied in
+    # order, so by then nearly everything is), then check every pending id once; repeat
+    # with what is left.  Each poll is one lookup of APPLIED_CHUNK ids, however large the
+    # import: re-checking every pending id on each poll would cost timeliness more than
+    # the import itself.
+    while pending:
+        tail = check(pending[-APPLIED_CHUNK:])
+        if tail is not None and not tail:
+            rest = check(pending)
+            if rest is not None:
+                pending = rest
         if on_progress:
             on_progress(ImportProgress("waiting", total - len(pending), total, total))
         if not pending:
