@@ -339,6 +339,10 @@ def bench(
         if las < 0 or las_requests < 1:
             raise typer.BadParameter("--las and --las-requests must be positive")
         say = err.print if as_json else console.print
+        if as_json:  # the import's log lines go to stderr, the figures alone to stdout
+            from sendwatch.observability import configure_logging
+
+            configure_logging("bench")
         if las:
             figures = bench_scale.las_figures(las, las_requests, engine=broker, echo=say)
             ok = figures["isolated"]
