@@ -179,62 +179,13 @@ async def run_sen2_bench(
 ) -> int:
     """Import and process a synthetic SEN2 file of ``requests`` requests end to end
     (parse, pseudonymise, ingest, timeliness state and KPIs), against raw aiokafka
-    consumption of the same case-events topic on the same broker."""
-    from services.ingest.sources.sen2.importer import import_sen2
-    from services.ingest.sources.sen2.pseudonymise import KEY_ENV
-    from services.ingest.sources.sen2.synthetic import generate_sen2_xml
+    consumption of the same case-events topic on the same broker.  The figures, where
+    the time went and the memory: ``cli.bench_scale.sen2_figures``."""
+    from cli.bench_scale import _sen2, print_sen2
 
-    tmp = Path(tempfile.mkdtemp(prefix="sendwatch-bench-sen2-"))
-    persons = max(1, int(requests / 1.1))
-    xml, expected = generate_sen2_xml(seed=2025, persons=persons, year=2025)
-    path = tmp / "sen2.xml"
-    path.write_bytes(xml)
-    os.environ.setdefault("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")
-    broker = start_broker(engine, tmp)
-    stack = Stack(
-        var_dir=tmp,
-        bootstrap=broker.bootstrap,
-        ports={n: free_port() for n in ("ingest", "timeliness", "alerts", "reporting")},
-    )
-    (tmp / "logs").mkdir(parents=True)
-    try:
-        stack.start_service("ingest")
-        stack.start_service("timeliness")
-        await asyncio.to_thread(stack.wait_healthy)
-        echo(
-            f"SEN2 file: {expected.requests:,} requests, {expected.persons:,} persons, "
-            f"{len(xml) / 1e6:.0f} MB; broker {broker.bootstrap} ({broker_label(broker)})"
-        )
-        started = time.perf_counter()
-        summary = await asyncio.to_thread(
-            import_sen2,
-            path,
-            f"http://127.0.0.1:{stack.ports['ingest']}",
-            "dev-sen2-import-key",
-            key=os.environ.get(KEY_ENV) or "bench-pseudonym-key-000000",
-            wait=True,
-            timeliness_url=f"http://127.0.0.1:{stack.ports['timeliness']}",
-            wait_timeout=3600,
-            token=DEV_OPS_TOKEN,
-        )
-        elapsed = time.perf_counter() - started
-        events = summary.accepted
-        consume = await raw_consume(broker.bootstrap, "sendwatch.case-events.v1", events)
-    finally:
-        stack.stop()
-        broker.stop()
-    pipeline = events / elapsed
-    echo(f"{'path':46} {'events/s':>10} {'ratio to raw':>13}")
-    echo(f"{'raw aiokafka consume + validation (same topic)':46} {consume:10,.0f}")
-    echo(
-        f"{'SEN2 import -> ingest -> timeliness state+KPIs':46} {pipeline:10,.0f} "
-        f"{pipeline / consume:13.3f}"
-    )
-    echo(
-        f"{events:,} events from {expected.requests:,} requests in {elapsed:.1f} s "
-        f"({expected.requests / elapsed:,.0f} requests/s)"
-    )
-    return 0
+    figures = await _sen2(requests, engine=engine, batch=5000, in_flight=3, echo=echo, keep=None)
+    print_sen2(figures, echo)
+    return 0 if figures["complete"] and not figures["rejected"] else 1
 
 
 def versions() -> dict[str, str]:

@@ -322,7 +322,8 @@ def bench(
         str, typer.Option(help="tansu (in memory) | kafka (Apache Kafka KRaft, one node)")
     ] = "tansu",
     json_output: Annotated[
-        bool, typer.Option("--json", help="print every figure as JSON (with versions)")
+        bool,
+        typer.Option("--json", "--scale-json", help="print every figure as JSON (with versions)"),
     ] = False,
     ingest_workers: Annotated[
         int, typer.Option(help="also measure ingest with this many worker processes")
@@ -330,6 +331,19 @@ def bench(
     latency: Annotated[
         float, typer.Option(help="seconds of a steady 1,000 events/s latency run (0: none)")
     ] = 0.0,
+    # --- scale: several LAs, memory against caseload (cli/bench_scale.py) ---
+    las: Annotated[
+        int,
+        typer.Option(
+            help="instead: N local authorities at once on one broker, each also alone; "
+            "figures compared (docs/scaling.md)"
+        ),
+    ] = 0,
+    las_requests: Annotated[int, typer.Option(help="SEN2 requests per LA with --las")] = 2000,
+    memory: Annotated[
+        bool,
+        typer.Option(help="instead: peak RSS per service after a 10k and a 150k SEN2 import"),
+    ] = False,
 ) -> None:
     """Measure ingest and consume-to-state throughput against raw aiokafka, same broker."""
     from cli.bench import run_bench, run_sen2_bench
@@ -339,6 +353,35 @@ def bench(
         raise typer.BadParameter("--broker must be tansu or kafka")
     if database_url:
         os.environ["SENDWATCH_DATABASE_URL"] = database_url
+    # --- scale: several LAs, memory against caseload ---
+    as_json = json_output
+    if las or memory or (sen2 and as_json):
+        import json
+
+        from cli import bench_scale
+
+        if las < 0 or las_requests < 1:
+            raise typer.BadParameter("--las and --las-requests must be positive")
+        say = err.print if as_json else console.print
+        if as_json:  # the import's log lines go to stderr, the figures alone to stdout
+            from sendwatch.observability import configure_logging
+
+            configure_logging("bench")
+        if las:
+            figures = bench_scale.las_figures(las, las_requests, engine=broker, echo=say)
+            ok = figures["isolated"]
+        elif memory:
+            figures = bench_scale.memory_figures(engine=broker, echo=say)
+            ok = figures["flat"]
+        else:
+            figures = bench_scale.sen2_figures(sen2, engine=broker, echo=say)
+            ok = figures["complete"] and not figures["rejected"]
+        if as_json:
+            print(json.dumps(figures, indent=2))
+        else:
+            console.print_json(json.dumps(figures))
+        raise typer.Exit(0 if ok else 1)
+    # --- end of scale ---
     try:
         if sen2:
             sys.exit(asyncio.run(run_sen2_bench(sen2, echo=console.print, engine=broker)))

@@ -149,7 +149,7 @@ def batch_subscriber(
     return broker.subscriber(
         *topics,
         batch=True,
-        group_id=group_id,
+        group_id=settings.kafka.group_prefix + group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=settings.kafka.batch_max_records,

@@ -46,6 +46,9 @@ class KafkaSettings:
     # How long a publish may wait for the brokers' acknowledgement before ingest answers
     # 503 (e.g. no in-sync quorum); Kafka clients' default is 40 s.
     request_timeout_ms: int = env("SENDWATCH_KAFKA_REQUEST_TIMEOUT_MS", 15_000)
+    # Several deployments on one cluster (one per local authority, docs/scaling.md):
+    # prefixed to every consumer group id, as SENDWATCH_TOPICS_FILE names their topics.
+    group_prefix: str = env("SENDWATCH_KAFKA_GROUP_PREFIX", "")
     # Client security, passed to every aiokafka / FastStream client (bus.py).
     security_protocol: str = env("SENDWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
     sasl_mechanism: str | None = env("SENDWATCH_KAFKA_SASL_MECHANISM", None)

@@ -81,7 +81,7 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
             monitor = LagMonitor(
                 runtime.settings.kafka.bootstrap,
                 runtime.name,
-                group,
+                runtime.settings.kafka.group_prefix + group,
                 topics,
                 runtime.settings.kafka.lag_interval_s,
                 client_options=options,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -714,6 +716,9 @@ class FakeStack:
         self.sequence = 0
         self.status_polls: Counter[str] = Counter()
         self.reject_type: str | None = None
+        self.lock = threading.Lock()  # the importer posts from several threads
+        self.concurrent = 0
+        self.most_concurrent = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -736,10 +741,23 @@ class FakeStack:
         return httpx.Response(404, json={"error": "not_found", "message": path})
 
     def ingest(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.concurrent += 1
+            self.most_concurrent = max(self.most_concurrent, self.concurrent)
+        try:
+            time.sleep(0.001)  # let the other posting threads in
+            return self._ingest(request)
+        finally:
+            with self.lock:
+                self.concurrent -= 1
+
+    def _ingest(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        self.posted.append(body)
-        if self.fail_first > 0:
-            self.fail_first -= 1
+        with self.lock:
+            self.posted.append(body)
+            fail = self.fail_first > 0
+            self.fail_first -= fail
+        if fail:
             return httpx.Response(503, json={"error": "broker_unavailable", "message": "retry"})
         source = self.registry.authenticate(request.headers["authorization"][7:])
         if source is None:
@@ -752,9 +770,10 @@ class FakeStack:
         verdicts = check_batch(body, source, self.registry.sources[source], datetime.now(UTC))
         if all_foreign(verdicts):
             return httpx.Response(403, json={"error": "forbidden_source", "message": source})
-        for v in verdicts:
-            if v.accepted:
-                self.stored[str(v.event_id)] = body[v.index]
+        with self.lock:
+            for v in verdicts:
+                if v.accepted:
+                    self.stored[str(v.event_id)] = body[v.index]
         return httpx.Response(
             200 if all(v.accepted for v in verdicts) else 207,
             json={"results": [v.as_result() for v in verdicts]},
@@ -799,8 +818,16 @@ def test_import_posts_batches_retries_and_waits(
     )
     assert summary.events == expected.events == summary.accepted == len(stack.stored)
     assert summary.rejected == 0 and summary.retries == 1
-    assert stack.posted[0] == stack.posted[1]  # the retry resent the same batch (same ids)
-    assert summary.batches == -(-expected.events // 500)
+    # The retry resent the same batch (same ids), whatever the other threads posted.
+    assert sum(1 for body in stack.posted if body == stack.posted[0]) == 2
+    assert summary.batches == len(stack.posted) - 1
+    assert all(len(body) <= 500 for body in stack.posted)
+    assert summary.batches >= -(-expected.events // 500)
+    # Whole persons per batch: no case has events in two batches.
+    batch_of: dict[str, int] = {}
+    for n, body in enumerate(stack.posted[1:]):
+        for e in body:
+            assert batch_of.setdefault(e["subject"], n) == n, "a case split between batches"
     assert summary.requests_imported == expected.requests_imported
     assert {(p.person, p.request) for p in summary.problems if p.severity == "error"} == {
         (m.person, m.request) for m in expected.malformed
@@ -815,6 +842,7 @@ def test_import_posts_batches_retries_and_waits(
     posting = [p for p in progress if p.stage == "posting"]
     assert posting[-1].done == posting[-1].total == len(xml)
     assert [p.done for p in posting] == sorted(p.done for p in posting)
+    assert stack.most_concurrent >= 2  # batches were posted concurrently
     lines = "\n".join(summary.lines())
     assert "600 persons" in lines and "applied: all" in lines
 
@@ -886,19 +914,41 @@ def test_synthetic_generator_is_deterministic() -> None:
     assert a[0] != c[0]
 
 
+def _bare_iterparse(xml: bytes) -> int:
+    """The floor of any reader: expat through ``iterparse``, clearing each Person."""
+    persons = 0
+    for _event, elem in ET.iterparse(io.BytesIO(xml), events=("end",)):
+        if elem.tag == "Person":
+            elem.clear()
+            persons += 1
+    return persons
+
+
 @pytest.mark.slow
 def test_150k_requests_parse_and_convert_quickly() -> None:
-    started = time.perf_counter()
+    """CPU time of this thread, not wall time: other processes on the machine slow the
+    wall clock, not the work.  The conversion is judged against a bare ``iterparse`` of
+    the same bytes measured the same way (on this machine, under this load): about 3x
+    on a quiet or a loaded machine, so 5x means a real regression, as does more than
+    40 s of CPU whatever the machine."""
+    started = time.thread_time()
     xml, expected = generate_sen2_xml(seed=150, persons=136_500)
-    generated = time.perf_counter() - started
+    generated = time.thread_time() - started
     assert expected.requests >= 150_000
-    started = time.perf_counter()
+    started = time.thread_time()
+    assert _bare_iterparse(xml) == 136_500
+    floor = time.thread_time() - started
+    started = time.thread_time()
     conversion = Sen2Conversion(xml, Pseudonymiser(KEY), file_name=FILE)
     by_type: Counter[str] = Counter()
     for item in conversion:
         by_type[item.event["type"]] += 1
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert by_type == expected.events_by_type
     assert conversion.summary.requests_imported == expected.requests_imported
-    assert generated < 15
-    assert elapsed < 20, f"{expected.requests} requests took {elapsed:.1f} s"
+    assert generated < 20, f"generating took {generated:.1f} s of CPU"
+    assert elapsed < 5 * floor, (
+        f"{expected.requests} requests took {elapsed:.1f} s of CPU, "
+        f"{elapsed / floor:.1f}x a bare iterparse ({floor:.1f} s)"
+    )
+    assert elapsed < 40, f"{expected.requests} requests took {elapsed:.1f} s of CPU"

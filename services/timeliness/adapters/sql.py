@@ -4,6 +4,7 @@ thousands of events), rows mapped to the records of ``repository.py``."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,7 +34,21 @@ CHUNK = 900  # stays under SQLite's bound-parameter limit
 STATE_KEY = "caseload"
 
 
+_NO_KPIS: frozenset[str] = frozenset()
+_EXCLUDED: dict[str, frozenset[str]] = {}
+
+
 def _span(row: Any) -> Span:
+    """A stored span.  A census reads every open span of a clock on each batch, so the
+    objects are kept small: attribute names and values shared (``sys.intern``; only the
+    person id is the span's own), and the common empty pauses and exclusions not parsed."""
+    pauses = row.pauses
+    excluded = row.excluded
+    kpis = _NO_KPIS if excluded == "[]" else _EXCLUDED.get(excluded)
+    if kpis is None:
+        kpis = frozenset(json.loads(excluded))
+        if len(_EXCLUDED) < 1000:
+            _EXCLUDED[excluded] = kpis
     return Span(
         row.key,
         row.subject,
@@ -41,13 +56,18 @@ def _span(row: Any) -> Span:
         row.start,
         row.close,
         row.nullified,
-        tuple(
+        ()
+        if pauses == "[]"
+        else tuple(
             (date.fromisoformat(a), date.fromisoformat(b) if b else None)
-            for a, b in json.loads(row.pauses)
+            for a, b in json.loads(pauses)
         ),
         row.value,
-        frozenset(json.loads(row.excluded)),
-        json.loads(row.attrs),
+        kpis,
+        {
+            sys.intern(k): v if k == "person_id" or not isinstance(v, str) else sys.intern(v)
+            for k, v in json.loads(row.attrs).items()
+        },
     )
 
 
@@ -58,7 +78,7 @@ def _attrs_json(attrs: Mapping[str, str]) -> str:
     key = tuple(sorted(attrs.items()))
     found = _ATTRS_JSON.get(key)
     if found is None:
-        if len(_ATTRS_JSON) > 50_000:
+        if len(_ATTRS_JSON) > 5_000:  # bounded: attrs hold the person id
             _ATTRS_JSON.clear()
         found = _ATTRS_JSON[key] = json.dumps(dict(key), sort_keys=True)
     return found

@@ -2,11 +2,16 @@
 
 1. Refuse to start without a pseudonymisation key (``SENDWATCH_PSEUDONYM_KEY``).
 2. Check the whole file is well-formed XML rooted at ``Message`` before posting anything.
-3. Stream it: parse, pseudonymise, convert, and post the events in batches.  A 503, a
-   502/504 or a connection error is retried with the same batch (same ids: ingest and
-   every consumer count an id once, so a retry or a re-import changes nothing).
+3. Stream it: parse, pseudonymise, convert, and post the events in batches.  A batch
+   holds whole persons (a case's events are never split between two requests), so up
+   to ``in_flight`` batches are posted at once while the next is read, and a case's
+   events still reach the broker in order.  A 503, a 502/504 or a connection error is
+   retried with the same batch (same ids: ingest and every consumer count an id once,
+   so a retry or a re-import changes nothing).
 4. Optionally wait until the events are applied: ``POST {timeliness}/v1/applied`` with
-   ``{"ids": [...]}`` (1,000 at a time) answers ``{"applied": [...], "sequence": N}``;
+   ``{"ids": [...]}`` (1,000 at a time) answers ``{"applied": [...], "sequence": N}``
+   (each poll asks about the newest 1,000 pending ids; once those are applied, every
+   pending id is checked once);
    once every accepted id is applied, the highest sequence S is the point reporting
    and alerts must reach: ``GET {reporting|alerts}/v1/status`` answers
    ``{"timeliness_sequence": N}``, polled until N >= S.  These calls send ``token``
@@ -23,8 +28,11 @@ file (person, request), never values.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -148,12 +156,33 @@ class ImportSummary:
 
 
 def _batches(items: Iterator[Sen2Event], size: int) -> Iterator[list[Sen2Event]]:
+    """Batches of at most ``size`` events that hold whole persons (so whole cases): a
+    person's events go in the next batch rather than being split, unless one person
+    alone has more than ``size`` events."""
     batch: list[Sen2Event] = []
+    person: list[Sen2Event] = []
+    current = -1
     for item in items:
-        batch.append(item)
-        if len(batch) >= size:
+        if item.person != current:
+            if len(batch) + len(person) > size:
+                if batch:
+                    yield batch
+                batch = []
+                while len(person) > size:  # one person larger than a batch: split it
+                    yield person[:size]
+                    person = person[size:]
+            batch.extend(person)
+            person = []
+            current = item.person
+        person.append(item)
+    if len(batch) + len(person) > size:
+        if batch:
             yield batch
-            batch = []
+        batch = []
+        while len(person) > size:
+            yield person[:size]
+            person = person[size:]
+    batch.extend(person)
     if batch:
         yield batch
 
@@ -175,6 +204,7 @@ def _post(
     body: list[dict[str, Any]],
     retries: int,
     summary: ImportSummary,
+    lock: threading.Lock | None = None,
 ) -> httpx.Response:
     for attempt in range(retries + 1):
         try:
@@ -195,7 +225,11 @@ def _post(
                     "were accepted before that.  Re-run the import: the event ids are the "
                     "same, so nothing is counted twice"
                 )
-        summary.retries += 1
+        if lock is None:
+            summary.retries += 1
+        else:
+            with lock:
+                summary.retries += 1
         time.sleep(min(0.5 * 2**attempt, 10.0))
     raise AssertionError("unreachable")
 
@@ -219,6 +253,7 @@ def import_sen2(
     token: str | None = None,
     placements: bool = False,
     settings: dict[str, str] | None = None,
+    in_flight: int = 3,
 ) -> ImportSummary:
     """Import one SEN2 XML return through ingest; see the module docstring.
 
@@ -231,12 +266,16 @@ def import_sen2(
     ``problems`` and the rest is imported.  With ``wait``, ``timeliness_url`` is
     required; ``reporting_url`` / ``alerts_url`` are waited for only when given.  A wait
     that runs out of ``wait_timeout`` seconds is reported in ``summary.wait`` (not raised).
+    ``in_flight`` batches are posted at once (1: one after the other); results are
+    recorded in file order whatever order the answers come in.
     """
     pseudonymiser = Pseudonymiser(resolve_key(key))
     if wait and not timeliness_url:
         raise ValueError("waiting for the import to be applied needs the timeliness URL")
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+    if in_flight < 1:
+        raise ValueError("in_flight must be at least 1")
     path = Path(path)
     total_bytes = path.stat().st_size
     check_well_formed(path)
@@ -256,14 +295,23 @@ def import_sen2(
             on_progress(ImportProgress(stage, done, total, summary.accepted + summary.rejected))
 
     try:
-        log.info("sen2_import_started", file_bytes=total_bytes, batch_size=batch_size)
-        for batch in _batches(iter(conversion), batch_size):
-            resp = _post(http, events_url, api_key, [e.event for e in batch], retries, summary)
-            if resp.status_code not in (200, 207, 422):
-                raise Sen2ImportError(f"ingest refused the import: {_error_text(resp)}")
-            _record_results(resp.json(), batch, summary, accepted_ids)
-            summary.batches += 1
-            progress("posting", conversion.reader.bytes_read or total_bytes, total_bytes)
+        log.info(
+            "sen2_import_started",
+            file_bytes=total_bytes,
+            batch_size=batch_size,
+            in_flight=in_flight,
+        )
+        _post_all(
+            http,
+            events_url,
+            api_key,
+            _batches(iter(conversion), batch_size),
+            retries,
+            summary,
+            accepted_ids,
+            in_flight,
+            lambda: progress("posting", conversion.reader.bytes_read or total_bytes, total_bytes),
+        )
         progress("posting", total_bytes, total_bytes)
         c = summary.conversion
         log.info(
@@ -302,6 +350,47 @@ def import_sen2(
             http.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _post_all(
+    http: httpx.Client,
+    url: str,
+    api_key: str,
+    batches: Iterator[list[Sen2Event]],
+    retries: int,
+    summary: ImportSummary,
+    accepted_ids: list[str],
+    in_flight: int,
+    posted: Callable[[], None],
+) -> None:
+    """Post every batch, up to ``in_flight`` at once while the next batch is read and
+    converted in this thread; record each batch's results in file order."""
+    lock = threading.Lock()
+    window: deque[tuple[list[Sen2Event], Future[httpx.Response]]] = deque()
+
+    def settle() -> None:
+        batch, future = window.popleft()
+        resp = future.result()
+        if resp.status_code not in (200, 207, 422):
+            raise Sen2ImportError(f"ingest refused the import: {_error_text(resp)}")
+        _record_results(resp.json(), batch, summary, accepted_ids)
+        summary.batches += 1
+        posted()
+
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="sen2-post") as pool:
+        try:
+            for batch in batches:
+                body = [e.event for e in batch]
+                window.append(
+                    (batch, pool.submit(_post, http, url, api_key, body, retries, summary, lock))
+                )
+                while len(window) >= in_flight or (window and window[0][1].done()):
+                    settle()
+            while window:
+                settle()
+        finally:
+            for _batch, future in window:
+                future.cancel()
 
 
 def _record_results(
@@ -371,24 +460,31 @@ def wait_until_applied(
             **extra,
         )
 
-    while True:
-        still: list[str] = []
-        chunks = list(_chunks(pending, APPLIED_CHUNK))
-        for n, chunk in enumerate(chunks):
+    def check(ids: list[str]) -> list[str] | None:
+        """The ids of ``ids`` not applied yet (None: timeliness unreachable for now)."""
+        nonlocal sequence
+        left: list[str] = []
+        for chunk in _chunks(ids, APPLIED_CHUNK):
             body = _poll_json(http, "POST", applied_url, {"ids": chunk}, headers)
-            if body is None:  # unreachable for now: keep everything pending, retry
-                still.extend(i for c in chunks[n:] for i in c)
-                break
+            if body is None:
+                return None
             applied = set(body.get("applied") or ())
             if isinstance(body.get("sequence"), int):
                 sequence = max(sequence or 0, body["sequence"])
-            left = [i for i in chunk if i not in applied]
-            still.extend(left)
-            if len(left) == len(chunk):
-                # Nothing of this chunk applied yet: later ones will not be either.
-                still.extend(i for c in chunks[n + 1 :] for i in c)
-                break
-        pending = still
+            left.extend(i for i in chunk if i not in applied)
+        return left
+
+    # Poll only the newest ids until they are applied (each partition is applied in
+    # order, so by then nearly everything is), then check every pending id once; repeat
+    # with what is left.  Each poll is one lookup of APPLIED_CHUNK ids, however large the
+    # import: re-checking every pending id on each poll would cost timeliness more than
+    # the import itself.
+    while pending:
+        tail = check(pending[-APPLIED_CHUNK:])
+        if tail is not None and not tail:
+            rest = check(pending)
+            if rest is not None:
+                pending = rest
         if on_progress:
             on_progress(ImportProgress("waiting", total - len(pending), total, total))
         if not pending:

@@ -37,7 +37,7 @@ class Reading:
     extra: Extra = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """A subject's time in a state, for census measures: a clock from its start to its
     stop or end (``close``), or a capacity figure in force from one report to the next."""
