@@ -33,8 +33,10 @@ def new_cycle(engine: Engine, label: str) -> Cycle:
 
 
 def ensure_cycles(repo: Repository, engine: Engine, first: date, today: date) -> None:
-    """Cycle rows for every census cycle from ``first`` to ``today``."""
+    """Cycle rows for every census cycle from ``first`` (not before the dictionary's
+    ``census_from``) to ``today``."""
     start = engine.dictionary.plan_year_start_month
+    first = max(first, engine.dictionary.census_from or first)
     labels: list[str] = []
     for kind in sorted(census_kinds(engine)):
         try:
@@ -98,8 +100,11 @@ def at_close(repo: Repository, engine: Engine, cycles: Iterable[str]) -> dict[Ke
     out: dict[Key, Written] = {}
     cache: dict[object, object] = {}
     start = engine.dictionary.plan_year_start_month
+    horizon = engine.dictionary.census_from or date.min
     for cycle in cycles:
         day = bounds(cycle, start)[1]
+        if day < horizon:
+            continue  # before the census horizon: no census is kept
         for kpi in engine.census_kpis:
             if kind_of(cycle) in engine.dictionary.kpis[kpi].cycles:
                 cells = engine.census(kpi, cycle, day, _spans(repo, engine, kpi, day, cache))
@@ -133,7 +138,12 @@ def restate(repo: Repository, engine: Engine, changes: list[SpanChange]) -> dict
     if not changes or not engine.census_kpis:
         return {}
     start = engine.dictionary.plan_year_start_month
-    closed = sorted((bounds(c, start)[1], c) for c in repo.closed_cycles(census_kinds(engine)))
+    horizon = engine.dictionary.census_from or date.min
+    closed = sorted(
+        (day, c)
+        for c in repo.closed_cycles(census_kinds(engine))
+        if (day := bounds(c, start)[1]) >= horizon
+    )
     if not closed:
         return {}
     days = [d for d, _ in closed]
