@@ -8,6 +8,8 @@ improving towards 87% and 91%; statistical neighbours about 86.4% and 90.9%, Eng
 falling a little each month.  Tribunal appeals: about 0.7 per 100 final plans (K18)
 of the ~60 plans a month.  The Big Listen (K16) reports in September 2026 with 214
 responses; a CYP wave, a setting confidence and an assistive technology wave follow.
+A simulated window starts with what was published before it: the previous term's DfE
+figures and each survey's latest wave.
 """
 
 from __future__ import annotations
@@ -110,6 +112,32 @@ def events(seed: int, first: date, end: date) -> Iterator[TimedEvent]:
                 )
 
     previous_term = term_label(first)
+    if previous_term is not None:
+        # The council already holds what DfE published before the window: the figures of
+        # the term before (out about three weeks after it ended) and each survey's latest
+        # wave, received on the first day.
+        t0, _ = term_bounds(previous_term)
+        before = term_label(t0 - timedelta(days=1))
+        if before is not None:
+            published = term_bounds(before)[1] + timedelta(days=22)
+            figures(before, max(first, published))
+    latest: dict[str, tuple[date, str, str, float, int]] = {}
+    for w in SURVEYS:
+        if w[0] < first:
+            latest[w[1]] = w
+    for _posted, survey, wave_label, score, responses in latest.values():
+        add(
+            first,
+            "survey.result.reported",
+            f"survey-{_series(survey)}",
+            {
+                "survey": survey,
+                "period": wave_label,
+                "value": score,
+                "responses": responses,
+                "localities_represented": len(places),
+            },
+        )
     for day in days(first, end):
         term = term_label(day)
         if term != previous_term and previous_term is not None:
