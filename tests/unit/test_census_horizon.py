@@ -82,3 +82,35 @@ def test_no_census_before_the_horizon_and_old_history_still_counts_after_it() ->
 def test_the_horizon_is_part_of_the_definitions_fingerprint() -> None:
     assert _config(None).engine.fingerprint != _config(HORIZON).engine.fingerprint
     assert _config(HORIZON).engine.fingerprint == _config(HORIZON).engine.fingerprint
+
+
+def test_a_new_span_after_a_long_one_restates_only_the_days_either_was_in_force() -> None:
+    """A person placed since 2019 moves today: the old placement closes today and a new
+    one starts today, so no census day before today changes (not every week since 2019).
+    A changed attribute changes every day the span was in force."""
+    from services.timeliness.domain.fold import SpanChange
+    from services.timeliness.domain.measures.base import Span
+    from services.timeliness.service_layer.census import _affected
+
+    today = date(2026, 10, 12)
+    old = Span("counted_placement", "p-1", 1, date(2019, 3, 4), None, attrs={"phase": "primary"})
+    moved = SpanChange(
+        "p-1",
+        {("counted_placement", 1): old},
+        {
+            ("counted_placement", 1): Span(
+                "counted_placement", "p-1", 1, old.start, today, attrs=dict(old.attrs)
+            ),
+            ("counted_placement", 2): Span(
+                "counted_placement", "p-1", 2, today, None, attrs={"phase": "secondary"}
+            ),
+        },
+    )
+    assert min(first for first, _ in _affected(moved, "counted_placement")) == today
+    assert _affected(moved, "ehcp_active") == []
+    relabelled = SpanChange(
+        "p-1",
+        {("counted_placement", 1): old},
+        {("counted_placement", 1): Span("counted_placement", "p-1", 1, old.start, None)},
+    )
+    assert (old.start, None) in _affected(relabelled, "counted_placement")

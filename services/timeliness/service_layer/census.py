@@ -113,24 +113,35 @@ def at_close(repo: Repository, engine: Engine, cycles: Iterable[str]) -> dict[Ke
 
 
 def _affected(change: SpanChange, key: str) -> list[tuple[date, date | None]]:
-    """Census days at which this change alters what a span of ``key`` contributes."""
-    before = [s for (k, _), s in change.before.items() if k == key]
-    after = [s for (k, _), s in change.after.items() if k == key]
-    if before == after:
-        return []
-    if len(before) == len(after) == 1:
-        b, a = before[0], after[0]
-        if (b.start, b.nullified, b.pauses, b.excluded, b.attrs) == (
-            a.start,
-            a.nullified,
-            a.pauses,
-            a.excluded,
-            a.attrs,
+    """Census days at which this change alters what a span of ``key`` contributes.  A
+    closed cycle's census counts the spans in force at its day (started on or before it,
+    not closed by then), so a span's change matters only on the days either version of
+    it was in force: a new placement or referral starting today restates no closed
+    cycle, however long the subject's earlier spans ran."""
+    before = {seq: s for (k, seq), s in change.before.items() if k == key}
+    after = {seq: s for (k, seq), s in change.after.items() if k == key}
+    out: list[tuple[date, date | None]] = []
+    for seq in sorted(before.keys() | after.keys()):
+        b, a = before.get(seq), after.get(seq)
+        if b == a:
+            continue
+        if (
+            b is not None
+            and a is not None
+            and (
+                b.start,
+                b.nullified,
+                b.pauses,
+                b.excluded,
+                b.attrs,
+            )
+            == (a.start, a.nullified, a.pauses, a.excluded, a.attrs)
         ):
             ends = sorted((b.close, a.close), key=lambda d: d or date.max)
-            return [(ends[0] or date.max, ends[1])]  # only the close moved
-    starts = [s.start for s in before + after]
-    return [(min(starts), None)]
+            out.append((ends[0] or date.max, ends[1]))  # only the close moved
+            continue
+        out += [(s.start, s.close) for s in (b, a) if s is not None]
+    return out
 
 
 def restate(repo: Repository, engine: Engine, changes: list[SpanChange]) -> dict[Key, Written]:
