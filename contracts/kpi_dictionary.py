@@ -381,6 +381,11 @@ class KpiDictionary(_Strict):
     plan_start: date = Field(
         default=date(2026, 4, 1), description="Where an interpolated trajectory begins"
     )
+    census_from: date | None = Field(
+        default=None,
+        description="Census KPIs are counted at the close of cycles ending on or after this "
+        "day, none before (history older than this only feeds the current position)",
+    )
     rag: RagRule = RagRule()
     grace_days: dict[str, int]
     breakdowns: list[str]

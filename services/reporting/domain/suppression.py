@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -359,9 +360,11 @@ def kpi_grid(
 ) -> tuple[dict[Key, int], list[Constraint[Key]]]:
     """The cells and additive tables of one KPI's published values.  Months add up to
     quarters only for counts of events in the period: a census (a waiting list, a cohort
-    share, an occupancy) at a quarter's end is the last month's census, not the sum."""
+    share, an occupancy) at a quarter's end is the last month's census, not the sum, so
+    its cells of one census day are tied together as equal instead."""
     cells: dict[Key, int] = {}
-    if any(v.kind in CENSUS_KINDS for v in values):
+    census = any(v.kind in CENSUS_KINDS for v in values)
+    if census:
         temporal = False
     for v in values:
         for measure, count in _measures(v).items():
@@ -401,6 +404,19 @@ def kpi_grid(
             cells[remainder] = rest
         if members or rest > 0:
             constraints.append(Constraint(total, (*sorted(members), remainder)))
+    # A census is the same count whatever cycle it closes: a quarter's census is its last
+    # month's (and a week's ending the same day), so cells with one census day are one
+    # number in public and are protected together.
+    if census:
+        by_day: dict[tuple[date, str, str], list[Key]] = defaultdict(list)
+        for cycle, breakdown, measure in cells:
+            if cycle != "current" and periods.kind_of(cycle) not in UNPUBLISHED_KINDS:
+                day = periods.bounds(cycle)[1]
+                by_day[(day, breakdown, measure)].append((cycle, breakdown, measure))
+        for same in by_day.values():
+            ordered = sorted(same, key=lambda k: (periods.bounds(k[0])[0], k[0]))  # longest first
+            for longer, shorter in zip(ordered, ordered[1:], strict=False):
+                constraints.append(Constraint(longer, (shorter,)))
     # Months add up to quarters, calendar and rolling years; quarters to plan years.
     if temporal:
         present = {(cycle, breakdown, measure) for cycle, breakdown, measure in cells}

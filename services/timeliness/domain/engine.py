@@ -146,6 +146,11 @@ class Engine:
                 },
                 "breakdowns": self.dictionary.breakdowns,
                 "start": self.dictionary.plan_year_start_month,
+                **(
+                    {"census_from": self.dictionary.census_from.isoformat()}
+                    if self.dictionary.census_from
+                    else {}
+                ),
                 "clocks": self.rules.model_dump(mode="json"),
             },
             sort_keys=True,

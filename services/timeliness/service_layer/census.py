@@ -33,8 +33,10 @@ def new_cycle(engine: Engine, label: str) -> Cycle:
 
 
 def ensure_cycles(repo: Repository, engine: Engine, first: date, today: date) -> None:
-    """Cycle rows for every census cycle from ``first`` to ``today``."""
+    """Cycle rows for every census cycle from ``first`` (not before the dictionary's
+    ``census_from``) to ``today``."""
     start = engine.dictionary.plan_year_start_month
+    first = max(first, engine.dictionary.census_from or first)
     labels: list[str] = []
     for kind in sorted(census_kinds(engine)):
         try:
@@ -98,8 +100,11 @@ def at_close(repo: Repository, engine: Engine, cycles: Iterable[str]) -> dict[Ke
     out: dict[Key, Written] = {}
     cache: dict[object, object] = {}
     start = engine.dictionary.plan_year_start_month
+    horizon = engine.dictionary.census_from or date.min
     for cycle in cycles:
         day = bounds(cycle, start)[1]
+        if day < horizon:
+            continue  # before the census horizon: no census is kept
         for kpi in engine.census_kpis:
             if kind_of(cycle) in engine.dictionary.kpis[kpi].cycles:
                 cells = engine.census(kpi, cycle, day, _spans(repo, engine, kpi, day, cache))
@@ -108,24 +113,35 @@ def at_close(repo: Repository, engine: Engine, cycles: Iterable[str]) -> dict[Ke
 
 
 def _affected(change: SpanChange, key: str) -> list[tuple[date, date | None]]:
-    """Census days at which this change alters what a span of ``key`` contributes."""
-    before = [s for (k, _), s in change.before.items() if k == key]
-    after = [s for (k, _), s in change.after.items() if k == key]
-    if before == after:
-        return []
-    if len(before) == len(after) == 1:
-        b, a = before[0], after[0]
-        if (b.start, b.nullified, b.pauses, b.excluded, b.attrs) == (
-            a.start,
-            a.nullified,
-            a.pauses,
-            a.excluded,
-            a.attrs,
+    """Census days at which this change alters what a span of ``key`` contributes.  A
+    closed cycle's census counts the spans in force at its day (started on or before it,
+    not closed by then), so a span's change matters only on the days either version of
+    it was in force: a new placement or referral starting today restates no closed
+    cycle, however long the subject's earlier spans ran."""
+    before = {seq: s for (k, seq), s in change.before.items() if k == key}
+    after = {seq: s for (k, seq), s in change.after.items() if k == key}
+    out: list[tuple[date, date | None]] = []
+    for seq in sorted(before.keys() | after.keys()):
+        b, a = before.get(seq), after.get(seq)
+        if b == a:
+            continue
+        if (
+            b is not None
+            and a is not None
+            and (
+                b.start,
+                b.nullified,
+                b.pauses,
+                b.excluded,
+                b.attrs,
+            )
+            == (a.start, a.nullified, a.pauses, a.excluded, a.attrs)
         ):
             ends = sorted((b.close, a.close), key=lambda d: d or date.max)
-            return [(ends[0] or date.max, ends[1])]  # only the close moved
-    starts = [s.start for s in before + after]
-    return [(min(starts), None)]
+            out.append((ends[0] or date.max, ends[1]))  # only the close moved
+            continue
+        out += [(s.start, s.close) for s in (b, a) if s is not None]
+    return out
 
 
 def restate(repo: Repository, engine: Engine, changes: list[SpanChange]) -> dict[Key, Written]:
@@ -133,7 +149,12 @@ def restate(repo: Repository, engine: Engine, changes: list[SpanChange]) -> dict
     if not changes or not engine.census_kpis:
         return {}
     start = engine.dictionary.plan_year_start_month
-    closed = sorted((bounds(c, start)[1], c) for c in repo.closed_cycles(census_kinds(engine)))
+    horizon = engine.dictionary.census_from or date.min
+    closed = sorted(
+        (day, c)
+        for c in repo.closed_cycles(census_kinds(engine))
+        if (day := bounds(c, start)[1]) >= horizon
+    )
     if not closed:
         return {}
     days = [d for d, _ in closed]

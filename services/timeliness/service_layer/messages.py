@@ -15,6 +15,9 @@ from services.timeliness.domain.subjects import SubjectState
 
 SERVICE = "timeliness"
 SNAPSHOT_CHUNK = 2000
+# A snapshot message stays well under the producer's 1 MiB request limit (bus.py), so
+# a batch that closes many census cycles at once is split instead of never published.
+SNAPSHOT_MAX_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,26 @@ def alert_message(
     return Message(topics.milestones, alert.subject, msg.model_dump_json())
 
 
-def snapshot_messages(values: list[KpiValue], st: ServiceState, topics: Topics) -> list[Message]:
+def _chunks(values: list[KpiValue], max_bytes: int) -> list[list[KpiValue]]:
+    """``values`` in order, at most ``SNAPSHOT_CHUNK`` and about ``max_bytes`` of JSON
+    a part (a single larger value is a part of its own)."""
+    out: list[list[KpiValue]] = [[]]
+    size = 0
+    for v in values:
+        n = len(v.model_dump_json()) + 1
+        if out[-1] and (len(out[-1]) >= SNAPSHOT_CHUNK or size + n > max_bytes):
+            out.append([])
+            size = 0
+        out[-1].append(v)
+        size += n
+    return out
+
+
+def snapshot_messages(
+    values: list[KpiValue], st: ServiceState, topics: Topics, max_bytes: int = SNAPSHOT_MAX_BYTES
+) -> list[Message]:
     out = []
-    for part, n in enumerate(range(0, max(1, len(values)), SNAPSHOT_CHUNK)):
+    for part, chunk in enumerate(_chunks(values, max_bytes)):
         snap = KpiSnapshot(
             id=f"snap-{SERVICE}-{st.sequence:012d}-{part:04d}",
             source=SERVICE,
@@ -64,7 +84,7 @@ def snapshot_messages(values: list[KpiValue], st: ServiceState, topics: Topics) 
                 as_of=st.as_of,
                 watermark=st.watermark,
                 events_applied=st.events_applied,
-                values=values[n : n + SNAPSHOT_CHUNK],
+                values=chunk,
             ),
         )
         out.append(Message(topics.snapshots, SERVICE, snap.model_dump_json()))

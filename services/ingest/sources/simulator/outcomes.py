@@ -5,9 +5,11 @@ survey waves, calibrated to the Reform Plan's baselines.
 Attendance (K9, K10): 84.8% (EHC plan) and 90.2% (SEN Support) at the baseline,
 improving towards 87% and 91%; statistical neighbours about 86.4% and 90.9%, England
 86.6% and 91.1%.  Complaints (K19): about 11 a month at first (June 2026: 10-12),
-falling a little each month.  Tribunal appeals: about 0.7 per 100 final plans (K18)
-of the ~60 plans a month.  The Big Listen (K16) reports in September 2026 with 214
-responses; a CYP wave, a setting confidence and an assistive technology wave follow.
+falling a little each month (about one either way).  Tribunal appeals: about 0.7 per
+100 final plans (K18) of the ~60 plans a month.  The Big Listen (K16) reports in
+September 2026 with 214 responses; a CYP wave, a setting confidence and an assistive
+technology wave follow.  A simulated window starts with what was published before it:
+the previous term's DfE figures and each survey's latest wave.
 """
 
 from __future__ import annotations
@@ -62,6 +64,28 @@ def _progress(day: date) -> float:
     return min(1.0, max(0.0, (day - PLAN_START).days / 730))
 
 
+def _complaint_days(seed: int, first: date, end: date) -> dict[date, int]:
+    """Complaints received per weekday: each month about its calibrated number (11 a
+    month at the plan's start, falling to 8 by April 2028; ~1 either way, so a month's
+    count is a real figure rather than a small number), on weekdays drawn at random (a
+    window starting mid-month has the rest of the month's share)."""
+    rng = random.Random(f"complaints-{seed}")
+    out: dict[date, int] = {}
+    month = date(first.year, first.month, 1)
+    while month < end:
+        nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        weekdays = [d for d in days(month, nxt) if d.weekday() < 5]
+        open_days = [d for d in weekdays if first <= d < end]
+        share = len([d for d in weekdays if d >= first]) / max(1, len(weekdays))
+        mean = (11 - 3 * _progress(month)) * share
+        for _ in range(max(0, round(rng.gauss(mean, 1.0)))):
+            if open_days:
+                d = rng.choice(open_days)
+                out[d] = out.get(d, 0) + 1
+        month = nxt
+    return out
+
+
 def events(seed: int, first: date, end: date) -> Iterator[TimedEvent]:
     rng = random.Random(f"outcomes-{seed}")
     places = sorted(locality_names() - {"unknown"})
@@ -110,6 +134,33 @@ def events(seed: int, first: date, end: date) -> Iterator[TimedEvent]:
                 )
 
     previous_term = term_label(first)
+    if previous_term is not None:
+        # The council already holds what DfE published before the window: the figures of
+        # the term before (out about three weeks after it ended) and each survey's latest
+        # wave, received on the first day.
+        t0, _ = term_bounds(previous_term)
+        before = term_label(t0 - timedelta(days=1))
+        if before is not None:
+            published = term_bounds(before)[1] + timedelta(days=22)
+            figures(before, max(first, published))
+    latest: dict[str, tuple[date, str, str, float, int]] = {}
+    for w in SURVEYS:
+        if w[0] < first:
+            latest[w[1]] = w
+    for _posted, survey, wave_label, score, responses in latest.values():
+        add(
+            first,
+            "survey.result.reported",
+            f"survey-{_series(survey)}",
+            {
+                "survey": survey,
+                "period": wave_label,
+                "value": score,
+                "responses": responses,
+                "localities_represented": len(places),
+            },
+        )
+    complaints = _complaint_days(seed, first, end)
     for day in days(first, end):
         term = term_label(day)
         if term != previous_term and previous_term is not None:
@@ -147,7 +198,7 @@ def events(seed: int, first: date, end: date) -> Iterator[TimedEvent]:
                 if decision == "amend":
                     amended = decided + max(1, round(math.exp(rng.gauss(math.log(60), 0.4))))
                     add(day + timedelta(amended), "review.plan.amended", s, {})
-            for _ in range(poisson(rng, (11 - 3 * p) * 12 / 260)):  # ~11 complaints a month
+            for _ in range(complaints.get(day, 0)):  # ~11 complaints a month
                 n += 1
                 c = f"complaint-{seed:04d}{n:08d}"
                 add(
