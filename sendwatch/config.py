@@ -141,6 +141,9 @@ class RelaySettings:
     poll_s: float = env("SENDWATCH_NOTIFY_POLL_S", 2.0)
     retry_base_s: float = env("SENDWATCH_NOTIFY_RETRY_BASE_S", 5.0)
     retry_max_s: float = env("SENDWATCH_NOTIFY_RETRY_MAX_S", 300.0)
+    # How long a relay's claim on outbox rows lasts (renewed before each send); a killed
+    # process's rows are taken over by another alerts process after it.
+    lease_s: float = env("SENDWATCH_NOTIFY_LEASE_S", 60.0)
 
 
 @dataclass(frozen=True)
