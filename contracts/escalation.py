@@ -85,6 +85,13 @@ class Level(_Strict):
         "level is notified (it is still notified at most once per episode)",
     )
     requires_recovery_plan: RecoveryPlanRule | None = None
+    ack_timeout_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Acknowledgement timeout: an acknowledgement at this level lasts this "
+        "many days (event time); with no recovery plan recorded by then the alert reopens "
+        "and moves on to the next level",
+    )
 
 
 class Policy(_Strict):

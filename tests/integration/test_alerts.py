@@ -299,7 +299,7 @@ def test_two_missed_months_send_exactly_one_email_to_level_1(
     sent = [n for n in detail["notifications"] if n["to"] == WS3]
     assert len(sent) == 1 and sent[0]["status"] == "sent"
     assert kinds.count(("notification_retry", WS3)) == sent[0]["attempts"] - 1
-    assert detail["policy"] == "ws3-governance" and detail["policy_version"] == 2
+    assert detail["policy"] == "ws3-governance" and detail["policy_version"] == 3
 
     # R10 was superseded by the escalation.
     det = alerts(port, rule="R10")[0]
