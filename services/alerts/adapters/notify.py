@@ -47,7 +47,7 @@ from sqlalchemy.engine import Engine as DbEngine
 from sendwatch.config import RelaySettings
 from sendwatch.config import SmtpSettings as SmtpConfig
 from sendwatch.observability import NOTIFICATIONS, get_logger
-from services.alerts.adapters import outbox
+from services.alerts.adapters import links, outbox
 from services.alerts.adapters.orm import OutboxRow
 from services.alerts.domain import messages
 
@@ -97,7 +97,9 @@ class SmtpSettings:
         )
 
 
-def build_email(row: OutboxRow, sender: str, relay: str | None = None) -> EmailMessage:
+def build_email(
+    row: OutboxRow, sender: str, relay: str | None = None, extra: str = ""
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = row.recipient
@@ -111,7 +113,7 @@ def build_email(row: OutboxRow, sender: str, relay: str | None = None) -> EmailM
     msg["X-Sendwatch-Notice"] = row.notice
     if relay:
         msg["X-Sendwatch-Relay"] = relay
-    msg.set_content(row.body)
+    msg.set_content(row.body + extra)
     return msg
 
 
@@ -143,9 +145,11 @@ def build_digest(rows: list[OutboxRow], sender: str, relay: str | None = None) -
     return msg
 
 
-def send_email(settings: SmtpSettings, row: OutboxRow, relay: str | None = None) -> None:
+def send_email(
+    settings: SmtpSettings, row: OutboxRow, relay: str | None = None, extra: str = ""
+) -> None:
     """Deliver one outbox row; raise TransientError or PermanentError."""
-    send_message(settings, build_email(row, settings.sender, relay))
+    send_message(settings, build_email(row, settings.sender, relay, extra))
 
 
 def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
@@ -226,6 +230,7 @@ class Relay:
         lease_s: float = 60.0,
         owner: str | None = None,
         batch: int = 10,
+        signer: links.Signer | None = None,
     ) -> None:
         self.db = db
         self.smtp = smtp
@@ -235,6 +240,7 @@ class Relay:
         self.lease_s = lease_s
         self.owner = owner or relay_id()
         self.batch = batch  # rows claimed at a time (others are left to other relays)
+        self.signer = signer  # signed view / acknowledge links in alert mails
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -242,7 +248,13 @@ class Relay:
         self._email_paused_until = 0.0  # monotonic
 
     @classmethod
-    def from_settings(cls, db: DbEngine, smtp: SmtpConfig, relay: RelaySettings) -> Relay:
+    def from_settings(
+        cls,
+        db: DbEngine,
+        smtp: SmtpConfig,
+        relay: RelaySettings,
+        signer: links.Signer | None = None,
+    ) -> Relay:
         return cls(
             db,
             SmtpSettings.from_settings(smtp),
@@ -250,6 +262,7 @@ class Relay:
             retry_base_s=relay.retry_base_s,
             retry_max_s=relay.retry_max_s,
             lease_s=relay.lease_s,
+            signer=signer,
         )
 
     @property
@@ -330,6 +343,16 @@ class Relay:
             NOTIFICATIONS.labels("email", "sent").inc(len(rows))
             log.info("digest_sent", to=rows[0].recipient, slips=len(rows))
 
+    def _links(self, row: OutboxRow) -> str:
+        """The signed view / acknowledge links of an alert mail (none for notices of
+        resolution and for mails that are not about an alert one can acknowledge)."""
+        if self.signer is None or row.notice != "alert":
+            return ""
+        if not outbox.is_open_alert(self.db, row.alert_id):
+            return ""
+        view, ack, expires = self.signer.links(row.alert_id, row.episode, row.recipient)
+        return links.mail_text(view, ack, expires)
+
     def _mark(
         self, row: OutboxRow, outcome: str, error: str | None = None, at: datetime | None = None
     ) -> None:
@@ -338,7 +361,8 @@ class Relay:
     async def deliver(self, row: OutboxRow) -> None:
         try:
             if row.channel == "email":
-                await asyncio.to_thread(send_email, self.smtp, row, self.owner)
+                extra = await asyncio.to_thread(self._links, row)
+                await asyncio.to_thread(send_email, self.smtp, row, self.owner, extra)
             else:
                 assert self._client is not None
                 await post_webhook(self._client, row)

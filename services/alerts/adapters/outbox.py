@@ -26,7 +26,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session, col, select
 
-from services.alerts.adapters.orm import ClockRow, OutboxRow
+from services.alerts.adapters.orm import AlertRow, ClockRow, OutboxRow
 from services.alerts.adapters.repository import (
     CLOCK_KEY,
     OUTBOX,
@@ -168,6 +168,13 @@ def release(db: DbEngine, owner: str, ids: Sequence[int]) -> None:
             .values(claimed_by=None, claimed_until=None)
         )
         session.commit()
+
+
+def is_open_alert(db: DbEngine, alert_id: str) -> bool:
+    """Whether the outbox row is about an open alert (one a mail link can acknowledge)."""
+    with Session(db) as session:
+        a = session.get(AlertRow, alert_id)
+        return a is not None and a.status in ("open", "acknowledged")
 
 
 def due_notifications(db: DbEngine, channels: Sequence[str], limit: int = 100) -> list[OutboxRow]:
