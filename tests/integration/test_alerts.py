@@ -512,6 +512,9 @@ def test_r5_weekly_health_advice_escalates_to_the_sro_and_the_plan_goes_overdue(
     feed.milestone(
         "case-00004242", "2026-11-27", "advice_health", "advice_6wk_health", "2026-11-26"
     )
+    settle(1.0)
+    assert len(mail_to(sink, DCO)) == 1  # slips wait for the DCO's 08:00 daily digest
+    feed.snapshot("2026-11-28")
     wait_for(lambda: len(mail_to(sink, DCO)) == 2, timeout=20)
     ms1 = mail_to(sink, DCO)[1]
     assert ms1["Subject"].startswith("[sendwatch MS1] Milestone slipped: health advice")

@@ -134,7 +134,9 @@ def build_digest(rows: list[OutboxRow], sender: str, relay: str | None = None) -
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = rows[0].recipient
-    msg["Subject"] = text.subject
+    daily = all(r.hold_reason == "digest" for r in rows)
+    subject = text.subject.replace("] ", "] Daily digest: ", 1) if daily else text.subject
+    msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     ids = "-".join(str(r.id) for r in rows[:3])
     msg["Message-ID"] = f"<sendwatch-digest-{ids}-{len(rows)}@sendwatch.local>"

@@ -76,13 +76,15 @@ def claim(
                 OUTBOX.c.claimed_by,
                 OUTBOX.c.claimed_until,
                 OUTBOX.c.hold_until,
+                OUTBOX.c.hold_reason,
             )
             .where(OUTBOX.c.status == "pending", OUTBOX.c.channel.in_(chans))
             .order_by(OUTBOX.c.id)
-            .limit(limit * 10)
+            .limit(limit * 50)
         ).all()
         blocked: set[tuple[str, str]] = set()
         wanted: list[int] = []
+        messages: set[object] = set()  # a day's digest rows for one recipient: one mail
         for r in window:
             key = (r.channel, r.recipient)
             if r.hold_until is not None and _aware(r.hold_until) > event_now:
@@ -98,9 +100,12 @@ def claim(
                 continue
             if key in blocked:
                 continue
+            message = (r.recipient, r.hold_until) if r.hold_reason == "digest" else r.id
+            if message not in messages and len(messages) >= limit:
+                blocked.add(key)  # the next claim takes it, and what follows it
+                continue
+            messages.add(message)
             wanted.append(int(r.id))
-            if len(wanted) >= limit:
-                break
         if not wanted:
             session.commit()
             return []

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts.escalation import Recipient
-from services.alerts.domain import audit, persisting, recovery_actions
+from services.alerts.domain import audit, delivery, persisting, recovery_actions
 from services.alerts.domain.ids import alert_id, overdue_fingerprint
 from services.alerts.domain.ledger import Ledger
 from services.alerts.domain.messages import render
@@ -216,6 +216,15 @@ class Chain:
             if sent in a.notified:
                 continue  # each level notifies a recipient at most once per episode
             text = render(a, notice, level, led.now, led.base_url)
+            levels = a.policy.levels if a.policy is not None else []
+            until, why = delivery.hold(
+                led.config.delivery,
+                address=r.address,
+                rule=a.rule,
+                kpi=a.kpi,
+                body=levels[level - 1].body if 1 <= level <= len(levels) else None,
+                at=led.now,
+            )
             led.outbox.append(
                 Notification(
                     alert_id=a.id,
@@ -228,6 +237,8 @@ class Chain:
                     body=text.body,
                     payload=text.payload,
                     decided_at=led.now,
+                    hold_until=until,
+                    hold_reason=why,
                 )
             )
             a.notified.append(sent)

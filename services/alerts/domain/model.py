@@ -324,3 +324,6 @@ class Notification:
     body: str
     payload: dict[str, Any]
     decided_at: datetime  # event time
+    # Held until (event time): the recipient's quiet hours or daily digest (delivery.py).
+    hold_until: datetime | None = None
+    hold_reason: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -205,3 +206,43 @@ def test_claims_skip_rows_locked_by_another_transaction(db: DbEngine) -> None:
         assert time.monotonic() - started < 2
         other.execute(text("ROLLBACK"))
     assert got == [2, 3]
+
+
+def test_a_days_milestone_slips_wait_for_the_digest_hour_and_go_as_one_mail(
+    db: DbEngine,
+) -> None:
+    """Held rows (quiet hours, digest) go when the service's event time reaches their
+    hour; fifteen slips for one recipient (more than a relay claims at once) are one
+    daily digest."""
+    eight = datetime(2026, 7, 2, 7, 0, tzinfo=UTC)  # 08:00 BST
+    slips = [
+        replace(
+            n,
+            recipient="ws3@example.org",
+            payload={"rule": "MS1"},
+            subject=f"[sendwatch MS1] Milestone slipped: case {i}",
+            hold_until=eight,
+            hold_reason="digest",
+        )
+        for i, n in enumerate(notes(15))
+    ]
+    night = replace(notes(1)[0], alert_id="B0001", hold_until=eight, hold_reason="quiet_hours")
+    put(db, [*slips, night])
+    clock = orm.ClockRow.__table__  # type: ignore[attr-defined]
+    with db.begin() as c:
+        c.execute(clock.insert().values(key="clock", now=eight - timedelta(hours=9)))
+    with MailSink() as sink:
+        r = relay(db, sink.port, "relay-a")
+        assert asyncio.run(r.deliver_due()) == 0  # 23:00 the evening before: all held
+        with db.begin() as c:
+            c.execute(clock.update().values(now=eight))
+        asyncio.run(r.deliver_due())
+        asyncio.run(r.deliver_due())
+        got = sink.messages
+    assert len(got) == 2
+    digest = [m for m in got if m["To"] == "ws3@example.org"][0]
+    assert str(digest["Subject"]).strip() == (
+        "[sendwatch MS1] Daily digest: 15 statutory milestones slipped"
+    )
+    assert all(f"case {i}" in digest.get_content() for i in range(15))
+    assert {x.status for x in rows(db)} == {"sent"}
