@@ -129,8 +129,15 @@ def split_digests(rows: list[OutboxRow]) -> tuple[list[OutboxRow], list[list[Out
     return messages.split_digests(rows, _rule_of)
 
 
-def build_digest(rows: list[OutboxRow], sender: str, relay: str | None = None) -> EmailMessage:
-    text = messages.digest([(r.subject, r.body) for r in rows])
+def build_digest(
+    rows: list[OutboxRow],
+    sender: str,
+    relay: str | None = None,
+    extras: list[str] | None = None,
+) -> EmailMessage:
+    """One mail for several slips; ``extras``: text after each slip (its links)."""
+    more = extras or [""] * len(rows)
+    text = messages.digest([(r.subject, r.body + x) for r, x in zip(rows, more, strict=True)])
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = rows[0].recipient
@@ -327,7 +334,8 @@ class Relay:
         """Several case-level milestone slips for one recipient, due together: one email.
         Every row is marked with the outcome of that one delivery."""
         try:
-            msg = build_digest(rows, self.smtp.sender, self.owner)
+            extras = [await asyncio.to_thread(self._links, r) for r in rows]
+            msg = build_digest(rows, self.smtp.sender, self.owner, extras)
             await asyncio.to_thread(send_message, self.smtp, msg)
         except PermanentError as exc:
             for row in rows:

@@ -21,6 +21,7 @@ from cli.mailsink import MailSink
 from cli.tansu import free_port
 from sendwatch.db import make_engine, migrate
 from services.alerts.adapters import orm, outbox
+from services.alerts.adapters.links import Signer
 from services.alerts.adapters.notify import Relay, SmtpSettings
 from services.alerts.adapters.repository import OUTBOX, queue
 from services.alerts.domain.model import Notification
@@ -89,9 +90,19 @@ def rows(db: DbEngine) -> list[orm.OutboxRow]:
         return list(s.exec(select(orm.OutboxRow).order_by(orm.OutboxRow.id)))  # type: ignore[arg-type]
 
 
-def relay(db: DbEngine, port: int, owner: str, lease_s: float = 30.0) -> Relay:
+def relay(
+    db: DbEngine, port: int, owner: str, lease_s: float = 30.0, signer: Signer | None = None
+) -> Relay:
     smtp = SmtpSettings("127.0.0.1", port, "none", None, None, "sendwatch@example.org", 5.0)
-    return Relay(db, smtp, retry_base_s=0.2, retry_max_s=0.5, lease_s=lease_s, owner=owner)
+    return Relay(
+        db,
+        smtp,
+        retry_base_s=0.2,
+        retry_max_s=0.5,
+        lease_s=lease_s,
+        owner=owner,
+        signer=signer,
+    )
 
 
 def test_a_claimed_row_is_not_claimed_again_until_its_lease_runs_out(db: DbEngine) -> None:
@@ -229,10 +240,32 @@ def test_a_days_milestone_slips_wait_for_the_digest_hour_and_go_as_one_mail(
     night = replace(notes(1)[0], alert_id="B0001", hold_until=eight, hold_reason="quiet_hours")
     put(db, [*slips, night])
     clock = orm.ClockRow.__table__  # type: ignore[attr-defined]
+    alert = orm.AlertRow.__table__  # type: ignore[attr-defined]
     with db.begin() as c:
         c.execute(clock.insert().values(key="clock", now=eight - timedelta(hours=9)))
+        c.execute(delete(orm.AlertRow))
+        for n in slips[:2]:  # two of the slips are open alerts: their links go too
+            c.execute(
+                alert.insert().values(
+                    id=n.alert_id,
+                    fingerprint=f"fp-{n.alert_id}",
+                    rule="MS1",
+                    kind="milestone",
+                    kpi="decision_6wk",
+                    cycle_kind="day",
+                    breakdown="all",
+                    title="Milestone slipped",
+                    status="open",
+                    episode=1,
+                    historical=False,
+                    opened_at=NOW,
+                    updated_at=NOW,
+                    level=1,
+                    level_muted=False,
+                )
+            )
     with MailSink() as sink:
-        r = relay(db, sink.port, "relay-a")
+        r = relay(db, sink.port, "relay-a", signer=Signer("k", base_url="http://alerts.test"))
         assert asyncio.run(r.deliver_due()) == 0  # 23:00 the evening before: all held
         with db.begin() as c:
             c.execute(clock.update().values(now=eight))
@@ -245,4 +278,5 @@ def test_a_days_milestone_slips_wait_for_the_digest_hour_and_go_as_one_mail(
         "[sendwatch MS1] Daily digest: 15 statutory milestones slipped"
     )
     assert all(f"case {i}" in digest.get_content() for i in range(15))
+    assert digest.get_content().count("Acknowledge it: http://alerts.test/mail/") == 2
     assert {x.status for x in rows(db)} == {"sent"}
