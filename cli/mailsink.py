@@ -11,6 +11,7 @@ mail goes there.  Run it on its own with::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import email.policy
 import signal
@@ -31,6 +32,12 @@ class _Handler:
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refuse: bool = False  # answer 451 (try again later) to every message
+    # Take this long to accept each message (a slow server).  A client that goes away
+    # meanwhile has not had its message accepted: it is kept in ``dropped``, not saved,
+    # as a real server discards a transaction whose connection drops before it replies.
+    delay_s: float = 0.0
+    in_flight: list[EmailMessage] = field(default_factory=list)
+    dropped: list[EmailMessage] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.refuse:
@@ -39,6 +46,22 @@ class _Handler:
         data = raw if isinstance(raw, bytes) else str(raw).encode()
         msg = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
+        if self.delay_s:
+            with self.lock:
+                self.in_flight.append(msg)
+            try:
+                await asyncio.sleep(self.delay_s)
+            except asyncio.CancelledError:  # the connection was lost
+                with self.lock:
+                    self.in_flight.remove(msg)
+                    self.dropped.append(msg)
+                raise
+            with self.lock:
+                self.in_flight.remove(msg)
+            if server.transport is None or server.transport.is_closing():
+                with self.lock:
+                    self.dropped.append(msg)
+                return "421 connection lost before the message was accepted"
         with self.lock:
             self.messages.append(msg)
             n = len(self.messages)
@@ -61,9 +84,14 @@ class MailSink:
     """An in-process SMTP server; ``messages`` holds what it accepted, in order."""
 
     def __init__(
-        self, directory: Path | str | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        directory: Path | str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        delay_s: float = 0.0,
     ) -> None:
         self.handler = _Handler(Path(directory) if directory is not None else None)
+        self.handler.delay_s = delay_s
         self.host = host
         self._port = port
         self._controller: Controller | None = None
@@ -76,6 +104,18 @@ class MailSink:
     def messages(self) -> list[EmailMessage]:
         with self.handler.lock:
             return list(self.handler.messages)
+
+    @property
+    def in_flight(self) -> list[EmailMessage]:
+        """Messages being received now (with ``delay_s``), not yet accepted."""
+        with self.handler.lock:
+            return list(self.handler.in_flight)
+
+    @property
+    def dropped(self) -> list[EmailMessage]:
+        """Messages whose sender went away before they were accepted."""
+        with self.handler.lock:
+            return list(self.handler.dropped)
 
     def pause(self, refuse: bool = True) -> None:
         """Answer every message with 451 (a transient failure) until resumed."""

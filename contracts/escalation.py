@@ -85,6 +85,13 @@ class Level(_Strict):
         "level is notified (it is still notified at most once per episode)",
     )
     requires_recovery_plan: RecoveryPlanRule | None = None
+    ack_timeout_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Acknowledgement timeout: an acknowledgement at this level lasts this "
+        "many days (event time); with no recovery plan recorded by then the alert reopens "
+        "and moves on to the next level",
+    )
 
 
 class Policy(_Strict):
@@ -137,6 +144,62 @@ class MilestoneSettings(_Strict):
     )
 
 
+# --- alerting: quiet hours and daily digests per recipient ---------------------------
+
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class QuietHours(_Strict):
+    """Local times (the delivery time zone): mail decided from ``start`` waits until
+    ``end`` (a window may cross midnight, e.g. 19:00 to 08:00)."""
+
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time")
+        return self
+
+
+class RecipientDelivery(_Strict):
+    quiet_hours: QuietHours | None = None
+    digest_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=23,
+        description="Local hour at which the day's digest mails (digest_rules) go as one",
+    )
+
+
+class Bypass(_Strict):
+    """A statutory breach at the board level reaches the board at once: notices of
+    alerts on these KPIs to these governance bodies are never held."""
+
+    statutory_kpis: list[str] = Field(default_factory=list)
+    board_bodies: list[str] = Field(default_factory=list)
+
+
+class Delivery(_Strict):
+    timezone: Literal["Europe/London"] = "Europe/London"
+    digest_rules: list[str] = Field(default_factory=list)
+    defaults: RecipientDelivery = RecipientDelivery()
+    recipients: dict[str, RecipientDelivery] = Field(default_factory=dict)
+    bypass: Bypass = Bypass()
+
+    def for_address(self, address: str) -> RecipientDelivery:
+        own = self.recipients.get(address)
+        if own is None:
+            return self.defaults
+        return RecipientDelivery(
+            quiet_hours=own.quiet_hours or self.defaults.quiet_hours,
+            digest_hour=own.digest_hour
+            if own.digest_hour is not None
+            else self.defaults.digest_hour,
+        )
+
+
 class EscalationConfig(_Strict):
     version: int
     horizon_days: int = Field(default=14, ge=0)
@@ -153,6 +216,7 @@ class EscalationConfig(_Strict):
     milestones: MilestoneSettings = MilestoneSettings()
     owners: dict[str, list[Recipient]] = Field(default_factory=dict)
     policies: dict[str, Policy]
+    delivery: Delivery = Delivery()
 
     def watched(self, kpi: str, cycle_kind: str, breakdown: str) -> bool:
         return any(w.matches(kpi, cycle_kind, breakdown) for w in self.watch)
@@ -175,6 +239,13 @@ class EscalationConfig(_Strict):
         for kpi_id, k in dictionary.kpis.items():
             if k.escalation_policy and k.escalation_policy not in self.policies:
                 out.append(f"kpi {kpi_id!r} names unknown policy {k.escalation_policy!r}")
+        for kpi_id in self.delivery.bypass.statutory_kpis:
+            if kpi_id not in dictionary.kpis:
+                out.append(f"delivery.bypass: unknown kpi {kpi_id!r}")
+        bodies = {lv.body for p in self.policies.values() for lv in p.levels}
+        for body in self.delivery.bypass.board_bodies:
+            if body not in bodies:
+                out.append(f"delivery.bypass: no policy level is the body {body!r}")
         return out
 
 

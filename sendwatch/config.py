@@ -147,6 +147,9 @@ class RelaySettings:
     poll_s: float = env("SENDWATCH_NOTIFY_POLL_S", 2.0)
     retry_base_s: float = env("SENDWATCH_NOTIFY_RETRY_BASE_S", 5.0)
     retry_max_s: float = env("SENDWATCH_NOTIFY_RETRY_MAX_S", 300.0)
+    # How long a relay's claim on outbox rows lasts (renewed before each send); a killed
+    # process's rows are taken over by another alerts process after it.
+    lease_s: float = env("SENDWATCH_NOTIFY_LEASE_S", 60.0)
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,16 @@ class AlertsSettings:
     dashboard_url: str = env("SENDWATCH_DASHBOARD_URL", "http://127.0.0.1:8000")
     # Backfill horizon in days; None: escalation.yaml's horizon_days.
     horizon_days: int | None = env("SENDWATCH_ALERTS_HORIZON_DAYS", None)
+    # --- alerting: signed links in the mail to view and acknowledge an alert ---
+    # HMAC key of the links; the shipped default is refused outside development mode.
+    link_secret: str = field(
+        default="dev-alerts-link-secret",
+        repr=False,
+        metadata={"env": "SENDWATCH_ALERTS_LINK_SECRET"},
+    )
+    link_ttl_days: float = env("SENDWATCH_ALERTS_LINK_TTL_DAYS", 14.0)
+    # Public base of the link pages (the alerts service); None: SENDWATCH_ALERTS_URL.
+    link_url: str | None = env("SENDWATCH_ALERTS_LINK_URL", None)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ DEV_TOKENS = (
     "dev-timeliness-read-token",
 )
 DEV_PSEUDONYM_KEYS = ("bench-pseudonym-key-000000",)
+DEV_LINK_SECRET = "dev-alerts-link-secret"  # alerting: the mail links' shipped HMAC key
 # Upstream tokens reporting sends, and their development defaults when unset.
 USES_TOKENS = frozenset({"timeliness", "alerts", "reporting"})
 
@@ -68,6 +69,10 @@ def development_secrets(service: str, env: Mapping[str, str] | None = None) -> l
                 problems.append(
                     f"SENDWATCH_TOKENS_FILE ({where.name}): token {name!r} is a development token"
                 )
+    if service == "alerts" and settings.alerts.link_secret == DEV_LINK_SECRET:
+        problems.append(
+            "SENDWATCH_ALERTS_LINK_SECRET is the development secret of the mail links (or unset)"
+        )
     if service == "reporting":
         upstream = {
             "SENDWATCH_TIMELINESS_TOKEN": settings.upstream.timeliness_token,

@@ -60,7 +60,8 @@ from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import ALERTS_FIRED, NOTIFICATIONS, get_logger
 from sendwatch.service import Runtime, create_service_app
-from services.alerts import programme_api, views
+from services.alerts import mail_links, programme_api, views
+from services.alerts.adapters.links import Signer
 from services.alerts.adapters.notify import Relay
 from services.alerts.adapters.outbox import pending_counts as outbox_counts
 from services.alerts.domain.actions import AlertNotFound, Conflict
@@ -91,6 +92,7 @@ class Deps:
     ctx: Context
     relay: Relay
     dictionary: KpiDictionary
+    signer: Signer
 
 
 def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
@@ -112,7 +114,12 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         base_url=settings.alerts.dashboard_url,
         capacity=load_placements(str(settings.files.placements)).alerts,
     )
-    relay = Relay.from_settings(engine, settings.smtp, settings.relay)
+    signer = Signer(
+        settings.alerts.link_secret,
+        settings.alerts.link_ttl_days,
+        settings.alerts.link_url or settings.upstream.alerts_url,
+    )
+    relay = Relay.from_settings(engine, settings.smtp, settings.relay, signer)
 
     def apply(items: list[Incoming]) -> int:
         uow = SqlUnitOfWork(engine)
@@ -174,7 +181,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         name=SERVICE,
         settings=settings,
         broker=broker,
-        deps=Deps(ctx, relay, dictionary),
+        deps=Deps(ctx, relay, dictionary, signer),
         engine=engine,
         groups={
             GROUP: [topics.name("kpi-snapshots")],
@@ -422,6 +429,9 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
 
     # --- programme delivery (R1-R4) ---
     programme_api.add_routes(app, runtime, tokens)
+    # --- alerting: the pages of the signed links in alert mails ---
+    app.state.wake_relay = relay.wake
+    mail_links.add_routes(app, db, ctx, runtime.deps.signer)
 
     @app.exception_handler(Conflict)
     async def _conflict(_request: Any, exc: Conflict) -> JSONResponse:

@@ -300,6 +300,10 @@ def outbox_view(r: OutboxRow, *, with_body: bool) -> dict[str, Any]:
         "created_at": _iso(r.created_at),
         "next_attempt_at": _iso(r.next_attempt_at) if r.status == "pending" else None,
         "sent_at": _iso(r.sent_at),
+        # alerting: held for quiet hours or a daily digest (event time); who sends it
+        "held_until": _iso(r.hold_until),
+        "held_for": r.hold_reason,
+        "claimed_by": r.claimed_by if r.status == "pending" else None,
     }
     if with_body:
         v["body"] = r.body

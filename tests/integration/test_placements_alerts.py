@@ -91,6 +91,7 @@ def test_k20_and_high_cost_alerts_reach_smtp(stack_factory, sink: MailSink) -> N
     ms = wait_for(lambda: alerts(port, rule="MS1"), timeout=60)[0]
     assert ms["kpi"] == "high_cost_awaiting_review"
     assert ms["facts"]["due"] == "2026-05-18"
+    tick(date(2026, 5, 20))  # slips go in the recipient's 08:00 daily digest
     wait_for(lambda: mail_to(sink, WS2), timeout=30)
     assert "review or challenge of a new high-cost placement decision" in body(
         mail_to(sink, WS2)[0]

@@ -42,6 +42,7 @@ def deployment(tmp_path: Path) -> dict[str, str]:
         "SENDWATCH_TOKENS_FILE": str(tokens),
         "SENDWATCH_ALERTS_TOKEN": REAL_TOKEN,
         "SENDWATCH_TIMELINESS_TOKEN": REAL_TOKEN,
+        "SENDWATCH_ALERTS_LINK_SECRET": "a-real-link-secret-0123456789",
     }
 
 
@@ -51,7 +52,12 @@ def test_shipped_files_are_development_secrets() -> None:
     assert any("'case-management'" in p for p in ingest)
     for service in ("timeliness", "alerts"):
         problems = development_secrets(service, {})
-        assert problems and all(p.startswith("SENDWATCH_TOKENS_FILE") for p in problems)
+        tokens = [p for p in problems if p.startswith("SENDWATCH_TOKENS_FILE")]
+        assert tokens and len(problems) - len(tokens) == (service == "alerts")
+    # the mail links' HMAC key: the shipped one (or none set) is refused
+    assert any(
+        p.startswith("SENDWATCH_ALERTS_LINK_SECRET") for p in development_secrets("alerts", {})
+    )
     reporting = development_secrets("reporting", {})
     # unset means the shipped development default
     assert "SENDWATCH_ALERTS_TOKEN is a development token (or unset)" in reporting

@@ -13,8 +13,15 @@ Guarantees:
 - Permanent refusals (SMTP 5xx for the recipient or the message, HTTP 4xx other than
   408/425/429) are marked ``failed`` with the reason and shown in the outbox.
 
-One relay per database: run one alerts process per database (as ``sendwatch up`` and
-docker-compose do).
+Several alerts processes may share one database: each relay claims the rows it sends
+with a lease (``outbox.claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), renews it
+just before each send, and a killed relay's rows are taken over when its lease runs out
+(``SENDWATCH_NOTIFY_LEASE_S``), so each row is sent by one relay.
+
+Order: each recipient's mail goes in the order it was decided (``outbox.claim``).  When
+the mail server cannot be reached at all (connection refused, dropped, 421), the relay
+stops sending email for the back-off period instead of trying every row: the first row
+waiting is retried first, and after the outage the held mail goes out in order.
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import secrets
 import smtplib
+import socket
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -36,7 +47,7 @@ from sqlalchemy.engine import Engine as DbEngine
 from sendwatch.config import RelaySettings
 from sendwatch.config import SmtpSettings as SmtpConfig
 from sendwatch.observability import NOTIFICATIONS, get_logger
-from services.alerts.adapters import outbox
+from services.alerts.adapters import links, outbox
 from services.alerts.adapters.orm import OutboxRow
 from services.alerts.domain import messages
 
@@ -49,6 +60,15 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     pass
+
+
+class ServerUnavailable(TransientError):
+    """The mail server could not be reached or dropped the connection: no row can go."""
+
+
+def relay_id() -> str:
+    """This relay's name in the outbox claims (host, process, random suffix)."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +97,9 @@ class SmtpSettings:
         )
 
 
-def build_email(row: OutboxRow, sender: str) -> EmailMessage:
+def build_email(
+    row: OutboxRow, sender: str, relay: str | None = None, extra: str = ""
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = row.recipient
@@ -89,7 +111,9 @@ def build_email(row: OutboxRow, sender: str) -> EmailMessage:
     msg["X-Sendwatch-Episode"] = str(row.episode)
     msg["X-Sendwatch-Level"] = str(row.level)
     msg["X-Sendwatch-Notice"] = row.notice
-    msg.set_content(row.body)
+    if relay:
+        msg["X-Sendwatch-Relay"] = relay
+    msg.set_content(row.body + extra)
     return msg
 
 
@@ -105,23 +129,36 @@ def split_digests(rows: list[OutboxRow]) -> tuple[list[OutboxRow], list[list[Out
     return messages.split_digests(rows, _rule_of)
 
 
-def build_digest(rows: list[OutboxRow], sender: str) -> EmailMessage:
-    text = messages.digest([(r.subject, r.body) for r in rows])
+def build_digest(
+    rows: list[OutboxRow],
+    sender: str,
+    relay: str | None = None,
+    extras: list[str] | None = None,
+) -> EmailMessage:
+    """One mail for several slips; ``extras``: text after each slip (its links)."""
+    more = extras or [""] * len(rows)
+    text = messages.digest([(r.subject, r.body + x) for r, x in zip(rows, more, strict=True)])
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = rows[0].recipient
-    msg["Subject"] = text.subject
+    daily = all(r.hold_reason == "digest" for r in rows)
+    subject = text.subject.replace("] ", "] Daily digest: ", 1) if daily else text.subject
+    msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     ids = "-".join(str(r.id) for r in rows[:3])
     msg["Message-ID"] = f"<sendwatch-digest-{ids}-{len(rows)}@sendwatch.local>"
     msg["X-Sendwatch-Alerts"] = ", ".join(r.alert_id for r in rows)
+    if relay:
+        msg["X-Sendwatch-Relay"] = relay
     msg.set_content(text.body)
     return msg
 
 
-def send_email(settings: SmtpSettings, row: OutboxRow) -> None:
+def send_email(
+    settings: SmtpSettings, row: OutboxRow, relay: str | None = None, extra: str = ""
+) -> None:
     """Deliver one outbox row; raise TransientError or PermanentError."""
-    send_message(settings, build_email(row, settings.sender))
+    send_message(settings, build_email(row, settings.sender, relay, extra))
 
 
 def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
@@ -154,8 +191,17 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
     except smtplib.SMTPDataError as exc:
         if exc.smtp_code >= 500:
             raise PermanentError(f"message refused: {exc.smtp_code} {exc.smtp_error!r}") from exc
+        if exc.smtp_code == 421:
+            raise ServerUnavailable(f"server closing: {exc.smtp_code}") from exc
         raise TransientError(f"message deferred: {exc.smtp_code}") from exc
-    except (smtplib.SMTPException, OSError) as exc:
+    except (
+        smtplib.SMTPConnectError,
+        smtplib.SMTPServerDisconnected,
+        smtplib.SMTPHeloError,
+        OSError,
+    ) as exc:
+        raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    except smtplib.SMTPException as exc:
         raise TransientError(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -190,24 +236,42 @@ class Relay:
         poll_s: float = 2.0,
         retry_base_s: float = 5.0,
         retry_max_s: float = 300.0,
+        lease_s: float = 60.0,
+        owner: str | None = None,
+        batch: int = 10,
+        signer: links.Signer | None = None,
     ) -> None:
         self.db = db
         self.smtp = smtp
         self.poll_s = poll_s
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
+        self.lease_s = lease_s
+        self.owner = owner or relay_id()
+        self.batch = batch  # rows claimed at a time (others are left to other relays)
+        self.signer = signer  # signed view / acknowledge links in alert mails
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._server_failures = 0  # consecutive: the mail server unreachable
+        self._email_paused_until = 0.0  # monotonic
 
     @classmethod
-    def from_settings(cls, db: DbEngine, smtp: SmtpConfig, relay: RelaySettings) -> Relay:
+    def from_settings(
+        cls,
+        db: DbEngine,
+        smtp: SmtpConfig,
+        relay: RelaySettings,
+        signer: links.Signer | None = None,
+    ) -> Relay:
         return cls(
             db,
             SmtpSettings.from_settings(smtp),
             poll_s=relay.poll_s,
             retry_base_s=relay.retry_base_s,
             retry_max_s=relay.retry_max_s,
+            lease_s=relay.lease_s,
+            signer=signer,
         )
 
     @property
@@ -221,44 +285,94 @@ class Relay:
         """Seconds before the next attempt after ``attempts`` failures (1, 2, ...)."""
         return float(min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempts - 1)))
 
+    def _email_paused(self) -> bool:
+        return time.monotonic() < self._email_paused_until
+
     async def deliver_due(self) -> int:
-        rows = await asyncio.to_thread(outbox.due_notifications, self.db, self.channels)
+        """Claim the rows due, deliver them in order; the number attempted."""
+        channels = [c for c in self.channels if not (c == "email" and self._email_paused())]
+        rows = await asyncio.to_thread(
+            outbox.claim, self.db, self.owner, channels, lease_s=self.lease_s, limit=self.batch
+        )
         single, digests = split_digests(rows)
-        for row in single:
-            await self.deliver(row)
-        for group in digests:
-            await self.deliver_digest(group)
-        return len(rows)
+        work = sorted([[r] for r in single] + digests, key=lambda g: min(r.id or 0 for r in g))
+        attempted = 0
+        untouched: list[int] = []
+        for group in work:
+            ids = [r.id for r in group if r.id is not None]
+            if group[0].channel == "email" and self._email_paused():
+                untouched += ids
+                continue
+            mine = await asyncio.to_thread(outbox.renew, self.db, self.owner, ids, self.lease_s)
+            group = [r for r in group if r.id in mine]
+            if not group:
+                continue  # another relay has taken them over
+            attempted += 1
+            if len(group) == 1:
+                await self.deliver(group[0])
+            else:
+                await self.deliver_digest(group)
+        await asyncio.to_thread(outbox.release, self.db, self.owner, untouched)
+        return attempted
+
+    def _server_down(self, exc: TransientError) -> datetime:
+        """The mail server is unreachable: pause email; when to try the first row again."""
+        self._server_failures += 1
+        wait = self.backoff(self._server_failures)
+        self._email_paused_until = time.monotonic() + wait
+        log.warning(
+            "smtp_unavailable", error=str(exc), failures=self._server_failures, retry_in_s=wait
+        )
+        return datetime.now(UTC) + timedelta(seconds=wait)
+
+    def _retry_at(self, rows: list[OutboxRow], exc: TransientError) -> datetime:
+        if isinstance(exc, ServerUnavailable):
+            return self._server_down(exc)
+        return datetime.now(UTC) + timedelta(seconds=self.backoff(rows[0].attempts + 1))
 
     async def deliver_digest(self, rows: list[OutboxRow]) -> None:
         """Several case-level milestone slips for one recipient, due together: one email.
         Every row is marked with the outcome of that one delivery."""
         try:
-            await asyncio.to_thread(send_message, self.smtp, build_digest(rows, self.smtp.sender))
+            extras = [await asyncio.to_thread(self._links, r) for r in rows]
+            msg = build_digest(rows, self.smtp.sender, self.owner, extras)
+            await asyncio.to_thread(send_message, self.smtp, msg)
         except PermanentError as exc:
             for row in rows:
                 await asyncio.to_thread(self._mark, row, "failed", str(exc))
             NOTIFICATIONS.labels("email", "failed").inc(len(rows))
         except TransientError as exc:
-            retry_at = datetime.now(UTC) + timedelta(seconds=self.backoff(rows[0].attempts + 1))
+            retry_at = self._retry_at(rows, exc)
             for row in rows:
                 await asyncio.to_thread(self._mark, row, "retry", str(exc), retry_at)
             NOTIFICATIONS.labels("email", "retry").inc(len(rows))
         else:
+            self._server_failures = 0
             for row in rows:
                 await asyncio.to_thread(self._mark, row, "sent")
             NOTIFICATIONS.labels("email", "sent").inc(len(rows))
             log.info("digest_sent", to=rows[0].recipient, slips=len(rows))
 
+    def _links(self, row: OutboxRow) -> str:
+        """The signed view / acknowledge links of an alert mail (none for notices of
+        resolution and for mails that are not about an alert one can acknowledge)."""
+        if self.signer is None or row.notice != "alert":
+            return ""
+        if not outbox.is_open_alert(self.db, row.alert_id):
+            return ""
+        view, ack, expires = self.signer.links(row.alert_id, row.episode, row.recipient)
+        return links.mail_text(view, ack, expires)
+
     def _mark(
         self, row: OutboxRow, outcome: str, error: str | None = None, at: datetime | None = None
     ) -> None:
-        outbox.mark_delivered(self.db, row, outcome, error, at)
+        outbox.mark_delivered(self.db, row, outcome, error, at, owner=self.owner)
 
     async def deliver(self, row: OutboxRow) -> None:
         try:
             if row.channel == "email":
-                await asyncio.to_thread(send_email, self.smtp, row)
+                extra = await asyncio.to_thread(self._links, row)
+                await asyncio.to_thread(send_email, self.smtp, row, self.owner, extra)
             else:
                 assert self._client is not None
                 await post_webhook(self._client, row)
@@ -267,7 +381,10 @@ class Relay:
             NOTIFICATIONS.labels(row.channel, "failed").inc()
             log.warning("notification_failed", outbox_id=row.id, to=row.recipient, error=str(exc))
         except TransientError as exc:
-            retry_at = datetime.now(UTC) + timedelta(seconds=self.backoff(row.attempts + 1))
+            if row.channel == "email":
+                retry_at = self._retry_at([row], exc)
+            else:
+                retry_at = datetime.now(UTC) + timedelta(seconds=self.backoff(row.attempts + 1))
             await asyncio.to_thread(self._mark, row, "retry", str(exc), retry_at)
             NOTIFICATIONS.labels(row.channel, "retry").inc()
             log.warning(
@@ -278,6 +395,8 @@ class Relay:
                 error=str(exc),
             )
         else:
+            if row.channel == "email":
+                self._server_failures = 0
             # Mark at once: the only window for a repeat is between accept and this commit.
             await asyncio.to_thread(self._mark, row, "sent")
             NOTIFICATIONS.labels(row.channel, "sent").inc()

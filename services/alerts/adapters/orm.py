@@ -180,6 +180,12 @@ class OutboxRow(SQLModel, table=True):
     decided_at: datetime = Field(sa_type=UtcDateTime)  # event time
     created_at: datetime = Field(sa_type=UtcDateTime)  # wall clock
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The relay that claimed the row, until when (a lease: see adapters/outbox.claim).
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_until: datetime | None = Field(default=None, sa_type=UtcDateTime)  # wall clock
+    # Held until this event time: the recipient's quiet hours or daily digest.
+    hold_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    hold_reason: str | None = Field(default=None, max_length=16)
 
 
 class SilenceRow(SQLModel, table=True):

@@ -353,6 +353,8 @@ def queue(session: Session, outbox: Iterable[Notification], recorded: datetime) 
             "next_attempt_at": recorded,
             "decided_at": n.decided_at,
             "created_at": recorded,
+            "hold_until": n.hold_until,
+            "hold_reason": n.hold_reason,
         }
         result = cast(CursorResult[Any], session.execute(insert_once(dialect, values)))
         if result.first() is not None if result.returns_rows else result.rowcount:

@@ -93,6 +93,18 @@ def level_still_missed(policy: Policy, level: int, by: str, on: date, labels: li
     )
 
 
+def ack_expired(policy: Policy, level: int, by: str, on: date, days: float, last: bool) -> str:
+    where = (
+        f"it reopens at {policy.levels[level - 1].body}"
+        if last
+        else (f"escalation level {level} of {len(policy.levels)}: {policy.levels[level - 1].body}")
+    )
+    return (
+        f"Acknowledged by {by} on {on.isoformat()}, but no recovery plan within {days:g} "
+        f"days (the acknowledgement timeout): {where}."
+    )
+
+
 def watching(nxt: Level, after: int, noun: str) -> str:
     cycles = f"the next closed {noun}" if after == 1 else f"{after} more closed {noun}s"
     return f"If {cycles} also misses the goal, the alert goes on to {nxt.body}."

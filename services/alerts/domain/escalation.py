@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from contracts.escalation import Recipient
-from services.alerts.domain import audit, persisting, recovery_actions
+from services.alerts.domain import audit, delivery, persisting, recovery_actions
 from services.alerts.domain.ids import alert_id, overdue_fingerprint
 from services.alerts.domain.ledger import Ledger
 from services.alerts.domain.messages import render
@@ -56,6 +57,9 @@ class Chain:
                 led.touch(a)
                 led.log(a, "level", audit.level_after_delay(a.policy, a.level), level=a.level)
                 self.deliver(a)
+            expires = a.ack_expires_at()
+            if expires is not None and expires <= led.now:
+                self.ack_expired(a, expires)
             overdue = a.plan_overdue_from()
             if overdue is not None and overdue <= led.now:
                 self.raise_overdue(a)
@@ -96,6 +100,35 @@ class Chain:
         msg = audit.level_still_missed(a.policy, a.level, by, local_date(at), labels)
         self.ledger.log(a, "level", msg, level=a.level)
         self.deliver(a)
+
+    def ack_expired(self, a: Alert, expired: datetime) -> None:
+        """The acknowledgement timeout: acknowledged, but no recovery plan by the time
+        the level allows; the alert reopens and moves on to the next level not yet told
+        (at the last level it reopens there)."""
+        assert a.policy is not None and a.acked_at is not None
+        by, at = a.acked_by or "someone", a.acked_at
+        days = a.policy.levels[a.level - 1].ack_timeout_days
+        a.status, a.acked_by, a.acked_at, a.ack_note = "open", None, None, None
+        last = a.level >= len(a.policy.levels)
+        if not last:
+            a.level = persisting.next_level(a, a.level + 1)
+        a.level_at = expired
+        a.facts = {
+            **a.facts,
+            "missed_since_ack": [],
+            "ack_expired": {
+                "level": a.level,
+                "acked_by": by,
+                "acked_on": local_date(at).isoformat(),
+                "days": days,
+                "expired_on": local_date(expired).isoformat(),
+            },
+        }
+        self.ledger.touch(a)
+        msg = audit.ack_expired(a.policy, a.level, by, local_date(at), days or 0, last)
+        self.ledger.log(a, "ack_expired", msg, level=a.level)
+        if not last:
+            self.deliver(a)
 
     def _with(self, a: Alert) -> list[int]:
         """The later levels notified together with the alert's current level."""
@@ -183,6 +216,15 @@ class Chain:
             if sent in a.notified:
                 continue  # each level notifies a recipient at most once per episode
             text = render(a, notice, level, led.now, led.base_url)
+            levels = a.policy.levels if a.policy is not None else []
+            until, why = delivery.hold(
+                led.config.delivery,
+                address=r.address,
+                rule=a.rule,
+                kpi=a.kpi,
+                body=levels[level - 1].body if 1 <= level <= len(levels) else None,
+                at=led.now,
+            )
             led.outbox.append(
                 Notification(
                     alert_id=a.id,
@@ -195,6 +237,8 @@ class Chain:
                     body=text.body,
                     payload=text.payload,
                     decided_at=led.now,
+                    hold_until=until,
+                    hold_reason=why,
                 )
             )
             a.notified.append(sent)

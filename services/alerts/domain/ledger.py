@@ -121,7 +121,12 @@ class Ledger:
         if a.level_muted and a.status == "open":
             s = self.silence_for(a)
             times.append(s.until if s is not None else self.now)
-        for t in (a.next_escalation_at(), a.plan_overdue_from(), recovery_actions.next_due(a)):
+        for t in (
+            a.next_escalation_at(),
+            a.plan_overdue_from(),
+            a.ack_expires_at(),
+            recovery_actions.next_due(a),
+        ):
             if t is not None:
                 times.append(t)
         return min(times) if times else None

@@ -126,9 +126,15 @@ def _escalation(alert: Alert, level: int) -> tuple[str, str]:
     with_previous = level > alert.level  # notified together with the current level
     on_miss: dict[str, Any] = alert.facts.get("escalated_on_miss") or {}
     still = not with_previous and on_miss.get("level") == level
+    expired: dict[str, Any] = alert.facts.get("ack_expired") or {}
+    timed_out = not with_previous and not still and expired.get("level") == level
     name = alert.facts.get("kpi_name", alert.kpi)
     subject = f"Escalation to {lvl.body}: {name} " + (
-        "still missed after acknowledgement" if still else f"missed two {noun}s running"
+        "still missed after acknowledgement"
+        if still
+        else "no recovery plan after acknowledgement"
+        if timed_out
+        else f"missed two {noun}s running"
     )
     lines = [
         f"This is an escalation from sendwatch, the SEND partnership's performance "
@@ -155,6 +161,12 @@ def _escalation(alert: Alert, level: int) -> tuple[str, str]:
             f"Acknowledged by {on_miss.get('acked_by')} on {day_text(on_miss.get('acked_on'))}, "
             f"still missed in {' and '.join(on_miss.get('cycles', []))}: escalated to "
             f"{lvl.body}."
+        )
+    elif timed_out:
+        lines.append(
+            f"Acknowledged by {expired.get('acked_by')} on "
+            f"{day_text(expired.get('acked_on'))}, but no recovery plan was recorded within "
+            f"{expired.get('days'):g} days of the acknowledgement: escalated to {lvl.body}."
         )
     elif level > 1:
         prev = levels[level - 2]

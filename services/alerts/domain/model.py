@@ -267,6 +267,22 @@ class Alert:
         delay = self.policy.levels[self.level - 1].escalate_after_days
         return None if delay is None else self.level_at + timedelta(days=delay)
 
+    def ack_expires_at(self) -> datetime | None:
+        """When an acknowledgement without a recovery plan runs out (the level's
+        ``ack_timeout_days``): the alert then reopens and moves on.  None: no timeout."""
+        if (
+            self.status != "acknowledged"
+            or self.kind != "escalation"
+            or self.historical
+            or self.policy is None
+            or self.acked_at is None
+            or self.plan_recorded_at is not None
+            or not 1 <= self.level <= len(self.policy.levels)
+        ):
+            return None
+        days = self.policy.levels[self.level - 1].ack_timeout_days
+        return None if days is None else self.acked_at + timedelta(days=days)
+
     def plan_overdue_from(self) -> datetime | None:
         """The instant the recovery plan becomes overdue (the day after it is due)."""
         if (
@@ -308,3 +324,6 @@ class Notification:
     body: str
     payload: dict[str, Any]
     decided_at: datetime  # event time
+    # Held until (event time): the recipient's quiet hours or daily digest (delivery.py).
+    hold_until: datetime | None = None
+    hold_reason: str | None = None

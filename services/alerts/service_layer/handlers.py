@@ -249,3 +249,21 @@ def create_silence(
         uow.record(led)
         uow.commit()
         return s
+
+
+def record_link_use(
+    ctx: Context,
+    uow: AbstractUnitOfWork,
+    alert_id: str | None,
+    kind: str,
+    message: str,
+    actor: str,
+    detail: dict[str, Any],
+) -> None:
+    """Audit the use of a signed mail link (opened, refused, used again)."""
+    with uow:
+        led, _ = _decide(ctx, uow, _now(uow))
+        a = led.get(alert_id) if alert_id else None
+        led.log(a, kind, message, actor=actor, detail=detail)
+        uow.record(led)
+        uow.commit()

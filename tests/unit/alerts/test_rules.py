@@ -51,7 +51,7 @@ CASES = yaml.safe_load(
   exp_alerts:
     - {rule: R10, status: superseded}
     - {rule: R11, status: open, kind: escalation, level: 1, cycle: 2026-06,
-       policy: ws3-governance, policy_version: 2}
+       policy: ws3-governance, policy_version: 3}
   exp_mail:
     - [principal-ep@example.org, 0, alert, R10]
     - [ws3-ehcp-timeliness@example.org, 1, alert, R11]
