@@ -588,6 +588,7 @@ def test_kill_9_between_decision_and_send_still_sends_each_level_once(
     feed.snapshot("2026-06-11", closed("2026-05", 40.0))
     wait_for(lambda: alerts(port, rule="R10"), timeout=30)
     feed.snapshot("2026-07-11", closed("2026-06", 45.0))
+
     def tried() -> bool:  # both decided; the first tried (the server is down: it waits)
         pending = api(port, "/v1/outbox?status=pending")["notifications"]
         return len(pending) == 2 and any(n["attempts"] >= 1 for n in pending)
