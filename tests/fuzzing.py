@@ -1,0 +1,313 @@
+"""The API fuzzer behind ``make fuzz`` and its bounded CI run.
+
+Schemathesis generates requests from each running service's own OpenAPI document
+(``/openapi.json``), valid and invalid (positive and negative generation), and sends each
+with every credential the service knows: none, an unknown one, and each role's token (or,
+at ingest, each source's key).  A share of the generated strings is replaced by planted
+personal values (NHS numbers, UPNs, postcodes, emails, names), so the privacy scan that
+follows can look for them in every topic, database and log.
+
+Every response is checked: a 5xx is the failure that counts (the pass condition is
+none), and the response must conform to the document (status code documented, content
+type, body schema, headers).  Cases are spread over (service, operation, credential)
+so that the total reaches the requested number; an operation whose inputs run out early
+(no parameters) gives its share to the others.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from contracts.privacy import nhs_number_valid, upn_check_letter
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+
+# Who may call each service: role tokens (contracts/tokens.yaml) for the read APIs,
+# source keys (contracts/sources.yaml) at ingest.  None: no Authorization header.
+ROLE_TOKENS = (
+    "dev-alerts-read-token",
+    "dev-alerts-ack-token",
+    "dev-board-token",
+    "dev-operational-token",
+    "dev-admin-token",
+    "dev-timeliness-read-token",
+    "dev-pmo-token",
+    "dev-owner-token",
+)
+SOURCE_KEYS = tuple(
+    f"dev-{s}-key"
+    for s in (
+        "case-management",
+        "nhs-community",
+        "placements",
+        "sen2-import",
+        "clock",
+        "pmo",
+        "experts-at-hand",
+        "outcomes",
+    )
+)
+UNKNOWN = "not-a-known-token-0000"
+
+
+def credentials(service: str) -> list[str | None]:
+    known = SOURCE_KEYS if service == "ingest" else ROLE_TOKENS
+    return [None, UNKNOWN, *known]
+
+
+# --- planted personal values (synthetic: valid check digits, invented people) ----------
+
+
+def nhs_number(rng: random.Random) -> str:
+    """A ten-digit number that passes the NHS modulus-11 check."""
+    while True:
+        # 4-9 first, as issued in England (and unlike a timestamp's 1)
+        digits = f"{rng.randrange(4 * 10**9, 10**10)}"
+        if nhs_number_valid(digits):
+            return digits
+
+
+def upn(rng: random.Random) -> str:
+    """A UPN (letter, 11 digits, digit) with its valid CBDS check letter."""
+    tail = "".join(str(rng.randrange(10)) for _ in range(12))
+    letter = upn_check_letter("A" + tail)
+    assert letter is not None
+    return letter + tail
+
+
+POSTCODES = ("SY1 1AA", "SY3 8HQ", "TF1 2NP", "SY11 4AB", "WV16 4AH", "LD7 1BN")
+FORENAMES = ("Ottoline", "Bartholomew", "Philippa", "Evander", "Marigold", "Caspian")
+SURNAMES = ("Quenby", "Ashworthy", "Pellingham", "Drayfield", "Winterbourne", "Holloway")
+
+
+@dataclass
+class Planted:
+    """Every personal value the fuzzer posted, to look for afterwards."""
+
+    values: set[str] = field(default_factory=set)
+
+    def value(self, rng: random.Random) -> str:
+        kind = rng.randrange(6)
+        if kind == 0:
+            v = nhs_number(rng)
+            self.values.add(v)
+            return rng.choice([v, f"{v[:3]} {v[3:6]} {v[6:]}", f"nhs-{v}", f"p_{v}_x"])
+        if kind == 1:
+            v = upn(rng)
+            self.values.add(v)
+            return rng.choice([v, v.lower(), f"p_{v}_x"])
+        if kind == 2:
+            v = rng.choice(POSTCODES)
+            self.values.update({v, v.replace(" ", "")})
+            return rng.choice([v, v.lower(), v.replace(" ", "")])
+        if kind == 3:
+            v = f"{rng.choice(FORENAMES).lower()}.{rng.choice(SURNAMES).lower()}@fuzz-planted.test"
+            self.values.add(v)
+            return v
+        first, last = rng.choice(FORENAMES), rng.choice(SURNAMES)
+        self.values.update({f"{first} {last}", f"{first.lower()}-{last.lower()}"})
+        return rng.choice([f"{first} {last}", f"person-{first.lower()}-{last.lower()}"])
+
+    def plant(self, value: Any, rng: random.Random, share: float) -> Any:
+        """``value`` with about ``share`` of its strings replaced by planted values."""
+        if isinstance(value, str):
+            return self.value(rng) if rng.random() < share else value
+        if isinstance(value, dict):
+            return {k: self.plant(v, rng, share) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.plant(v, rng, share) for v in value]
+        return value
+
+
+# --- running -------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceTally:
+    cases: int = 0
+    server_errors: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+
+
+@dataclass
+class Summary:
+    services: dict[str, ServiceTally] = field(default_factory=lambda: defaultdict(ServiceTally))
+    failures: dict[tuple[str, str, str], str] = field(default_factory=dict)  # first of each
+    seconds: float = 0.0
+
+    @property
+    def cases(self) -> int:
+        return sum(t.cases for t in self.services.values())
+
+    @property
+    def server_errors(self) -> int:
+        return sum(t.server_errors for t in self.services.values())
+
+    def table(self) -> str:
+        lines = [f"{'service':<12}{'cases':>10}{'5xx':>8}  statuses"]
+        for name, t in sorted(self.services.items()):
+            statuses = " ".join(f"{k}:{v}" for k, v in sorted(t.statuses.items()))
+            lines.append(f"{name:<12}{t.cases:>10}{t.server_errors:>8}  {statuses}")
+        lines.append(f"{'all':<12}{self.cases:>10}{self.server_errors:>8}  in {self.seconds:.0f} s")
+        lines.append(f"schema mismatches (distinct): {len(self.failures)}")
+        for (svc, op, kind), msg in sorted(self.failures.items()):
+            lines.append(f"  {svc} {op} [{kind}] {msg[:300]}")
+        return "\n".join(lines)
+
+
+def load_schema(base_url: str) -> Any:
+    spec = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
+    schema = schemathesis.openapi.from_dict(spec)
+    schema.config.base_url = base_url  # type: ignore[attr-defined]
+    return schema
+
+
+def operations(schema: Any) -> list[Any]:
+    ops = []
+    for result in schema.get_all_operations():
+        ops.append(result.ok())
+    return ops
+
+
+def _kind(exc: BaseException) -> tuple[str, str]:
+    parts = getattr(exc, "exceptions", None) or [exc]
+    first = parts[0]
+    return type(first).__name__, str(getattr(first, "title", "")) + ": " + str(first)[:400]
+
+
+def fuzz_operation(
+    service: str,
+    base_url: str,
+    op: Any,
+    token: str | None,
+    examples: int,
+    mode: GenerationMode,
+    planted: Planted,
+    summary: Summary,
+    rng: random.Random,
+    session: requests.Session,
+    share: float = 0.1,
+) -> int:
+    """Send up to ``examples`` generated cases of ``op``; returns how many were sent."""
+    sent = 0
+    tally = summary.services[service]
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        derandomize=False,
+    )
+    @given(case=op.as_strategy(generation_mode=mode), seed=st.integers(0, 2**31))
+    def run(case: Any, seed: int) -> None:
+        nonlocal sent
+        local = random.Random(seed ^ rng.randrange(2**31))
+        if case.body is not None and not isinstance(case.body, bytes | str):
+            case.body = planted.plant(case.body, local, share)
+        if case.query:
+            case.query = planted.plant(dict(case.query), local, share)
+        headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        elif case.headers and "authorization" in {k.lower() for k in case.headers}:
+            headers.update({k: v for k, v in case.headers.items() if k.lower() == "authorization"})
+        case.headers = headers
+        try:
+            response = case.call(base_url=base_url, session=session, timeout=30)
+        except requests.RequestException as exc:
+            # the header or URL could not be sent (not a server answer): not a case
+            if isinstance(exc, requests.ConnectionError | requests.Timeout):
+                tally.cases += 1
+                sent += 1
+                tally.server_errors += 1
+                summary.failures.setdefault(
+                    (service, op.label, "no answer"), f"{type(exc).__name__}: {exc}"[:300]
+                )
+            return
+        except (ValueError, UnicodeError):
+            return  # a value requests refuses to put on the wire
+        sent += 1
+        tally.cases += 1
+        tally.statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            tally.server_errors += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (FailureGroup, Exception) as exc:  # every failure is recorded, none stops us
+            kind, message = _kind(exc)
+            key = (service, op.label, kind)
+            if key not in summary.failures:
+                summary.failures[key] = f"{message} | {case.as_curl_command()[:400]}"
+
+    run()
+    return sent
+
+
+def fuzz(
+    bases: dict[str, str],
+    total: int,
+    *,
+    seed: int = 0,
+    planted: Planted | None = None,
+    skip: Iterable[str] = ("GET /metrics",),
+) -> tuple[Summary, Planted]:
+    """Fuzz each service at ``bases[name]`` until ``total`` cases have been sent."""
+    planted = planted or Planted()
+    summary = Summary()
+    rng = random.Random(seed)
+    started = time.monotonic()
+    tasks: list[tuple[str, str, Any, str | None]] = []
+    for service, base in bases.items():
+        for op in operations(load_schema(base)):
+            if op.label in skip:
+                continue
+            for token in credentials(service):
+                tasks.append((service, base, op, token))
+    exhausted: set[int] = set()
+    session = requests.Session()
+    rounds = 0
+    while summary.cases < total and len(exhausted) < len(tasks):
+        live = [i for i in range(len(tasks)) if i not in exhausted]
+        share = max(1, -(-(total - summary.cases) // len(live)))
+        share = min(share, 200)  # many short rounds: new seeds, both modes
+        mode = GenerationMode.POSITIVE if rounds % 2 == 0 else GenerationMode.NEGATIVE
+        for i in live:
+            if summary.cases >= total:
+                break
+            service, base, op, token = tasks[i]
+            n = fuzz_operation(
+                service, base, op, token, share, mode, planted, summary, rng, session
+            )
+            if n < share // 2 and rounds >= 1:
+                exhausted.add(i)
+        rounds += 1
+    summary.seconds = time.monotonic() - started
+    return summary, planted
