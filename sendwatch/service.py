@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.topics import load_topics
 from sendwatch.bus import LagMonitor, configure_idempotence, ensure_topics, kafka_client_options
@@ -34,6 +35,8 @@ from sendwatch.devmode import refuse_development_secrets
 from sendwatch.health import ConsumerHealth
 from sendwatch.http_limits import Guard
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
+from sendwatch.openapi import Extras, error_body
+from sendwatch.openapi import install as install_openapi
 
 log = get_logger(__name__)
 D = TypeVar("D")
@@ -60,7 +63,13 @@ def deps_of(request: Request) -> Any:
     return request.app.state.runtime.deps
 
 
-def create_service_app(runtime: Runtime[Any], *, title: str, description: str = "") -> FastAPI:
+def create_service_app(
+    runtime: Runtime[Any],
+    *,
+    title: str,
+    description: str = "",
+    openapi: Callable[[], Extras] | None = None,
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         refuse_development_secrets(runtime.name)
@@ -111,19 +120,16 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         """Which parameter or field is wrong and why, without echoing the input."""
+        return JSONResponse(error_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every error in the one documented shape (``detail`` is text)."""
         return JSONResponse(
-            {
-                "detail": [
-                    {
-                        "loc": list(e.get("loc", ())),
-                        "msg": str(e.get("msg", "invalid")),
-                        "type": str(e.get("type", "")),
-                    }
-                    for e in exc.errors()
-                ]
-            },
-            status_code=422,
+            error_body(exc.detail), status_code=exc.status_code, headers=exc.headers
         )
+
+    install_openapi(app, openapi)
 
     app.include_router(operations)
     return app

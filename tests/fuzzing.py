@@ -16,10 +16,13 @@ so that the total reaches the requested number; an operation whose inputs run ou
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -267,8 +271,67 @@ def fuzz_operation(
             if key not in summary.failures:
                 summary.failures[key] = f"{message} | {case.as_curl_command()[:400]}"
 
-    run()
+    with contextlib.suppress(Unsatisfiable):  # nothing (more) to generate in this mode
+        run()
     return sent
+
+
+# The operation that takes the richest input (every contract) gets this many times the
+# share of any other.
+WEIGHTS = {("ingest", "POST /v1/events"): 10}
+
+
+def _tasks(bases: dict[str, str], skip: Iterable[str]) -> list[tuple[str, str, str | None]]:
+    """(service, operation label, credential) for every operation and credential."""
+    out = []
+    for service, base in bases.items():
+        for op in operations(load_schema(base)):
+            if op.label not in skip:
+                out += [(service, op.label, token) for token in credentials(service)]
+    return out
+
+
+def _work(
+    bases: dict[str, str], tasks: list[tuple[str, str, str | None]], total: int, seed: int
+) -> tuple[dict[str, ServiceTally], dict[tuple[str, str, str], str], set[str]]:
+    """One worker: fuzz ``tasks`` until ``total`` cases (or every task is exhausted)."""
+    planted = Planted()
+    summary = Summary()
+    rng = random.Random(seed)
+    ops = {}
+    for service, base in bases.items():
+        for op in operations(load_schema(base)):
+            ops[service, op.label] = op
+    exhausted: set[int] = set()
+    session = requests.Session()
+    rounds = 0
+    weights = [WEIGHTS.get((svc, label), 1) for svc, label, _ in tasks]
+    while summary.cases < total and len(exhausted) < len(tasks):
+        live = [i for i in range(len(tasks)) if i not in exhausted]
+        rng.shuffle(live)  # every service gets its turn, however small the total
+        unit = max(1, (total - summary.cases) // sum(weights[i] for i in live))
+        mode = GenerationMode.POSITIVE if rounds % 2 == 0 else GenerationMode.NEGATIVE
+        for i in live:
+            if summary.cases >= total:
+                break
+            service, label, token = tasks[i]
+            share = min(unit * weights[i], 200)  # short rounds: new seeds, both modes
+            n = fuzz_operation(
+                service,
+                bases[service],
+                ops[service, label],
+                token,
+                share,
+                mode,
+                planted,
+                summary,
+                rng,
+                session,
+            )
+            if n < share // 2 and rounds >= 1:
+                exhausted.add(i)
+        rounds += 1
+    return dict(summary.services), summary.failures, planted.values
 
 
 def fuzz(
@@ -276,38 +339,35 @@ def fuzz(
     total: int,
     *,
     seed: int = 0,
-    planted: Planted | None = None,
+    workers: int = 1,
     skip: Iterable[str] = ("GET /metrics",),
 ) -> tuple[Summary, Planted]:
-    """Fuzz each service at ``bases[name]`` until ``total`` cases have been sent."""
-    planted = planted or Planted()
-    summary = Summary()
-    rng = random.Random(seed)
+    """Fuzz each service at ``bases[name]`` until ``total`` cases have been sent, by
+    ``workers`` processes, each with its share of the (operation, credential) pairs."""
     started = time.monotonic()
-    tasks: list[tuple[str, str, Any, str | None]] = []
-    for service, base in bases.items():
-        for op in operations(load_schema(base)):
-            if op.label in skip:
-                continue
-            for token in credentials(service):
-                tasks.append((service, base, op, token))
-    exhausted: set[int] = set()
-    session = requests.Session()
-    rounds = 0
-    while summary.cases < total and len(exhausted) < len(tasks):
-        live = [i for i in range(len(tasks)) if i not in exhausted]
-        share = max(1, -(-(total - summary.cases) // len(live)))
-        share = min(share, 200)  # many short rounds: new seeds, both modes
-        mode = GenerationMode.POSITIVE if rounds % 2 == 0 else GenerationMode.NEGATIVE
-        for i in live:
-            if summary.cases >= total:
-                break
-            service, base, op, token = tasks[i]
-            n = fuzz_operation(
-                service, base, op, token, share, mode, planted, summary, rng, session
-            )
-            if n < share // 2 and rounds >= 1:
-                exhausted.add(i)
-        rounds += 1
+    tasks = _tasks(bases, skip)
+    random.Random(seed).shuffle(tasks)
+    groups = [tasks[w::workers] for w in range(workers)]
+    budgets = [total // workers + (1 if w < total % workers else 0) for w in range(workers)]
+    if workers == 1:
+        results = [_work(bases, groups[0], budgets[0], seed)]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_work, bases, g, b, seed * 1000 + w)
+                for w, (g, b) in enumerate(zip(groups, budgets, strict=True))
+            ]
+            results = [f.result() for f in futures]
+    summary, planted = Summary(), Planted()
+    for tallies, failures, values in results:
+        for name, t in tallies.items():
+            mine = summary.services[name]
+            mine.cases += t.cases
+            mine.server_errors += t.server_errors
+            mine.statuses.update(t.statuses)
+        for key, message in failures.items():
+            summary.failures.setdefault(key, message)
+        planted.values |= values
     summary.seconds = time.monotonic() - started
     return summary, planted

@@ -30,6 +30,7 @@ from contracts.topics import TopicCatalogue
 from sendwatch.bus import subscribe
 from sendwatch.config import Settings
 from sendwatch.consumer import ConsumerPipeline
+from sendwatch.openapi import content
 from sendwatch.service import Runtime
 from services.alerts import programme_documents as docs
 from services.alerts import programme_views as views
@@ -209,7 +210,12 @@ def add_routes(app: FastAPI, runtime: Runtime[Any], tokens: TokenRegistry) -> No
             raise HTTPException(404, f"no forum {forum!r}")
         return await asyncio.to_thread(views.agenda, db, _as_of(as_of), forum)
 
-    @app.get("/v1/programme/documents/{kind}", tags=["programme"], dependencies=[read])
+    @app.get(
+        "/v1/programme/documents/{kind}",
+        tags=["programme"],
+        dependencies=[read],
+        responses=content("text/markdown", "text/csv", "text/html", "application/pdf"),
+    )
     async def document(
         kind: Literal["exception-report", "highlight", "qag-pack"],
         format: Literal["md", "csv", "html", "pdf"] = "md",

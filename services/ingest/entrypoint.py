@@ -30,6 +30,7 @@ from sendwatch.consumer import trace_of, traceparent
 from sendwatch.db import make_engine
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
 from sendwatch.service import Runtime, create_service_app, deps_of
+from services.ingest import openapi as ingest_openapi
 from services.ingest.adapters.seen import SeenStore
 from services.ingest.domain.batch import TooDeep, Unreadable, decode_batch
 from services.ingest.domain.idempotency import Claimed, conflicts, content_digest
@@ -126,6 +127,7 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         runtime,
         title="sendwatch ingest",
         description="Event intake for source systems. Send `Authorization: Bearer <key>`.",
+        openapi=ingest_openapi.extras,
     )
     app.include_router(router)
     return app

@@ -20,7 +20,8 @@ from tests.fuzzing import fuzz
 from tests.helpers import AUTH, DECIDE_TO_ASSESS, case_event
 from tests.privacy_scan import collect, leaks
 
-CASES = int(os.environ.get("FUZZ_CASES", "1500"))
+CASES = int(os.environ.get("FUZZ_CASES", "1000"))
+WORKERS = int(os.environ.get("FUZZ_WORKERS", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
 
 
@@ -44,7 +45,7 @@ def test_fuzzing_every_api_gives_no_server_error_and_leaks_nothing(
     p = stack.ports
     seed_history(p["ingest"])
     bases = {name: f"http://127.0.0.1:{port}" for name, port in p.items()}
-    summary, planted = fuzz(bases, CASES, seed=SEED)
+    summary, planted = fuzz(bases, CASES, seed=SEED, workers=WORKERS)
     print("\n" + summary.table())
     assert summary.cases >= CASES
     assert set(summary.services) == {"ingest", "timeliness", "reporting", "alerts"}
