@@ -34,11 +34,22 @@ class Stores:
     the database contents."""
 
     topics: dict[str, list[Any]]
-    logs: str
+    logs: dict[str, str]  # file name -> text
     database: str
 
     def text(self, *extra: str) -> str:
-        return "\n".join([repr(self.topics), self.logs, self.database, *extra])
+        return "\n".join([repr(self.topics), *self.logs.values(), self.database, *extra])
+
+    def leaks(self, values: Iterable[str]) -> dict[str, list[str]]:
+        """Where each found value is: topic, log file or ``database``."""
+        values = set(values)
+        places = {
+            **{f"topic {t}": repr(rows) for t, rows in self.topics.items()},
+            **{f"log {name}": text for name, text in self.logs.items()},
+            "database": self.database,
+        }
+        found = {where: leaks(values, text) for where, text in places.items()}
+        return {where: hits for where, hits in found.items() if hits}
 
 
 def collect(
@@ -53,9 +64,10 @@ def collect(
     database (``database_url`` None: the SQLite files under ``var_dir``)."""
     names = list(topics) if topics is not None else [t.name for t in load_topics().topics.values()]
     records = asyncio.run(_read_all(bootstrap, names, timeout))
-    logs = "\n".join(
-        log.read_text(errors="replace") for log in sorted((var_dir / "logs").glob("*.log"))
-    )
+    logs = {
+        log.name: log.read_text(errors="replace")
+        for log in sorted((var_dir / "logs").glob("*.log"))
+    }
     if database_url is None:
         dbs = sorted(var_dir.glob("*.db*"))
         assert dbs, "no SQLite database under the var dir"
