@@ -20,7 +20,7 @@ from tests.fuzzing import fuzz
 from tests.helpers import AUTH, DECIDE_TO_ASSESS, case_event
 from tests.privacy_scan import collect
 
-CASES = int(os.environ.get("FUZZ_CASES", "1000"))
+CASES = int(os.environ.get("FUZZ_CASES", "600"))
 WORKERS = int(os.environ.get("FUZZ_WORKERS", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
 
