@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
 from contracts.kpi_dictionary import KpiDictionary, load_kpis
@@ -54,6 +54,7 @@ from contracts.timeline import MilestoneAlert
 from contracts.tokens import Principal, load_tokens
 from contracts.topics import load_topics
 from sendwatch.auth import requires
+from sendwatch.bodies import GuardedBody
 from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
@@ -189,7 +190,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
 # --- request bodies ------------------------------------------------------------------
 
 
-class _Body(BaseModel):
+class _Body(GuardedBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
