@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
@@ -110,7 +110,13 @@ def create_service_app(
                 runtime.engine.dispose()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(no_nul_characters)],
+    )
     app.state.runtime = runtime
     limit = runtime.settings.http.max_body_bytes
     if runtime.name == "ingest":
@@ -133,6 +139,13 @@ def create_service_app(
 
     app.include_router(operations)
     return app
+
+
+async def no_nul_characters(request: Request) -> None:
+    """A NUL character in the path or a parameter is a 422: PostgreSQL cannot store or
+    compare one in a text column (it was a 500), and no identifier or date has one."""
+    if "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b""):
+        raise HTTPException(422, "a NUL character is not allowed in a path or parameter")
 
 
 operations = APIRouter(tags=["operations"])

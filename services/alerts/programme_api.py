@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine as DbEngine
 
 from contracts.events import load_events
@@ -27,6 +27,7 @@ from contracts.programme_events import TOPIC, ProgrammeEvent
 from contracts.timeline import ClockTick
 from contracts.tokens import Principal, TokenRegistry
 from contracts.topics import TopicCatalogue
+from sendwatch.bodies import GuardedBody
 from sendwatch.bus import subscribe
 from sendwatch.config import Settings
 from sendwatch.consumer import ConsumerPipeline
@@ -103,7 +104,7 @@ def subscribe_programme(
     return pipeline
 
 
-class EventBody(BaseModel):
+class EventBody(GuardedBody):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(pattern=r"^programme\.[a-z.]+$", max_length=64)

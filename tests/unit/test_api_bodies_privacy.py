@@ -65,3 +65,23 @@ def test_personal_values_in_a_replay_reason_are_refused(apps, value: str, kind: 
     r = apps["timeliness"].post("/v1/replay", json={"reason": f"asked by {value}"}, headers=OPS)
     assert r.status_code == 422, r.text
     assert "personal data" in r.json()["detail"] and value.lower() not in r.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "body", "headers"),
+    [
+        ("timeliness", "get", "/v1/kpis?cycle=%00", None, OPS),
+        ("timeliness", "get", "/v1/exports/dfe%00x?year=2025", None, OPS),
+        ("timeliness", "post", "/v1/replay", {"reason": "why\x00not"}, OPS),
+        ("timeliness", "post", "/v1/applied", {"ids": ["evt-1\x00"]}, OPS),
+        ("alerts", "post", "/v1/silences", {"until": "2026-06-01", "reason": "a\x00b"}, ACK),
+        ("alerts", "get", "/v1/alerts?kpi=%00", None, ACK),
+    ],
+)
+def test_a_nul_character_is_a_422_not_a_500(apps, service, method, path, body, headers) -> None:
+    """PostgreSQL cannot hold a NUL in a text column: the fuzzer's %00 in a parameter and
+    \\u0000 in a body were 500s."""
+    client = apps[service]
+    r = client.request(method.upper(), path, json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert "NUL" in r.json()["detail"]
