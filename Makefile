@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint unit integration bench install asyncapi format clean
+.PHONY: up test lint unit integration bench install asyncapi format clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,14 @@ format: $(STAMP)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+# --- fuzzing: schemathesis over every service's OpenAPI with each role, hypothesis over
+# every contract through ingest, then the privacy scan (CI runs the same tests bounded).
+FUZZ_CASES   ?= 100000
+FUZZ_BATCHES ?= 2000
+FUZZ_WORKERS ?= 2
+FUZZ_DB      ?= postgres
+fuzz: $(STAMP)
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_BATCHES=$(FUZZ_BATCHES) FUZZ_WORKERS=$(FUZZ_WORKERS) \
+		$(BIN)/pytest -q -s -p no:cacheprovider --timeout=0 -k $(FUZZ_DB) \
+		tests/integration/test_fuzz_api.py tests/integration/test_fuzz_contracts.py

@@ -118,7 +118,7 @@ class FigureData(StrictModel):
     area: Area
     period: Period
     value: float = Field(ge=0, le=100)
-    pupils: int | None = Field(default=None, ge=0, description="Pupils in the cohort")
+    pupils: int | None = Field(default=None, ge=0, le=10**7, description="Pupils in the cohort")
 
 
 class AuditData(StrictModel):
@@ -172,8 +172,8 @@ class SurveyData(StrictModel):
     survey: Survey
     period: Period  # the wave, as the cycle it reports on
     value: float = Field(ge=0, le=100, description="% satisfied or confident")
-    responses: int = Field(ge=0)
-    localities_represented: int | None = Field(default=None, ge=0)
+    responses: int = Field(ge=0, le=10**7)
+    localities_represented: int | None = Field(default=None, ge=0, le=1000)
 
 
 class FigureReported(Envelope[FigureData]):

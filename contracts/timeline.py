@@ -23,7 +23,7 @@ class TickData(StrictModel):
         default=None, description="Set by ingest: the topic (alias) this copy is for"
     )
     partition: int | None = Field(
-        default=None, description="Set by ingest: the partition this copy is for"
+        default=None, ge=0, le=100_000, description="Set by ingest: the partition this copy is for"
     )
 
 

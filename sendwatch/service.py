@@ -19,12 +19,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.topics import load_topics
 from sendwatch.bus import LagMonitor, configure_idempotence, ensure_topics, kafka_client_options
@@ -35,6 +36,8 @@ from sendwatch.health import ConsumerHealth
 from sendwatch.http_limits import Guard
 from sendwatch.http_metrics import RequestTimer
 from sendwatch.observability import configure_logging, get_logger, metrics_payload
+from sendwatch.openapi import Extras, error_body
+from sendwatch.openapi import install as install_openapi
 
 log = get_logger(__name__)
 D = TypeVar("D")
@@ -61,7 +64,13 @@ def deps_of(request: Request) -> Any:
     return request.app.state.runtime.deps
 
 
-def create_service_app(runtime: Runtime[Any], *, title: str, description: str = "") -> FastAPI:
+def create_service_app(
+    runtime: Runtime[Any],
+    *,
+    title: str,
+    description: str = "",
+    openapi: Callable[[], Extras] | None = None,
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         refuse_development_secrets(runtime.name)
@@ -102,7 +111,13 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
                 runtime.engine.dispose()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version="1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(no_nul_characters)],
+    )
     app.state.runtime = runtime
     limit = runtime.settings.http.max_body_bytes
     if runtime.name == "ingest":
@@ -113,22 +128,26 @@ def create_service_app(runtime: Runtime[Any], *, title: str, description: str = 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         """Which parameter or field is wrong and why, without echoing the input."""
+        return JSONResponse(error_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every error in the one documented shape (``detail`` is text)."""
         return JSONResponse(
-            {
-                "detail": [
-                    {
-                        "loc": list(e.get("loc", ())),
-                        "msg": str(e.get("msg", "invalid")),
-                        "type": str(e.get("type", "")),
-                    }
-                    for e in exc.errors()
-                ]
-            },
-            status_code=422,
+            error_body(exc.detail), status_code=exc.status_code, headers=exc.headers
         )
+
+    install_openapi(app, openapi)
 
     app.include_router(operations)
     return app
+
+
+async def no_nul_characters(request: Request) -> None:
+    """A NUL character in the path or a parameter is a 422: PostgreSQL cannot store or
+    compare one in a text column (it was a 500), and no identifier or date has one."""
+    if "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b""):
+        raise HTTPException(422, "a NUL character is not allowed in a path or parameter")
 
 
 operations = APIRouter(tags=["operations"])

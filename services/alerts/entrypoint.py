@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts.escalation import horizon_days, load_escalation
 from contracts.kpi_dictionary import KpiDictionary, load_kpis
@@ -54,11 +54,13 @@ from contracts.timeline import MilestoneAlert
 from contracts.tokens import Principal, load_tokens
 from contracts.topics import load_topics
 from sendwatch.auth import requires
+from sendwatch.bodies import GuardedBody
 from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import ALERTS_FIRED, NOTIFICATIONS, get_logger
+from sendwatch.openapi import Extras, error_response
 from sendwatch.service import Runtime, create_service_app
 from services.alerts import mail_links, programme_api, views
 from services.alerts.adapters.links import Signer
@@ -195,7 +197,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
 # --- request bodies ------------------------------------------------------------------
 
 
-class _Body(BaseModel):
+class _Body(GuardedBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -259,6 +261,17 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         runtime,
         title="sendwatch alerts",
         description="Exception alerts and escalation along the partnership's governance chain.",
+        openapi=lambda: Extras(
+            responses={
+                f"POST {path}": {409: error_response(409)}
+                for path in (
+                    "/v1/alerts/{alert_id}/ack",
+                    "/v1/alerts/{alert_id}/recovery-plan",
+                    "/v1/alerts/{alert_id}/recovery-actions/{number}/done",
+                    "/v1/silences",
+                )
+            }
+        ),
     )
 
     inner = app.router.lifespan_context
@@ -299,7 +312,7 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         historical: bool | None = None,
         kind: Literal["deterioration", "escalation", "milestone", "overdue"] | None = None,
         limit: int = Query(200, ge=1, le=5000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=1_000_000),
         who: Principal = Depends(read_principal),
     ) -> dict[str, Any]:
         """Without the ``cases`` role, case-level kinds are left out (and asked for, 403)."""
@@ -378,7 +391,10 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
 
     @app.post("/v1/alerts/{alert_id}/recovery-actions/{number}/done", tags=["alerts"])
     async def action_done(
-        alert_id: str, number: int, body: AckBody | None = None, who: Principal = acker
+        alert_id: str,
+        number: int = Path(ge=1, le=1000),
+        body: AckBody | None = None,
+        who: Principal = acker,
     ) -> dict[str, Any]:
         """Mark action ``number`` of the alert's recovery plan done (R5)."""
         by = actor(who, (body or AckBody()).by)
@@ -414,7 +430,7 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         status: Literal["pending", "sent", "failed"] | None = None,
         alert_id: str | None = Query(None, max_length=64),
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=1_000_000),
     ) -> dict[str, Any]:
         total, rows = await asyncio.to_thread(
             lambda: views.outbox(db, status=status, alert_id=alert_id, limit=limit, offset=offset)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine as DbEngine
 
 from contracts.events import load_events
@@ -27,9 +27,11 @@ from contracts.programme_events import TOPIC, ProgrammeEvent
 from contracts.timeline import ClockTick
 from contracts.tokens import Principal, TokenRegistry
 from contracts.topics import TopicCatalogue
+from sendwatch.bodies import GuardedBody
 from sendwatch.bus import subscribe
 from sendwatch.config import Settings
 from sendwatch.consumer import ConsumerPipeline
+from sendwatch.openapi import content
 from sendwatch.service import Runtime
 from services.alerts import programme_documents as docs
 from services.alerts import programme_views as views
@@ -102,7 +104,7 @@ def subscribe_programme(
     return pipeline
 
 
-class EventBody(BaseModel):
+class EventBody(GuardedBody):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(pattern=r"^programme\.[a-z.]+$", max_length=64)
@@ -209,7 +211,12 @@ def add_routes(app: FastAPI, runtime: Runtime[Any], tokens: TokenRegistry) -> No
             raise HTTPException(404, f"no forum {forum!r}")
         return await asyncio.to_thread(views.agenda, db, _as_of(as_of), forum)
 
-    @app.get("/v1/programme/documents/{kind}", tags=["programme"], dependencies=[read])
+    @app.get(
+        "/v1/programme/documents/{kind}",
+        tags=["programme"],
+        dependencies=[read],
+        responses=content("text/markdown", "text/csv", "text/html", "application/pdf"),
+    )
     async def document(
         kind: Literal["exception-report", "highlight", "qag-pack"],
         format: Literal["md", "csv", "html", "pdf"] = "md",

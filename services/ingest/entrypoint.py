@@ -31,6 +31,7 @@ from sendwatch.consumer import trace_of, traceparent
 from sendwatch.db import make_engine
 from sendwatch.observability import INGEST_EVENTS, INGEST_REQUEST_LATENCY, get_logger
 from sendwatch.service import Runtime, create_service_app, deps_of
+from services.ingest import openapi as ingest_openapi
 from services.ingest.adapters.publisher import Record, publish_batches, publish_each, raw_producer
 from services.ingest.adapters.seen import SeenStore
 from services.ingest.domain.batch import TooDeep, Unreadable, decode_batch
@@ -130,6 +131,7 @@ def create_app(runtime: Runtime[Deps] | None = None) -> FastAPI:
         runtime,
         title="sendwatch ingest",
         description="Event intake for source systems. Send `Authorization: Bearer <key>`.",
+        openapi=ingest_openapi.extras,
     )
     app.include_router(router)
     return app

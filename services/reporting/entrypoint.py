@@ -28,6 +28,7 @@ from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
 from sendwatch.db import make_engine
 from sendwatch.observability import get_logger
+from sendwatch.openapi import Extras
 from sendwatch.service import Runtime, create_service_app
 from services.reporting import api, metrics, web
 from services.reporting.adapters import repository as repo
@@ -204,6 +205,7 @@ def create_app(runtime: Runtime[Context] | None = None) -> FastAPI:
         "Bearer) with roles board (suppressed aggregates), operational (exact figures, "
         "cases at risk, DfE-layout files) and admin; without a token, the public "
         "(suppressed) view.",
+        openapi=lambda: Extras(authenticated_prefixes=("/v1/",)),
     )
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for router in (*api.routers(), *web.routers()):

@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.engine import Engine as DbEngine
 
 from contracts.clock_rules import load_clocks
@@ -34,6 +34,7 @@ from contracts.timeline import ClockTick, MilestoneAlert, TickData, TimelineMess
 from contracts.tokens import load_tokens
 from contracts.topics import TopicCatalogue, load_topics
 from sendwatch.auth import requires
+from sendwatch.bodies import GuardedBody
 from sendwatch.bus import make_broker, subscribe
 from sendwatch.config import Settings, get_settings
 from sendwatch.consumer import ConsumerPipeline
@@ -242,11 +243,11 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
     )
 
 
-class AppliedQuery(BaseModel):
+class AppliedQuery(GuardedBody):
     ids: list[str]
 
 
-class ReplayRequest(BaseModel):
+class ReplayRequest(GuardedBody):
     reason: str = Field(min_length=3, description="Why the history is recomputed (audited)")
     from_day: date | None = Field(
         default=None, alias="from", description="Recompute cycles ending on or after this day"

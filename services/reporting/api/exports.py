@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from sendwatch.openapi import content
 from services.reporting.adapters.upstream import NotFound, Unavailable
 from services.reporting.api.access import checked, require
 from services.reporting.context import Ctx
@@ -20,6 +21,7 @@ router = APIRouter(tags=["exports"])
     "/v1/exports/quarterly-return",
     response_class=PlainTextResponse,
     summary="Quarterly data return (CSV, suppressed)",
+    responses=content("text/csv"),
 )
 async def quarterly_return(
     request: Request,
@@ -44,6 +46,7 @@ async def quarterly_return(
     "/v1/exports/{name}",
     response_class=PlainTextResponse,
     summary="DfE-layout CSV (operational role)",
+    responses=content("text/csv"),
 )
 async def dfe_export(
     request: Request,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from sendwatch.openapi import content
 from services.reporting.api.access import checked
 from services.reporting.context import Ctx
 from services.reporting.domain import periods
@@ -16,7 +17,11 @@ from services.reporting.reports import FORMATS, insight_document
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/v1/reports/insight", summary="Monthly insight summary")
+@router.get(
+    "/v1/reports/insight",
+    summary="Monthly insight summary",
+    responses=content("text/html", "text/markdown", "application/pdf", "application/json"),
+)
 async def insight(
     request: Request,
     ctx: Ctx,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sendwatch.observability import get_logger
+from sendwatch.openapi import error_body
 from services.reporting.context import Context
 
 log = get_logger(__name__)
@@ -40,7 +39,7 @@ async def invalid(request: Request, exc: Exception) -> Response:
             heading="Something in the address is not valid",
             message=message,
         )
-    return JSONResponse({"detail": message, "errors": _plain(exc.errors())}, status_code=422)
+    return JSONResponse(error_body(message, list(exc.errors())), status_code=422)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -55,7 +54,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
             message="There is no page at this address.",
         )
     return JSONResponse(
-        {"detail": exc.detail},
+        error_body(exc.detail),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -70,16 +69,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
-
-
-def _plain(errors: Any) -> list[dict[str, Any]]:
-    out = []
-    for e in errors:
-        out.append(
-            {
-                "loc": list(e.get("loc", ())),
-                "msg": str(e.get("msg", "")),
-                "type": str(e.get("type", "")),
-            }
-        )
-    return out
