@@ -15,6 +15,9 @@ from services.timeliness.domain.subjects import SubjectState
 
 SERVICE = "timeliness"
 SNAPSHOT_CHUNK = 2000
+# Every snapshot message stays well under Kafka's default 1 MiB message and request limit
+# (values with many bands, e.g. waiting lists by locality, are several hundred bytes each).
+SNAPSHOT_MAX_BYTES = 900 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,23 +52,35 @@ def alert_message(
 
 
 def snapshot_messages(values: list[KpiValue], st: ServiceState, topics: Topics) -> list[Message]:
-    out = []
-    for part, n in enumerate(range(0, max(1, len(values)), SNAPSHOT_CHUNK)):
+    """The values in messages of at most ``SNAPSHOT_CHUNK`` values and
+    ``SNAPSHOT_MAX_BYTES`` bytes each (a chunk that is too large is halved)."""
+    recorded = datetime.now(UTC)
+    pending = [
+        values[n : n + SNAPSHOT_CHUNK] for n in range(0, max(1, len(values)), SNAPSHOT_CHUNK)
+    ]
+    out: list[Message] = []
+    while pending:
+        chunk = pending.pop(0)
         snap = KpiSnapshot(
-            id=f"snap-{SERVICE}-{st.sequence:012d}-{part:04d}",
+            id=f"snap-{SERVICE}-{st.sequence:012d}-{len(out):04d}",
             source=SERVICE,
             type="sendwatch.kpi.snapshot",
             subject="kpi-set:timeliness",
-            time=st.as_of or datetime.now(UTC),
-            recorded=datetime.now(UTC),
+            time=st.as_of or recorded,
+            recorded=recorded,
             data=KpiSnapshotData(
                 producer=SERVICE,
                 sequence=st.sequence,
                 as_of=st.as_of,
                 watermark=st.watermark,
                 events_applied=st.events_applied,
-                values=values[n : n + SNAPSHOT_CHUNK],
+                values=chunk,
             ),
         )
-        out.append(Message(topics.snapshots, SERVICE, snap.model_dump_json()))
+        payload = snap.model_dump_json()
+        if len(payload.encode()) > SNAPSHOT_MAX_BYTES and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending[:0] = [chunk[:half], chunk[half:]]
+            continue
+        out.append(Message(topics.snapshots, SERVICE, payload))
     return out
