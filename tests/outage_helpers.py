@@ -43,6 +43,7 @@ class RetryingPoster:
     retry_errors: tuple[str, ...] = ("broker_unavailable", "database_unavailable")
     statuses: Counter[int] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
+    hold: threading.Event | None = None  # while set, the next batch waits
     posted: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     error: list[str] = field(default_factory=list)
@@ -52,6 +53,8 @@ class RetryingPoster:
             with httpx.Client(timeout=90) as client:
                 for i in range(0, len(self.events), self.batch):
                     chunk = self.events[i : i + self.batch]
+                    while self.hold is not None and self.hold.is_set():
+                        time.sleep(0.05)
                     while True:
                         try:
                             r = client.post(self.url, json=chunk, headers=AUTH)
