@@ -376,6 +376,9 @@ def soak(
         typer.Option(help="a PostgreSQL server URL (fresh databases per run); default SQLite"),
     ] = None,
     var_dir: Annotated[Path, typer.Option(help="logs and SQLite files")] = Path("var/soak"),
+    sources: Annotated[
+        str, typer.Option(help="county: every simulated source | cases: case events and PMO")
+    ] = "county",
 ) -> None:
     """Post the simulated county's events while killing the consumers at random moments;
     compare exports, caseload, KPI values and mail with a clean run of the same events."""
@@ -385,6 +388,8 @@ def soak(
         raise typer.BadParameter("--broker must be tansu or kafka")
     if events < 1 or kills < 0:
         raise typer.BadParameter("--events must be >= 1 and --kills >= 0")
+    if sources not in ("county", "cases"):
+        raise typer.BadParameter("--sources must be county or cases")
     report = run_soak(
         SoakOptions(
             events=events,
@@ -393,6 +398,7 @@ def soak(
             broker=broker,
             database=database,
             var_dir=var_dir.resolve(),
+            sources=sources,
         ),
         say=console.print,
     )

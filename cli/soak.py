@@ -75,7 +75,12 @@ def _end_of_day(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=_LONDON).astimezone(UTC)
 
 
-def _county_sources(seed: int, start: date, end: date, primary: bool) -> list[tuple[str, Any]]:
+SOURCES = ("county", "cases")  # every simulated source, or the case events (+ PMO) only
+
+
+def _county_sources(
+    seed: int, start: date, end: date, primary: bool, sources: str = "county"
+) -> list[tuple[str, Any]]:
     from services.ingest.sources.simulator import nhs
     from services.ingest.sources.simulator.model import timed_events
     from services.ingest.sources.simulator.placements import placement_events
@@ -94,7 +99,12 @@ def _county_sources(seed: int, start: date, end: date, primary: bool) -> list[tu
 
 
 def soak_stream(
-    events: int, seed: int = 42, start: date = date(2026, 4, 1), days: int = 365, batch: int = 500
+    events: int,
+    seed: int = 42,
+    start: date = date(2026, 4, 1),
+    days: int = 365,
+    batch: int = 500,
+    sources: str = "county",
 ) -> list[Batch]:
     """At least ``events`` events (ticks included) in posting order, cut at a day's end.
 
@@ -110,7 +120,7 @@ def soak_stream(
     while total < events:
         if counties >= 50:
             raise ValueError(f"{events} events need more than 50 simulated counties")
-        for key, stream in _county_sources(seed + counties, start, end, counties == 0):
+        for key, stream in _county_sources(seed + counties, start, end, counties == 0, sources):
             if key not in keys:
                 keys.append(key)
             for item in stream:
@@ -195,6 +205,7 @@ class SoakOptions:
     settle_timeout_s: float = 900.0
     start: date = date(2026, 4, 1)
     days: int = 365
+    sources: str = "county"  # county: every simulated source; cases: case events + PMO
 
 
 class _Database:
@@ -347,15 +358,25 @@ def _pending_mail(stack: Stack) -> int:
 
 
 def _settle(
-    stack: Stack, sink: MailSink, result: RunResult, first: date, last: date, timeout: float
+    stack: Stack,
+    sink: MailSink,
+    result: RunResult,
+    first: date,
+    last: date,
+    timeout: float,
+    say: Say | None = None,
 ) -> dict[str, Any]:
     """Wait until nothing moves: no lag, no mail pending, the same results twice."""
     deadline = time.monotonic() + timeout
     previous: tuple[Any, int] | None = None
+    told = time.monotonic()
     while time.monotonic() < deadline:
         try:
             lag = _lag(stack)
             pending = _pending_mail(stack)
+            if say is not None and time.monotonic() - told > 30:
+                told = time.monotonic()
+                say(f"  {result.name}: settling: lag {lag:,}, mail pending {pending}")
             if lag == 0 and pending == 0:
                 current = (snapshot(stack, result, first, last), len(sink.messages))
                 if current == previous:
@@ -427,7 +448,7 @@ def run_once(
         first = options.start
         settle_from = time.monotonic()
         result.snapshot = _settle(
-            stack, sink, result, first, last_day(batches), options.settle_timeout_s
+            stack, sink, result, first, last_day(batches), options.settle_timeout_s, say
         )
         result.settle_s = time.monotonic() - settle_from
         result.duration_s = time.monotonic() - began
@@ -527,7 +548,9 @@ class SoakReport:
 
 
 def run_soak(options: SoakOptions, say: Say = print) -> SoakReport:
-    batches = soak_stream(options.events, options.seed, options.start, options.days, options.batch)
+    batches = soak_stream(
+        options.events, options.seed, options.start, options.days, options.batch, options.sources
+    )
     total = stream_size(batches)
     say(
         f"soak: {total:,} events to {last_day(batches)}, {options.kills} kills, "
