@@ -156,7 +156,10 @@ def batch_subscriber(
         batch_timeout_ms=settings.kafka.batch_timeout_ms,
         session_timeout_ms=settings.kafka.session_timeout_ms,
         heartbeat_interval_ms=max(500, settings.kafka.session_timeout_ms // 5),
-        max_poll_interval_ms=max(60_000, settings.kafka.session_timeout_ms * 6),
+        # Kafka's own default (5 min): a batch that closes many cycles at once (the first
+        # tick after a long history) can take minutes on a busy machine, and a shorter
+        # limit evicts the member mid-batch, fails its commit and repeats the batch.
+        max_poll_interval_ms=max(300_000, settings.kafka.session_timeout_ms * 6),
         decoder=_undecoded,
         **kwargs,
     )
