@@ -76,3 +76,13 @@ def test_every_kind_of_difference_is_reported() -> None:
     export = _run("faults", [KPI], [MAIL])
     export.snapshot["x/2026"] = "a,c"
     assert any(p.startswith("x/2026") for p in compare(clean, export))
+
+
+def test_digests_compare_by_the_items_each_recipient_got() -> None:
+    def digest(n: int, rows: str) -> tuple[str, str, str]:
+        return (f"<sendwatch-digest-{rows}-{n}@sendwatch.local>", "dco@example.org", f" {n} x")
+
+    clean = _run("clean", [KPI], [digest(11, "1-2"), digest(3, "9")])
+    split_otherwise = _run("faults", [KPI], [digest(7, "4"), digest(7, "5")])
+    assert compare(clean, split_otherwise) == []
+    assert compare(clean, _run("faults", [KPI], [digest(13, "4")]))  # one item lost
