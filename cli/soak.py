@@ -470,6 +470,9 @@ def run_once(
             mid = str(msg.get("Message-ID", ""))
             result.mail_ids[mid] += 1
             result.mails.append((mid, str(msg.get("To", "")), str(msg.get("Subject", ""))))
+        (var / "result.json").write_text(
+            json.dumps({"snapshot": result.snapshot, "mails": result.mails}, indent=1)
+        )
         return result
     finally:
         stack.stop()
@@ -488,13 +491,7 @@ def compare(clean: RunResult, faults: RunResult) -> list[str]:
         if a == b:
             continue
         if key == "kpis" and isinstance(a, list) and isinstance(b, list):
-            sa = {json.dumps(v, sort_keys=True, default=str) for v in a}
-            sb = {json.dumps(v, sort_keys=True, default=str) for v in b}
-            only_a, only_b = sorted(sa - sb), sorted(sb - sa)
-            problems.append(
-                f"kpis: {len(only_a)} values only in the clean run, {len(only_b)} only "
-                f"after the kills; e.g. {(only_a or only_b)[:2]}"
-            )
+            problems.append(_kpi_differences(a, b))
         else:
             problems.append(f"{key}: differs ({str(a)[:200]!r} vs {str(b)[:200]!r})")
     for run in (clean, faults):
@@ -518,6 +515,29 @@ def compare(clean: RunResult, faults: RunResult) -> list[str]:
     if faults.rejected or clean.rejected:
         problems.append(f"events rejected: clean {clean.rejected}, faults {faults.rejected}")
     return problems
+
+
+def _kpi_differences(clean: list[dict[str, Any]], faults: list[dict[str, Any]]) -> str:
+    """Which KPI values differ, and in which fields."""
+
+    def ident(v: dict[str, Any]) -> tuple[str, str, str]:
+        return (str(v.get("kpi")), str(v.get("cycle")), str(v.get("breakdown")))
+
+    a = {ident(v): v for v in clean}
+    b = {ident(v): v for v in faults}
+    fields: Counter[str] = Counter()
+    kpis: Counter[str] = Counter()
+    for k in set(a) & set(b):
+        if a[k] != b[k]:
+            kpis[k[0]] += 1
+            for f in set(a[k]) | set(b[k]):
+                if a[k].get(f) != b[k].get(f):
+                    fields[f] += 1
+    return (
+        f"kpis: {len(set(a) - set(b))} values only in the clean run, "
+        f"{len(set(b) - set(a))} only after the kills, {sum(kpis.values())} different "
+        f"(fields {dict(fields.most_common(6))}; KPIs {dict(kpis.most_common(6))})"
+    )
 
 
 def _notifications(mails: list[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
