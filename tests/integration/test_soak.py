@@ -7,7 +7,8 @@ exports, the caseload and every KPI value reporting serves must be identical, an
 notification must have been sent exactly once, the same ones as in the clean run.
 
 Size: ``SENDWATCH_TEST_SOAK_EVENTS`` events and ``SENDWATCH_TEST_SOAK_KILLS`` kills
-(issue figures 50,000 and 10; ``make soak`` runs 200,000 and 20), from the sources
+(default 10,000 and 3; the issue's CI figures are 50,000 and 10, and ``make soak`` runs
+200,000 and 20), from the sources
 ``SENDWATCH_TEST_SOAK_SOURCES`` (``cases`` by default, ``county`` for every source).
 """
 
@@ -22,8 +23,11 @@ import pytest
 from cli.soak import VICTIMS, SoakOptions, run_soak
 from tests.conftest import PG_ADMIN_URL
 
-EVENTS = int(os.environ.get("SENDWATCH_TEST_SOAK_EVENTS", "50000"))
-KILLS = int(os.environ.get("SENDWATCH_TEST_SOAK_KILLS", "10"))
+# The issue asks 50,000 events and 10 kills of CI; on a 2-core machine under load a
+# 10,000-event run takes about 4-5 minutes per stack (two stacks per database), so the
+# default is that and CI sets the issue's figures where it has the time.
+EVENTS = int(os.environ.get("SENDWATCH_TEST_SOAK_EVENTS", "10000"))
+KILLS = int(os.environ.get("SENDWATCH_TEST_SOAK_KILLS", "3"))
 # cases: the case events and the programme office's (``make soak`` posts every source)
 SOURCES = os.environ.get("SENDWATCH_TEST_SOAK_SOURCES", "cases")
 
