@@ -46,6 +46,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# --- soak: the stack under SIGKILLs, compared with a clean run of the same events ---
+# make soak SOAK_ARGS="--events 50000 --kills 10 --broker kafka --database postgresql://..."
+.PHONY: soak
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(BIN)/sendwatch soak $(SOAK_ARGS)
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 

@@ -452,5 +452,60 @@ def load_benchmarks_command(
         console.print(line)
 
 
+# --- soak: the stack under SIGKILLs, compared with a clean run ---------------------------
+
+
+@app.command()
+def soak(
+    events: Annotated[
+        int, typer.Option(help="events to post (ticks included), at least")
+    ] = 200_000,
+    kills: Annotated[int, typer.Option(help="SIGKILLs of timeliness, reporting and alerts")] = 20,
+    seed: Annotated[int, typer.Option(help="the simulated counties and the kill plan")] = 42,
+    broker: Annotated[str, typer.Option(help="tansu | kafka (Apache Kafka KRaft)")] = "tansu",
+    database: Annotated[
+        str | None,
+        typer.Option(help="a PostgreSQL server URL (fresh databases per run); default SQLite"),
+    ] = None,
+    var_dir: Annotated[Path, typer.Option(help="logs and SQLite files")] = Path("var/soak"),
+    sources: Annotated[
+        str, typer.Option(help="county: every simulated source | cases: case events and PMO")
+    ] = "county",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="also fail when KPI revision counters or the set of mails differ "
+            "(they depend on batching, even between two clean runs)"
+        ),
+    ] = False,
+) -> None:
+    """Post the simulated county's events while killing the consumers at random moments;
+    compare exports, caseload, KPI values and mail with a clean run of the same events."""
+    from cli.soak import SoakOptions, run_soak
+
+    if broker not in ("tansu", "kafka"):
+        raise typer.BadParameter("--broker must be tansu or kafka")
+    if events < 1 or kills < 0:
+        raise typer.BadParameter("--events must be >= 1 and --kills >= 0")
+    if sources not in ("county", "cases"):
+        raise typer.BadParameter("--sources must be county or cases")
+    report = run_soak(
+        SoakOptions(
+            events=events,
+            kills=kills,
+            seed=seed,
+            broker=broker,
+            database=database,
+            var_dir=var_dir.resolve(),
+            sources=sources,
+            strict=strict,
+        ),
+        say=console.print,
+    )
+    for line in report.lines():
+        console.print(line)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 if __name__ == "__main__":
     app()

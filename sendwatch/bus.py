@@ -156,7 +156,10 @@ def batch_subscriber(
         batch_timeout_ms=settings.kafka.batch_timeout_ms,
         session_timeout_ms=settings.kafka.session_timeout_ms,
         heartbeat_interval_ms=max(500, settings.kafka.session_timeout_ms // 5),
-        max_poll_interval_ms=max(60_000, settings.kafka.session_timeout_ms * 6),
+        # Kafka's own default (5 min): a batch that closes many cycles at once (the first
+        # tick after a long history) can take minutes on a busy machine, and a shorter
+        # limit evicts the member mid-batch, fails its commit and repeats the batch.
+        max_poll_interval_ms=max(300_000, settings.kafka.session_timeout_ms * 6),
         decoder=_undecoded,
         **kwargs,
     )
@@ -291,25 +294,20 @@ async def ensure_topics(
     catalogue: TopicCatalogue | None = None,
     client_options: dict[str, Any] | None = None,
     replication_factor: int = 0,
+    wait_s: float | None = 30.0,
 ) -> list[str]:
     """Create every catalogue topic that is missing; return the names created.
+
+    A broker that cannot be reached yet is retried with exponential back-off (0.25 s
+    doubling to 10 s) for ``wait_s`` seconds, or for as long as it takes (``None``: the
+    services, which may start before their broker).
 
     Replication factor ``0`` means min(3, brokers): 1 on a single broker, 3 with
     ``min.insync.replicas=2`` on a cluster of three or more, so one broker can be lost
     without losing an acknowledged event or refusing writes.
     """
     catalogue = catalogue or load_topics()
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="sendwatch-admin", **(client_options or {})
-    )
-    for attempt in range(60):
-        try:
-            await admin.start()
-            break
-        except KafkaError:
-            if attempt == 59:
-                raise
-            await asyncio.sleep(0.5)
+    admin = await _admin_when_reachable(bootstrap, client_options or {}, wait_s)
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
@@ -331,6 +329,35 @@ async def ensure_topics(
     if created:
         log.info("topics_created", topics=created)
     return created
+
+
+async def _admin_when_reachable(
+    bootstrap: str, options: dict[str, Any], wait_s: float | None
+) -> AIOKafkaAdminClient:
+    loop = asyncio.get_running_loop()
+    deadline = None if wait_s is None else loop.time() + wait_s
+    delay = 0.25
+    attempt = 0
+    while True:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="sendwatch-admin", **options
+        )
+        try:
+            await admin.start()
+            if attempt:
+                log.info("broker_reachable", attempts=attempt + 1)
+            return admin
+        except KafkaError as exc:
+            with contextlib.suppress(Exception):
+                await admin.close()
+            attempt += 1
+            if deadline is not None and loop.time() + delay > deadline:
+                raise
+            log.warning(
+                "broker_unreachable", error=type(exc).__name__, attempt=attempt, retry_in_s=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class LagMonitor:

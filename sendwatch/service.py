@@ -83,6 +83,7 @@ def create_service_app(
             load_topics(runtime.settings.files.topics),
             client_options=options,
             replication_factor=runtime.settings.kafka.replication_factor,
+            wait_s=None,  # a service may start before its broker: wait, with back-off
         )
         await configure_idempotence(runtime.broker, runtime.settings)
         await runtime.broker.start()
