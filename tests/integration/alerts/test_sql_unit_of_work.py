@@ -98,6 +98,8 @@ class SqlScenario(Scenario):
                     r.body,
                     json.loads(r.payload),
                     r.decided_at,
+                    hold_until=r.hold_until,
+                    hold_reason=r.hold_reason,
                 )
                 for r in rows
             ]
