@@ -53,7 +53,14 @@ def serve(
     workers = get_settings().ingest.workers if service == "ingest" else 1
     if workers > 1:
         # Worker processes on one listening socket; each builds its own app (producer,
-        # database engine) from the factory.
+        # database engine) from the factory.  The schema is brought up to date here,
+        # once, so the workers do not race to create it.
+        from sendwatch.db import make_engine, migrate
+
+        settings = get_settings()
+        engine = make_engine(settings.db_url_for(service))
+        migrate(service, engine)
+        engine.dispose()
         uvicorn.run(
             f"services.{service}.entrypoint:create_app",
             factory=True,

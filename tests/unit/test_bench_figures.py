@@ -32,3 +32,23 @@ def test_a_quantile_in_the_overflow_bucket_is_the_highest_bound_and_none_when_em
     text = exposition([5.0] * 10)
     assert histogram_quantile(text, "x_seconds", {"service": "timeliness"}, 0.5) == 1.0
     assert histogram_quantile(text, "x_seconds", {"service": "nobody"}, 0.5) is None
+
+
+def test_the_readme_table_is_generated_from_the_committed_results() -> None:
+    """The README's performance table is `sendwatch bench-readme docs/bench/*.json`."""
+    import json
+    from pathlib import Path
+
+    from cli.bench import render_results
+
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "docs" / "bench").glob("*.json"))
+    assert files, "no bench results in docs/bench"
+    results = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    for r in results:  # every figure the performance issue asks for is there
+        assert {"broker", "database", "versions", "events_per_s", "ratios"} <= set(r)
+        assert {"raw_produce", "raw_consume_validate", "timeliness", "timeliness_no_inbox"} <= set(
+            r["events_per_s"]
+        )
+        assert isinstance(r["exactly_once_cost"], float)
+    assert render_results(results) in (root / "README.md").read_text(encoding="utf-8")
