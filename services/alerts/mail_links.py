@@ -36,6 +36,22 @@ HEADERS = {
 }
 
 
+def _page_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# The pages a mail link can answer with besides the alert (documented for the fuzzer).
+_PAGES_GET: dict[int | str, dict[str, Any]] = {
+    403: _page_response("The link was changed or is not signed with this deployment's secret"),
+    410: _page_response("The link has expired"),
+}
+_PAGES_POST: dict[int | str, dict[str, Any]] = {
+    **_PAGES_GET,
+    405: _page_response("A view link cannot acknowledge"),
+    409: _page_response("The link is for an earlier episode, or nothing is open to acknowledge"),
+}
+
+
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     html = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -127,7 +143,7 @@ def add_routes(app: FastAPI, db: Any, ctx: Context, signer: Signer) -> None:
     async def head(token: str) -> Response:
         return Response(status_code=200, headers=HEADERS)
 
-    @app.get("/mail/{token}", tags=["alerts"], response_class=HTMLResponse)
+    @app.get("/mail/{token}", tags=["alerts"], response_class=HTMLResponse, responses=_PAGES_GET)
     async def show(token: str) -> HTMLResponse:
         """A signed mail link: shows the alert (and a confirmation button); changes nothing."""
         found = await asyncio.to_thread(check, token, "GET")
@@ -158,7 +174,7 @@ def add_routes(app: FastAPI, db: Any, ctx: Context, signer: Signer) -> None:
             body = "<p>This link was sent for an earlier episode of this alert.</p>" + body
         return _page("Alert", body)
 
-    @app.post("/mail/{token}", tags=["alerts"], response_class=HTMLResponse)
+    @app.post("/mail/{token}", tags=["alerts"], response_class=HTMLResponse, responses=_PAGES_POST)
     async def act(token: str, request: Request) -> HTMLResponse:
         """A signed acknowledge link, confirmed: acknowledges the alert."""
 
