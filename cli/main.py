@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -51,36 +51,27 @@ def serve(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     workers = get_settings().ingest.workers if service == "ingest" else 1
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port or service_ports()[service],
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
     if workers > 1:
         # Worker processes on one listening socket; each builds its own app (producer,
         # database engine) from the factory.  The schema is brought up to date here,
         # once, so the workers do not race to create it.
         from sendwatch.db import make_engine, migrate
 
-        settings = get_settings()
-        engine = make_engine(settings.db_url_for(service))
+        engine = make_engine(get_settings().db_url_for(service))
         migrate(service, engine)
         engine.dispose()
-        uvicorn.run(
-            f"services.{service}.entrypoint:create_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port or service_ports()[service],
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        factory = f"services.{service}.entrypoint:create_app"
+        uvicorn.run(factory, factory=True, workers=workers, **options)
         return
     module = importlib.import_module(f"services.{service}.entrypoint")
-    uvicorn.run(
-        module.create_app(),
-        host=host,
-        port=port or service_ports()[service],
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(module.create_app(), **options)
 
 
 @app.command()
