@@ -31,11 +31,6 @@ def serialise(event: Envelope) -> tuple[bytes, str]:  # type: ignore[type-arg]
     return text[:-1] + b',"recorded":' + _TIME.dump_json(event.recorded) + b"}", digest
 
 
-def content_digest(event: Envelope) -> str:  # type: ignore[type-arg]
-    """The content digest alone (see :func:`serialise`)."""
-    return serialise(event)[1]
-
-
 @dataclass(slots=True)  # not frozen: its __init__ is per event
 class Claimed:
     index: int
