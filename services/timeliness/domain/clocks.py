@@ -11,7 +11,7 @@ raises exactly the same alerts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -117,6 +117,10 @@ class Version:
     requires: tuple[Matcher, ...]
     no_alerts_if: tuple[Matcher, ...]
     exception_if: tuple[Matcher, ...]
+    # what is worked out once per version (e.g. its milestones), by whoever needs it
+    memo: dict[str, Any] = field(
+        default_factory=dict, compare=False, hash=False, repr=False, kw_only=True
+    )
 
     @classmethod
     def of(cls, v: PolicyVersion) -> Version:

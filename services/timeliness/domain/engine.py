@@ -168,7 +168,7 @@ class Engine:
 
     def may_stop(self, s: SubjectState, policy: str) -> bool:
         types = s.types
-        return any(t in types for t in self._stop_types[policy])
+        return not types.keys().isdisjoint(self._stop_types[policy])
 
     def matchers(self, kpi: str, what: str) -> tuple[Matcher, ...]:
         return self._matchers.get((kpi, what), ())
@@ -306,14 +306,14 @@ class Engine:
         return [
             self.clock(s, p)
             for p in self._alerting.get(s.kind, ())
-            if any(t in types for t in self._start_types[p])
+            if not types.keys().isdisjoint(self._start_types[p])
         ]
 
     def running(self, s: SubjectState) -> bool:
         """A clock of the subject can still raise milestone alerts."""
         types = s.types
         for policy in self._alerting.get(s.kind, ()):
-            if not any(t in types for t in self._start_types[policy]):
+            if types.keys().isdisjoint(self._start_types[policy]):
                 continue  # never started
             c = self.clock(s, policy)
             if c.start is not None and c.closed_on is None and milestones.alerting(c):

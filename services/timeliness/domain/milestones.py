@@ -45,14 +45,31 @@ class MilestoneStatus:
         return (self.due - today).days
 
 
-def _milestones(clock: Clock) -> list[tuple[str, int, int | None]]:
-    """(milestone name, due day, warning day) of an alerting clock."""
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """One due day of an alerting clock, with the keys its alerts are recorded under."""
+
+    name: str
+    due: int
+    warn: int | None
+    slipped: str
+    early_warning: str
+
+
+def _milestones(clock: Clock) -> tuple[Milestone, ...]:
+    """The milestones of an alerting clock (worked out once per policy version)."""
     assert clock.version is not None
+    found: tuple[Milestone, ...] | None = clock.version.memo.get("milestones")
+    if found is not None:
+        return found
     rule = clock.version.rule
-    return [
+    names = [
         (clock.policy if i == 0 else f"{clock.policy}_day{due}", due, rule.warn_day(i))
         for i, due in enumerate(rule.due_days)
     ]
+    found = tuple(Milestone(n, d, w, f"{n}:slipped", f"{n}:early_warning") for n, d, w in names)
+    clock.version.memo["milestones"] = found
+    return found
 
 
 def alerting(clock: Clock) -> bool:
@@ -85,13 +102,14 @@ def alerts_due(
         day = working_days_between(clock.start, today) if working else clock.elapsed(today)
         shift = (today - clock.start).days - day  # paused days push the due date back
         kpi = clock.version.rule.kpi if clock.version else None
-        for name, due, warn in _milestones(clock):
+        for ms in _milestones(clock):
+            name, due, warn = ms.name, ms.due, ms.warn
             kind: AlertKind | None = None
             if day > due:
                 kind = "slipped"
             elif warn is not None and day >= warn:
                 kind = "early_warning"
-            if kind is None or f"{name}:{kind}" in already:
+            if kind is None or (ms.slipped if kind == "slipped" else ms.early_warning) in already:
                 continue
             out.append(
                 MilestoneAlert(
@@ -124,12 +142,13 @@ def next_alert_on(
             continue
         closed = clock.closed_on
         elapsed = clock.elapsed(today) if today is not None and today >= clock.start else None
-        for name, due, warn in _milestones(clock):
+        for ms in _milestones(clock):
+            due, warn = ms.due, ms.warn
             pending: list[int] = []
-            if f"{name}:slipped" not in already:
+            if ms.slipped not in already:
                 pending.append(due + 1)
             open_window = elapsed is None or elapsed <= due  # warnings stop at the due day
-            if warn is not None and open_window and f"{name}:early_warning" not in already:
+            if warn is not None and open_window and ms.early_warning not in already:
                 pending.append(warn)
             for threshold in pending:
                 day = clock.start + timedelta(days=threshold)
@@ -152,7 +171,8 @@ def next_deadline(clocks: Iterable[Clock], today: date) -> MilestoneStatus | Non
             continue
         shift = clock.paused_days(today) if clock.pauses else 0
         working = clock.version is not None and clock.version.rule.working_days
-        for name, due, _ in _milestones(clock):
+        for ms in _milestones(clock):
+            name, due = ms.name, ms.due
             when = (
                 add_working_days(clock.start, due)
                 if working
