@@ -78,7 +78,14 @@ def compile_matches(matches: Iterable[Match]) -> tuple[Matcher, ...]:
     """Compiled matchers; equal lists give the same object, so what a subject's clocks
     share (e.g. "the assessment concluded") is worked out once per subject."""
     compiled = tuple(Matcher.of(m) for m in matches)
-    return _INTERNED.setdefault(compiled, compiled)
+    interned = _INTERNED.setdefault(compiled, compiled)
+    _TYPES.setdefault(id(interned), frozenset(m.type for m in interned))
+    return interned
+
+
+# The event types each interned matcher list reads (interned lists live as long as the
+# process, so their ids are stable keys).
+_TYPES: dict[int, frozenset[str]] = {}
 
 
 def earliest(s: SubjectState, matchers: Sequence[Matcher]) -> date | None:
@@ -86,8 +93,10 @@ def earliest(s: SubjectState, matchers: Sequence[Matcher]) -> date | None:
     if key in s.memo:
         found: date | None = s.memo[key]
         return found
-    types = s.types
-    if not any(m.type in types for m in matchers):
+    wanted = _TYPES.get(key)
+    if wanted is None:
+        wanted = frozenset(m.type for m in matchers)
+    if s.types.keys().isdisjoint(wanted):
         s.memo[key] = None
         return None
     best: date | None = None

@@ -33,6 +33,9 @@ ALL = ["all"]
 _KPI_MATCHES = ("exclude_if", "event", "events", "relative_to")
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 @dataclass
 class Engine:
     dictionary: KpiDictionary
@@ -269,11 +272,10 @@ class Engine:
         return policy in self._nullified_kept
 
     def _excluded(self, policy: str, s: SubjectState) -> frozenset[str]:
-        return frozenset(
-            kpi
-            for kpi in self._excluders.get(policy, ())
-            if any_match(s, self.matchers(kpi, "exclude_if"))
-        )
+        excluders = self._excluders.get(policy)
+        if not excluders:
+            return _NONE
+        return frozenset(kpi for kpi in excluders if any_match(s, self.matchers(kpi, "exclude_if")))
 
     def _capacity_spans(self, kpi: str, s: SubjectState) -> dict[tuple[str, int], Span]:
         k = self.dictionary.kpis[kpi]
