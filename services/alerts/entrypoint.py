@@ -176,7 +176,14 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
 
     # --- programme delivery (R1-R4) ---
     programme = programme_api.subscribe_programme(
-        broker, settings, engine, topics, ctx.horizon_days, ctx.base_url, after_commit
+        broker,
+        settings,
+        engine,
+        topics,
+        ctx.horizon_days,
+        ctx.base_url,
+        after_commit,
+        config.delivery,
     )
 
     return Runtime(

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Engine as DbEngine
 
+from contracts.escalation import Delivery
 from contracts.events import load_events
 from contracts.programme import load_programme
 from contracts.programme_events import TOPIC, ProgrammeEvent
@@ -75,8 +76,9 @@ def subscribe_programme(
     horizon_days: int,
     base_url: str,
     after_commit: Callable[[int], Awaitable[None]],
+    delivery: Delivery | None = None,
 ) -> ConsumerPipeline[Item]:
-    ctx = ProgrammeContext(load_programme(), horizon_days, base_url)
+    ctx = ProgrammeContext(load_programme(), horizon_days, base_url, delivery or Delivery())
 
     def apply(items: list[Item]) -> int:
         return apply_programme(ctx, engine, items).applied

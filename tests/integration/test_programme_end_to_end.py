@@ -229,12 +229,19 @@ def test_dependency_off_track_to_partnership_board(
             },
         )
 
-        # unresolved after its QAG (12 January): the Partnership Board, once
+        # unresolved after its QAG (12 January): the Partnership Board, once.  The board
+        # has quiet hours (19:00-08:00, escalation.yaml): the notice, decided at a 23:59
+        # tick, is queued at once and held until 08:00; the next day's tick delivers it.
         ticks(broker.bootstrap, ["2027-01-13", "2027-01-14"])
-        wait_for(
-            lambda: kinds(sink)[("escalation", PB)] == 1,
+        [held] = wait_for(
+            lambda: [n for n in outbox(port) if n["notice"] == "escalation" and n["to"] == PB],
             timeout=30,
         )
+        assert held["status"] == "pending" and held["held_for"] == "quiet_hours"
+        assert held["held_until"] == "2027-01-15T08:00:00+00:00"
+        assert kinds(sink)[("escalation", PB)] == 0
+        ticks(broker.bootstrap, ["2027-01-15"])
+        wait_for(lambda: kinds(sink)[("escalation", PB)] == 1, timeout=30)
         agenda = get(port, "/v1/programme/agenda/pb").json()
         assert agenda["meeting"] == "2027-02-10"
         assert {
@@ -246,7 +253,7 @@ def test_dependency_off_track_to_partnership_board(
         } in agenda["items"]
 
         # nothing twice, across the kill
-        ticks(broker.bootstrap, ["2027-01-14"])
+        ticks(broker.bootstrap, ["2027-01-15"])
         wait_for(lambda: not [n for n in outbox(port) if n["status"] == "pending"], timeout=30)
         sent = Counter((m["X-Sendwatch-Alert"], m["To"]) for m in sink.messages)
         assert sent and max(sent.values()) == 1, sent

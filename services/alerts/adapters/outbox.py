@@ -28,7 +28,6 @@ from sqlmodel import Session, col, select
 
 from services.alerts.adapters.orm import AlertRow, ClockRow, OutboxRow
 from services.alerts.adapters.repository import (
-    CLOCK_KEY,
     OUTBOX,
     WRITE_LOCK,
     insert_audit,
@@ -40,8 +39,10 @@ CLAIM_LOCK = 0x5E4D_A1E7  # pg_advisory_xact_lock key of the outbox claims
 
 
 def _event_now(session: Session, wall: datetime) -> datetime:
-    clock = session.get(ClockRow, CLOCK_KEY)
-    return (clock.now if clock else None) or wall
+    """The service's event-time now: the furthest of its clocks (the case alerts' and
+    the programme's, each advanced by the events and ticks of its own topic)."""
+    latest = session.execute(sa_select(func.max(col(ClockRow.now)))).scalar()
+    return _aware(latest) if latest is not None else wall
 
 
 def claim(

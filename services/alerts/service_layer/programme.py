@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session, col, select
 
+from contracts.escalation import Delivery
 from contracts.events import load_events
 from contracts.programme import Programme, mailbox
 from contracts.programme_events import DecisionRecorded, ProgrammeEvent
@@ -27,6 +28,7 @@ from sendwatch.inbox import claim_new
 from services.alerts.adapters import repository as sql
 from services.alerts.adapters.orm import AlertRow, AlertsInbox, ClockRow
 from services.alerts.adapters.programme_orm import ProgrammeEventRow
+from services.alerts.domain import delivery
 from services.alerts.domain.model import AuditEntry, Notification
 from services.alerts.domain.programme_rules import Notice, decide, pack_audit
 from services.alerts.domain.programme_state import ProgrammeState, fold
@@ -42,6 +44,8 @@ class ProgrammeContext:
     programme: Programme
     horizon_days: int = 14
     base_url: str = "http://127.0.0.1:8000"
+    # each recipient's quiet hours and daily digest (escalation.yaml ``delivery``)
+    delivery: Delivery = field(default_factory=Delivery)
 
 
 @dataclass
@@ -113,6 +117,9 @@ def notification(ctx: ProgrammeContext, n: Notice, who: str, at: datetime) -> No
             "sendwatch: programme delivery (Local SEND Reform Plan §11).",
         ]
     )
+    # Quiet hours hold delivery, not the decision (a rule in ``digest_rules`` waits for
+    # the recipient's digest hour); programme notices name no KPI, so none bypasses.
+    until, why = delivery.hold(ctx.delivery, address=address, rule=n.rule, kpi="", body=None, at=at)
     return Notification(
         alert_id=n.id,
         episode=0,
@@ -124,6 +131,8 @@ def notification(ctx: ProgrammeContext, n: Notice, who: str, at: datetime) -> No
         body=body,
         payload={"rule": n.rule, "kind": n.kind, "key": n.key, "on": n.on.isoformat(), "to": who},
         decided_at=at,
+        hold_until=until,
+        hold_reason=why,
     )
 
 

@@ -175,3 +175,35 @@ def test_shipped_delivery_settings_match_the_policies() -> None:
     assert CONFIG.problems(load_kpis()) == []
     assert CONFIG.delivery.digest_rules  # milestone slips go as a daily digest
     assert at("2026-07-11").tzinfo is not None
+
+
+def test_programme_notices_wait_for_quiet_hours_and_digests_too() -> None:
+    """R1-R4 notices (exception reports, board packs, reminders) go through the same
+    delivery rules: decided at 21:00, a reminder to a forum with quiet hours is queued at
+    once and held until 08:00; a rule listed in ``digest_rules`` waits for the digest
+    hour; nothing is held for a recipient without quiet hours or digest."""
+    from datetime import date
+
+    from contracts.programme import load_programme, mailbox
+    from services.alerts.domain.programme_rules import Notice
+    from services.alerts.service_layer.programme import ProgrammeContext, notification
+
+    programme = load_programme()
+    forum = next(iter(programme.forums))
+    address = mailbox(programme, forum)
+    notice = Notice("R4:x", "R4", "reminder", date(2026, 12, 1), (forum,), "R4 reminder", ())
+    decided = utc("2026-12-01T21:00:00")
+
+    quiet = Delivery.model_validate(
+        {"recipients": {address: {"quiet_hours": {"start": "19:00", "end": "08:00"}}}}
+    )
+    n = notification(ProgrammeContext(programme, delivery=quiet), notice, forum, decided)
+    assert (n.hold_until, n.hold_reason) == (utc("2026-12-02T08:00:00"), "quiet_hours")
+    assert n.decided_at == decided  # decided on time; only the mail waits
+
+    digest = Delivery.model_validate({"digest_rules": ["R4"], "defaults": {"digest_hour": 9}})
+    n = notification(ProgrammeContext(programme, delivery=digest), notice, forum, decided)
+    assert (n.hold_until, n.hold_reason) == (utc("2026-12-02T09:00:00"), "digest")
+
+    n = notification(ProgrammeContext(programme), notice, forum, decided)
+    assert (n.hold_until, n.hold_reason) == (None, None)
