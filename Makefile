@@ -27,8 +27,10 @@ lint: $(STAMP)
 		services/timeliness services/alerts/domain
 	$(BIN)/mypy --follow-imports=silent services/alerts
 
+# Two workers, a test file each at a time (module fixtures such as the simulated county
+# stay in one worker): most integration tests wait on services rather than compute.
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

@@ -232,7 +232,6 @@ def settle(seconds: float = 1.0) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_two_missed_months_send_exactly_one_email_to_level_1(
     stack_factory, broker, sink: MailSink
 ) -> None:

@@ -50,7 +50,6 @@ def sink(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_events_and_an_import_reach_the_tiles_and_r16_and_r10_alerts(
     stack_factory: Any, sink: MailSink, tmp_path: Path
 ) -> None:

@@ -27,7 +27,6 @@ def surrogate(n: int) -> str:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_deep_and_surrogate_items_are_rejected_alone(stack_factory, broker, tmp_path) -> None:
     stack = stack_factory("ingest")
     url = f"http://127.0.0.1:{stack.ports['ingest']}"

@@ -19,7 +19,6 @@ def ingest(stack_factory, broker, monkeypatch):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_bad_input_is_reported_and_dead_lettered(ingest, broker) -> None:
     url, stack = ingest
     post = lambda body, headers=AUTH, **kw: httpx.post(  # noqa: E731

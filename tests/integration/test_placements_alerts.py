@@ -67,7 +67,6 @@ def people() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_k20_and_high_cost_alerts_reach_smtp(stack_factory, sink: MailSink) -> None:  # noqa: F811
     stack = stack_factory("timeliness", "alerts", "ingest")
     url = f"http://127.0.0.1:{stack.ports['ingest']}/v1/events"

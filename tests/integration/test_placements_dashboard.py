@@ -26,7 +26,6 @@ def text(html: str) -> str:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_the_sufficiency_view(stack_factory) -> None:
     stack = stack_factory("timeliness", "reporting", "ingest")
     url = f"http://127.0.0.1:{stack.ports['ingest']}/v1/events"

@@ -54,7 +54,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
-@pytest.mark.brokers
 def test_placement_import_then_caseload_export_matches_the_rows(
     stack_factory, broker, tmp_path: Path, database_url
 ) -> None:

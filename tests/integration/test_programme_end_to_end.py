@@ -84,7 +84,6 @@ def outbox(port: int) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_dependency_off_track_to_partnership_board(
     stack_factory, broker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

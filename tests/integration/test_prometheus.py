@@ -37,7 +37,6 @@ def _kpi_gauge(port: int) -> float | None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_metrics_lint_clean_and_prometheus_scrapes_every_service(
     stack_factory, tmp_path: Path
 ) -> None:

@@ -77,7 +77,6 @@ def r5_mails(mails: MailSink) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.brokers
 def test_two_missed_weeks_of_capacity_mail_sro_and_icb_then_an_overdue_action(
     stack_factory,
     broker,

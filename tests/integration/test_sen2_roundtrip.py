@@ -109,7 +109,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
-@pytest.mark.brokers
 def test_sen2_import_then_export_matches_the_xml(
     stack_factory, broker, tmp_path: Path, database_url
 ) -> None:
