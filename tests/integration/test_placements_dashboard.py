@@ -67,17 +67,29 @@ def test_the_sufficiency_view(stack_factory) -> None:
         assert httpx.post(url, json=[tick], headers=CLOCK, timeout=30).status_code == 200
     page = f"http://127.0.0.1:{stack.ports['reporting']}/sufficiency"
 
-    def shown() -> str | None:
-        body = text(httpx.get(page, headers=OPS, timeout=30).text)
-        return body if "2026-05 20.0% 9.0 2 of 10" in body else None
+    expected = [
+        "2026-05 20.0% 9.0 2 of 10",
+        "INMSS placements (LA funded) as a share of active EHC plans",
+        "2026-05-31 8 2 0 0 0 0 0 10",  # mainstream 8, special 2, all 10
+        "ib-001 1 8 12.5%",
+        "primary 1 8 12.5%",
+        "Placed out of area: 20.0% (2 of 10 active plans)",
+        "median distance 3.0 km",
+        "High-cost decisions awaiting review",
+        "pl-0000000000000042",
+    ]
+    last = ""
 
-    body = wait_for(shown, timeout=60)
-    assert "INMSS placements (LA funded) as a share of active EHC plans" in body
-    assert "2026-05-31 8 2 0 0 0 0 0 10" in body  # mainstream 8, special 2, all 10
-    assert "ib-001 1 8 12.5%" in body and "primary 1 8 12.5%" in body
-    assert "Placed out of area: 20.0% (2 of 10 active plans)" in body
-    assert "median distance 3.0 km" in body
-    assert "High-cost decisions awaiting review" in body
-    assert "pl-0000000000000042" in body
+    def shown() -> str | None:
+        # Each KPI's snapshot arrives on its own: wait until the page shows them all.
+        nonlocal last
+        last = text(httpx.get(page, headers=OPS, timeout=30).text)
+        return last if all(e in last for e in expected) else None
+
+    try:
+        wait_for(shown, timeout=60)
+    except AssertionError:
+        missing = [e for e in expected if e not in last]
+        raise AssertionError(f"the sufficiency page never showed {missing}") from None
     board = text(httpx.get(page, headers=BOARD, timeout=30).text)
     assert "awaiting review" not in board and "pl-0000000000000042" not in board
