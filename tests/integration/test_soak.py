@@ -46,11 +46,6 @@ def _postgres_or_skip() -> str:
     return PG_ADMIN_URL
 
 
-# Open defect (issue #15): after the merge of quiet hours, the census interval and the
-# census horizon, the KPI values reporting serves after SIGKILLs differ from the clean
-# run in their `closed` flag (and the target/RAG that follow it) for weekly cycles.
-# The test still runs in full and reports XPASS once the cause is fixed.
-@pytest.mark.xfail(reason="closed flags differ after kills: open defect, issue #15", strict=False)
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_soak_under_sigkills_matches_a_clean_run(
     broker_engine: str, database: str, tmp_path: Path
