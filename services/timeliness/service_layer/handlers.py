@@ -347,6 +347,8 @@ def _recompute(
     fresh_cycles = sorted({k[1] for k in put} - set(repo.cycles({k[1] for k in put})))
     repo.add_cycles([census.new_cycle(engine, c) for c in fresh_cycles if kind_of(c) != "current"])
     repo.put_cells(put, {k for k in put if k not in stored_cells})
+    if fresh_cycles:  # cycles the clock has already passed close now, as in a batch
+        written.update(close_cycles(repo, engine, st, st.watermark))
     closed_census = [c for c in repo.closed_cycles(census.census_kinds(engine)) if in_scope(c)]
     for key, w in census.at_close(repo, engine, closed_census).items():
         written[key] = w
