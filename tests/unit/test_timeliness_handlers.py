@@ -156,6 +156,31 @@ def test_a_change_that_would_restate_values_holds_until_an_audited_replay() -> N
     assert handlers.apply_batch(uow, items(stricter, case_event(90, case=90)), stricter) == 1
 
 
+def test_a_replay_closes_the_cycles_it_writes_first_that_the_clock_has_passed() -> None:
+    """A replay that writes cells of a cycle never written before (here: a weekly cycle
+    added to a KPI) closes it when the clock has passed its close, as a batch does.
+    (A week before the census horizon: no census has opened it already.)"""
+    uow = FakeUnitOfWork()
+    history = [
+        case_event(1, case=1, day=-300),
+        case_event(2, "ehc.plan.final-issued", case=1, day=-200),  # 2025-09-13
+    ]
+    handlers.apply_batch(uow, items(CASE_CFG, *history), CASE_CFG)
+    handlers.apply_batch(uow, items(CASE_CFG, fx.tick(date(2026, 5, 15))), CASE_CFG)
+    weekly = with_kpis(lambda raw: raw["kpis"]["ehcp_20wk"]["cycles"].append("week"))
+    handlers.replay(uow, weekly, reason="weekly figures (test)")
+    v = kpi(uow, weekly, "ehcp_20wk", "2025-W37")
+    assert (v.closed, v.revision, v.numerator, v.denominator) == (True, 1, 1, 1)
+    published = [
+        v
+        for m in uow.take_outbox()
+        if m.topic == weekly.topics.snapshots
+        for v in KpiSnapshot.model_validate_json(m.payload).data.values
+        if (v.kpi, v.cycle, v.breakdown) == ("ehcp_20wk", "2025-W37", "all")
+    ]
+    assert published and published[-1].closed
+
+
 def test_a_replay_from_a_day_leaves_earlier_cycles_as_they_were() -> None:
     uow = FakeUnitOfWork()
     raws = plans(100) + [

@@ -5,11 +5,14 @@ Guarantees:
 - A notification is in the outbox before anyone is told (same transaction as the
   escalation decision), so a mail-server outage or a crash delays it but never loses it:
   transient failures are retried until they succeed.
-- A row is marked sent immediately after the server accepted it (SMTP ``250`` after
-  DATA, HTTP 2xx), one row at a time.  If the process dies in the instant between the
-  server accepting and the mark being committed, that one message is sent again after a
-  restart: at most one duplicate per crash.  The Message-ID and the webhook
-  ``Idempotency-Key`` are derived from the outbox row, so receivers can drop it.
+- An email's rows (one, or every row of a digest) are recorded as sent in a transaction
+  opened before the message is handed to the server and committed as soon as it answers
+  ``250`` after DATA (``outbox.sending``): a busy database is waited for before the
+  mail goes, not after.  A webhook row is marked right after its HTTP 2xx.  If the
+  process dies in the instant between the server accepting and the commit, that one
+  message is sent again after a restart: at most one duplicate per crash.  The
+  Message-ID and the webhook ``Idempotency-Key`` are derived from the outbox row, so
+  receivers can drop it.
 - Permanent refusals (SMTP 5xx for the recipient or the message, HTTP 4xx other than
   408/425/429) are marked ``failed`` with the reason and shown in the outbox.
 
@@ -35,6 +38,8 @@ import smtplib
 import socket
 import ssl
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -154,15 +159,24 @@ def build_digest(
     return msg
 
 
+Guard = Callable[[], AbstractContextManager[None]]
+
+
 def send_email(
-    settings: SmtpSettings, row: OutboxRow, relay: str | None = None, extra: str = ""
+    settings: SmtpSettings,
+    row: OutboxRow,
+    relay: str | None = None,
+    extra: str = "",
+    guard: Guard | None = None,
 ) -> None:
     """Deliver one outbox row; raise TransientError or PermanentError."""
-    send_message(settings, build_email(row, settings.sender, relay, extra))
+    send_message(settings, build_email(row, settings.sender, relay, extra), guard)
 
 
-def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
-    """Deliver one message; raise TransientError or PermanentError."""
+def send_message(settings: SmtpSettings, msg: EmailMessage, guard: Guard | None = None) -> None:
+    """Deliver one message; raise TransientError or PermanentError.  ``guard``: entered
+    once the connection is up (and logged in), around handing over the message; it
+    exits with the server's answer (an exception when it refused)."""
     assert settings.host is not None
     try:
         client: smtplib.SMTP
@@ -180,9 +194,10 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
                 client.starttls(context=ssl.create_default_context())
             if settings.user:
                 client.login(settings.user, settings.password or "")
-            refused = client.send_message(msg)
-            if refused:
-                raise PermanentError(f"recipient refused: {refused}")
+            with guard() if guard is not None else contextlib.nullcontext():
+                refused = client.send_message(msg)
+                if refused:
+                    raise PermanentError(f"recipient refused: {refused}")
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(c >= 500 for c in codes):
@@ -336,7 +351,8 @@ class Relay:
         try:
             extras = [await asyncio.to_thread(self._links, r) for r in rows]
             msg = build_digest(rows, self.smtp.sender, self.owner, extras)
-            await asyncio.to_thread(send_message, self.smtp, msg)
+            # every row is recorded as sent in one transaction, committed on acceptance
+            await asyncio.to_thread(send_message, self.smtp, msg, self._sending(rows))
         except PermanentError as exc:
             for row in rows:
                 await asyncio.to_thread(self._mark, row, "failed", str(exc))
@@ -348,8 +364,6 @@ class Relay:
             NOTIFICATIONS.labels("email", "retry").inc(len(rows))
         else:
             self._server_failures = 0
-            for row in rows:
-                await asyncio.to_thread(self._mark, row, "sent")
             NOTIFICATIONS.labels("email", "sent").inc(len(rows))
             log.info("digest_sent", to=rows[0].recipient, slips=len(rows))
 
@@ -363,6 +377,10 @@ class Relay:
         view, ack, expires = self.signer.links(row.alert_id, row.episode, row.recipient)
         return links.mail_text(view, ack, expires)
 
+    def _sending(self, rows: list[OutboxRow]) -> Guard:
+        """Recording ``rows`` as sent around the hand-over (``outbox.sending``)."""
+        return lambda: outbox.sending(self.db, rows)
+
     def _mark(
         self, row: OutboxRow, outcome: str, error: str | None = None, at: datetime | None = None
     ) -> None:
@@ -372,7 +390,9 @@ class Relay:
         try:
             if row.channel == "email":
                 extra = await asyncio.to_thread(self._links, row)
-                await asyncio.to_thread(send_email, self.smtp, row, self.owner, extra)
+                await asyncio.to_thread(
+                    send_email, self.smtp, row, self.owner, extra, self._sending([row])
+                )
             else:
                 assert self._client is not None
                 await post_webhook(self._client, row)
@@ -396,9 +416,11 @@ class Relay:
             )
         else:
             if row.channel == "email":
-                self._server_failures = 0
-            # Mark at once: the only window for a repeat is between accept and this commit.
-            await asyncio.to_thread(self._mark, row, "sent")
+                self._server_failures = 0  # recorded as sent on acceptance (outbox.sending)
+            else:
+                # Mark at once: the only window for a repeat is between the 2xx and this
+                # commit (the Idempotency-Key lets the receiver drop a repeat).
+                await asyncio.to_thread(self._mark, row, "sent")
             NOTIFICATIONS.labels(row.channel, "sent").inc()
             log.info("notification_sent", outbox_id=row.id, to=row.recipient, channel=row.channel)
 

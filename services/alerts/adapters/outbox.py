@@ -17,7 +17,8 @@ or a digest (``hold_until``, event time) is not due and does not hold up later o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -222,42 +223,68 @@ def mark_delivered(
     clear the claim.  A retry or failure is recorded only by the relay that still holds
     the row (``owner``); a send is recorded whoever holds it, since the mail has gone."""
     with WRITE_LOCK, Session(db) as session:
-        stamp = utcnow()
-        at = _event_now(session, stamp)
-        values: dict[str, Any] = {
-            "attempts": OUTBOX.c.attempts + 1,
-            "claimed_by": None,
-            "claimed_until": None,
-        }
-        if outcome == "sent":
-            values.update(status="sent", sent_at=stamp, last_error=None)
-            message = f"Delivered to {row.recipient} by {row.channel}."
-        elif outcome == "failed":
-            values.update(status="failed", last_error=error)
-            message = f"Delivery to {row.recipient} failed permanently: {error}"
-        else:
-            assert retry_at is not None
-            values.update(last_error=error, next_attempt_at=retry_at)
-            message = (
-                f"Delivery to {row.recipient} failed ({error}); retrying at "
-                f"{retry_at.isoformat(timespec='seconds')} (wall clock)."
-            )
-        where = [OUTBOX.c.id == row.id, OUTBOX.c.status == "pending"]
-        if owner is not None and outcome != "sent":
-            where.append(OUTBOX.c.claimed_by == owner)
-        result = session.execute(update(OUTBOX).where(*where).values(**values))
-        if getattr(result, "rowcount", 1):
-            entry = AuditEntry(
-                alert_id=row.alert_id,
-                episode=row.episode,
-                at=at,
-                kind=f"notification_{'sent' if outcome == 'sent' else outcome}",
-                message=message,
-                channel=row.channel,
-                recipient=row.recipient,
-                outcome="delivered" if outcome == "sent" else outcome,
-                level=row.level,
-                detail={"outbox_id": row.id, "notice": row.notice},
-            )
-            insert_audit(session, [entry], stamp)
+        _record(session, row, outcome, error, retry_at, owner)
         session.commit()
+
+
+@contextmanager
+def sending(db: DbEngine, rows: Sequence[OutboxRow]) -> Iterator[None]:
+    """Record ``rows`` as sent in a transaction opened (and the database's write lock
+    taken) *before* the mail server is handed the message, committed the moment it has
+    accepted it; an error in the block rolls it back.  So the only moment a crash can
+    send a mail twice is the commit itself, not the wait for a busy database after the
+    server said yes (a consumer applying a long batch holds the writer for seconds)."""
+    with WRITE_LOCK, Session(db) as session:
+        for row in rows:
+            _record(session, row, "sent", None, None, None)
+        session.flush()
+        yield
+        session.commit()
+
+
+def _record(
+    session: Session,
+    row: OutboxRow,
+    outcome: str,
+    error: str | None,
+    retry_at: datetime | None,
+    owner: str | None,
+) -> None:
+    stamp = utcnow()
+    at = _event_now(session, stamp)
+    values: dict[str, Any] = {
+        "attempts": OUTBOX.c.attempts + 1,
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+    if outcome == "sent":
+        values.update(status="sent", sent_at=stamp, last_error=None)
+        message = f"Delivered to {row.recipient} by {row.channel}."
+    elif outcome == "failed":
+        values.update(status="failed", last_error=error)
+        message = f"Delivery to {row.recipient} failed permanently: {error}"
+    else:
+        assert retry_at is not None
+        values.update(last_error=error, next_attempt_at=retry_at)
+        message = (
+            f"Delivery to {row.recipient} failed ({error}); retrying at "
+            f"{retry_at.isoformat(timespec='seconds')} (wall clock)."
+        )
+    where = [OUTBOX.c.id == row.id, OUTBOX.c.status == "pending"]
+    if owner is not None and outcome != "sent":
+        where.append(OUTBOX.c.claimed_by == owner)
+    result = session.execute(update(OUTBOX).where(*where).values(**values))
+    if getattr(result, "rowcount", 1):
+        entry = AuditEntry(
+            alert_id=row.alert_id,
+            episode=row.episode,
+            at=at,
+            kind=f"notification_{'sent' if outcome == 'sent' else outcome}",
+            message=message,
+            channel=row.channel,
+            recipient=row.recipient,
+            outcome="delivered" if outcome == "sent" else outcome,
+            level=row.level,
+            detail={"outbox_id": row.id, "notice": row.notice},
+        )
+        insert_audit(session, [entry], stamp)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from services.reporting.adapters.orm import (
     ProducerState,
     ReportingInbox,
 )
-from services.reporting.domain.revisions import Key, Stored, key_of, new_revisions
+from services.reporting.domain.revisions import Key, Stored, key_of, new_revisions, stored_of
 
 
 def _latest(session: Session, kpi: str | None = None) -> dict[Key, KpiRevision]:
@@ -47,12 +46,9 @@ def _latest(session: Session, kpi: str | None = None) -> dict[Key, KpiRevision]:
 
 
 def _stored(r: KpiRevision) -> Stored:
-    closed, upstream, extra = False, 0, None
     if r.detail:
-        d = json.loads(r.detail)
-        closed, upstream = bool(d.get("closed")), int(d.get("revision", 0))
-        extra = d.get("extra")
-    return Stored(r.sequence, r.value, r.numerator, r.denominator, closed, upstream, extra)
+        return stored_of(KpiValue.model_validate_json(r.detail), r.sequence)
+    return Stored(r.sequence, r.value, r.numerator, r.denominator)
 
 
 @dataclass(frozen=True)
@@ -78,9 +74,9 @@ def apply_snapshots_detailed(engine: Engine, snapshots: Sequence[KpiSnapshot]) -
         fresh = claim_new(session, ReportingInbox, snapshots)
         if fresh:
             latest = _latest(session)
+            stored = {k: _stored(r) for k, r in latest.items()}
             now = datetime.now(UTC)
             for snap in sorted(fresh, key=lambda s: s.data.sequence):
-                stored = {k: _stored(r) for k, r in latest.items()}
                 news = new_revisions(stored, snap)
                 applied.append(
                     Applied(
@@ -108,6 +104,7 @@ def apply_snapshots_detailed(engine: Engine, snapshots: Sequence[KpiSnapshot]) -
                     )
                     session.add(row)
                     latest[key_of(v)] = row
+                    stored[key_of(v)] = stored_of(v, snap.data.sequence)
             for snap in fresh:
                 _record_producer(session, snap)
         session.commit()

@@ -2,13 +2,15 @@
 
 Reporting keeps every revision of a KPI value: a snapshot adds a revision for each
 (kpi, cycle, breakdown) whose value, numerator, denominator, closed state, upstream
-revision or detail (``extra``: bands, percentiles) changed.  Snapshots
+revision, detail (``extra``: bands, percentiles) or judgement (target, goal and RAG: the
+current position's goal follows the day) changed.  Snapshots
 older than what is stored (lower sequence) are ignored, so redelivery and reordering
 are harmless.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts.snapshots import KpiSnapshot, KpiValue
@@ -26,7 +28,21 @@ class Stored:
     upstream_revision: int = 0
     # the kind's detail (bands, percentiles ...): a waiting list whose waits moved on
     # (same count, other bands) is news too.  None: not known (kept before it was).
-    extra: dict[str, object] | None = None
+    extra: Mapping[str, object] | None = None
+    # (target, goal, goal basis, RAG): what the value was judged against and how.
+    # None: not known (kept before it was).
+    judged: tuple[object, ...] | None = None
+
+
+def judgement(v: KpiValue) -> tuple[object, ...]:
+    return (v.target, v.goal, v.goal_basis, v.rag)
+
+
+def stored_of(v: KpiValue, sequence: int) -> Stored:
+    """What is kept of a value published at ``sequence`` to judge later ones."""
+    return Stored(
+        sequence, v.value, v.numerator, v.denominator, v.closed, v.revision, v.extra, judgement(v)
+    )
 
 
 def key_of(v: KpiValue) -> Key:
@@ -50,6 +66,7 @@ def new_revisions(stored: dict[Key, Stored], snapshot: KpiSnapshot) -> list[KpiV
             )
             == (v.value, v.numerator, v.denominator, v.closed, v.revision)
             and (current.extra is None or current.extra == v.extra)
+            and (current.judged is None or current.judged == judgement(v))
         ):
             continue
         out.append(v)

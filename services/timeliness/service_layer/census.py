@@ -16,7 +16,7 @@ from services.timeliness.adapters.repository import Cell, Cycle, Repository
 from services.timeliness.domain.engine import Engine
 from services.timeliness.domain.fold import SpanChange
 from services.timeliness.domain.measures.base import Key, Span, Vector
-from services.timeliness.domain.values import OUTLOOK, Written, quarter_number
+from services.timeliness.domain.values import OUTLOOK, Written, goal_for, quarter_number
 
 CURRENT = "current"
 
@@ -176,8 +176,15 @@ def restate(repo: Repository, engine: Engine, changes: list[SpanChange]) -> dict
     return out
 
 
-def current(repo: Repository, engine: Engine, today: date) -> dict[Key, Written]:
-    """The current position of every census KPI, and every outlook, where it changed."""
+def current(
+    repo: Repository, engine: Engine, today: date, since: date | None = None
+) -> dict[Key, Written]:
+    """The current position of every census KPI, and every outlook, where it changed.
+
+    ``since``: the day the position was last published for (None: not known).  A
+    current value is judged against the goal of its day, so when the day has moved the
+    values whose goal moved are published again, unchanged counts included: what is
+    served then does not depend on which days the stream happened to stop at."""
     out: dict[Key, Written] = {}
     cache: dict[object, object] = {}
     d = engine.dictionary
@@ -185,6 +192,13 @@ def current(repo: Repository, engine: Engine, today: date) -> dict[Key, Written]
         if CURRENT in d.kpis[kpi].cycles:
             cells = engine.census(kpi, CURRENT, today, _spans(repo, engine, kpi, None, cache))
             out.update(write(repo, cells, closed=False, restate=False))
+            k = d.kpis[kpi]
+            if since != today and (
+                since is None or goal_for(k, CURRENT, d, since) != goal_for(k, CURRENT, d, today)
+            ):
+                for key, cell in repo.cells_where(kpi, CURRENT).items():
+                    if key not in out and cell.counts:
+                        out[key] = Written(cell.counts, False, cell.revision)
     quarter = quarter_label(today, d.plan_year_start_month)
     for kpi, k in d.kpis.items():
         if not isinstance(k, CompletedWithin) or k.outlook != "quarter":

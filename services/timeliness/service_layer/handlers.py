@@ -136,10 +136,12 @@ def _save(repo: Repository, st: ServiceState, folded: Folded) -> None:
 
 def _add_deltas(
     repo: Repository, engine: Engine, deltas: dict[Key, list[int]]
-) -> dict[Key, Written]:
-    """Add the deltas to the stored cells; a closed cycle's cell goes up a revision."""
+) -> tuple[dict[Key, Written], bool]:
+    """Add the deltas to the stored cells; a closed cycle's cell goes up a revision.
+    Also returns whether a cycle was new (it starts open: the caller closes it at once
+    if the clock has already passed its close, see :func:`close_cycles`)."""
     if not deltas:
-        return {}
+        return {}, False
     cycles = repo.cycles({k[1] for k in deltas})
     fresh = [new_cycle(engine, c) for c in sorted({k[1] for k in deltas}) if c not in cycles]
     repo.add_cycles(fresh)
@@ -158,7 +160,7 @@ def _add_deltas(
         put[key] = cell
         out[key] = Written(cell.counts, is_closed, cell.revision)
     repo.put_cells(put, {k for k in put if k not in stored})
-    return out
+    return out, bool(fresh)
 
 
 def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config) -> int:
@@ -195,12 +197,17 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
         folded = fold_batch(cfg.engine, working, messages, st.as_of, st.watermark)
         earliest = st.census_from
         _save(repo, st, folded)
-        written = _add_deltas(repo, cfg.engine, folded.deltas)
+        written, new_cycles = _add_deltas(repo, cfg.engine, folded.deltas)
         written.update(census.restate(repo, cfg.engine, folded.spans))
         moved = st.watermark is None or (
             folded.watermark is not None and folded.watermark > st.watermark
         )
         moved |= st.census_from != earliest
+        # A late event (or one on a lane whose tick is still to come) can open a cycle
+        # the watermark has already passed: it is closed now, not at the next tick that
+        # moves the watermark (which may never come), so whether a cycle is closed
+        # depends on the event time the stream has reached, not on how it was batched.
+        moved |= new_cycles
         if moved:
             written.update(close_cycles(repo, cfg.engine, st, folded.watermark))
         today = local_date(folded.watermark or folded.as_of) if folded.as_of else None
@@ -208,7 +215,7 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
             folded.spans or today != st.census_day or census.feeds_outlook(cfg.engine, written)
         ):
             if cfg.census_due():
-                written.update(census.current(repo, cfg.engine, today))
+                written.update(census.current(repo, cfg.engine, today, st.census_day))
                 st.census_day = today
                 cfg.census_at, cfg.census_pending = cfg.clock(), False
             else:
@@ -233,7 +240,9 @@ def refresh_census(uow: AbstractUnitOfWork, cfg: Config) -> int:
     with uow:
         st = uow.repo.state()
         today = local_date(st.watermark or st.as_of) if st.as_of else None
-        written = census.current(uow.repo, cfg.engine, today) if today is not None else {}
+        written = (
+            census.current(uow.repo, cfg.engine, today, st.census_day) if today is not None else {}
+        )
         cfg.census_at, cfg.census_pending = cfg.clock(), False
         if today is not None:
             st.census_day = today
@@ -338,6 +347,8 @@ def _recompute(
     fresh_cycles = sorted({k[1] for k in put} - set(repo.cycles({k[1] for k in put})))
     repo.add_cycles([census.new_cycle(engine, c) for c in fresh_cycles if kind_of(c) != "current"])
     repo.put_cells(put, {k for k in put if k not in stored_cells})
+    if fresh_cycles:  # cycles the clock has already passed close now, as in a batch
+        written.update(close_cycles(repo, engine, st, st.watermark))
     closed_census = [c for c in repo.closed_cycles(census.census_kinds(engine)) if in_scope(c)]
     for key, w in census.at_close(repo, engine, closed_census).items():
         written[key] = w
@@ -409,7 +420,8 @@ def _finish(
 ) -> None:
     today = local_date(st.watermark or st.as_of) if st.as_of else None
     if today is not None:
-        written.update(census.current(uow.repo, cfg.engine, today))
+        written.update(census.current(uow.repo, cfg.engine, today, st.census_day))
+        st.census_day = today
     st.fingerprint = cfg.engine.fingerprint
     detail: dict[str, Any] = {
         "cells_changed": report.cells_changed,

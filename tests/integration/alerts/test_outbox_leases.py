@@ -7,6 +7,7 @@ sink), real databases."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,7 +24,7 @@ from sendwatch.db import make_engine, migrate
 from services.alerts.adapters import orm, outbox
 from services.alerts.adapters.links import Signer
 from services.alerts.adapters.notify import Relay, SmtpSettings
-from services.alerts.adapters.repository import OUTBOX, queue
+from services.alerts.adapters.repository import OUTBOX, WRITE_LOCK, queue
 from services.alerts.domain.model import Notification
 from tests.conftest import _pg_database
 
@@ -280,3 +281,44 @@ def test_a_days_milestone_slips_wait_for_the_digest_hour_and_go_as_one_mail(
     assert all(f"case {i}" in digest.get_content() for i in range(15))
     assert digest.get_content().count("Acknowledge it: http://alerts.test/mail/") == 2
     assert {x.status for x in rows(db)} == {"sent"}
+
+
+def test_a_mail_is_recorded_as_sent_before_a_busy_database_is_waited_for(
+    db: DbEngine,
+) -> None:
+    """Another writer (the consumer applying a long batch) holds the database while a
+    relay is about to send.  The relay waits for it before handing the mail over, and
+    records the row as sent in the same step as the server's 250: there is no moment
+    at which the server has the mail and the outbox still says pending (a SIGKILL then
+    sent it twice after the restart: the soak's duplicate digest)."""
+    put(db, notes(1))
+    held, release = threading.Event(), threading.Event()
+
+    def busy_writer() -> None:
+        with WRITE_LOCK:
+            held.set()
+            release.wait(10)
+
+    with MailSink() as sink:
+        r = relay(db, sink.port, "relay-a")
+        links = r._links
+
+        def then_busy(row: orm.OutboxRow) -> str:  # after the lease renewal, before sending
+            threading.Thread(target=busy_writer, daemon=True).start()
+            held.wait(5)
+            return links(row)
+
+        r._links = then_busy  # type: ignore[method-assign]
+        sender = threading.Thread(target=lambda: asyncio.run(r.deliver_due()), daemon=True)
+        sender.start()
+        time.sleep(1.0)
+        with Session(db) as s:  # reading does not need the writer
+            status = s.exec(select(orm.OutboxRow.status)).one()
+        in_sink = len(sink.messages)
+        release.set()
+        sender.join(10)
+        assert not (in_sink and status == "pending"), (
+            "accepted, not recorded: a crash sends it twice"
+        )
+        assert in_sink == 0  # it waited for the database before handing the mail over
+        assert len(sink.messages) == 1 and [x.status for x in rows(db)] == ["sent"]
