@@ -29,21 +29,33 @@ REPORTING_URL = "http://127.0.0.1:8000"
 ALERTS_URL = "http://127.0.0.1:8003"
 
 
-class WaitUrls(TypedDict):
+class WaitArgs(TypedDict):
+    """An importer's wait arguments (its ``WaitOptions``)."""
+
     wait: bool
     timeliness_url: str | None
     reporting_url: str | None
     alerts_url: str | None
+    wait_timeout: float
+    token: str | None
 
 
-def wait_urls(wait: bool, timeliness_url: str, reporting_url: str, alerts_url: str) -> WaitUrls:
-    """The importer's wait arguments: the URLs only with --wait (an empty one: not waited
-    for)."""
-    return WaitUrls(
+def wait_args(
+    wait: bool,
+    timeliness_url: str,
+    reporting_url: str,
+    alerts_url: str,
+    wait_timeout: float,
+    token: str | None,
+) -> WaitArgs:
+    """The URLs only with --wait (an empty one: not waited for)."""
+    return WaitArgs(
         wait=wait,
         timeliness_url=timeliness_url if wait else None,
         reporting_url=(reporting_url or None) if wait else None,
         alerts_url=(alerts_url or None) if wait else None,
+        wait_timeout=wait_timeout,
+        token=token,
     )
 
 
@@ -174,12 +186,10 @@ def import_sen2_command(
                 api_key,
                 key=key,
                 batch_size=batch_size,
-                wait_timeout=wait_timeout,
                 on_progress=show,
-                token=token,
                 placements=placements,
                 settings=_settings_lookup(settings) if settings else None,
-                **wait_urls(wait, timeliness_url, reporting_url, alerts_url),
+                **wait_args(wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token),
             )
 
     run_import(wait, token, start, (Sen2FormatError,))
@@ -220,8 +230,6 @@ def import_placements_command(
             url,
             api_key,
             key=key,
-            wait_timeout=wait_timeout,
-            token=token,
-            **wait_urls(wait, timeliness_url, reporting_url, alerts_url),
+            **wait_args(wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token),
         ),
     )

@@ -19,7 +19,7 @@ from cli.imports import (
     TokenOpt,
     WaitOpt,
     run_import,
-    wait_urls,
+    wait_args,
 )
 from cli.output import err
 
@@ -61,9 +61,7 @@ def import_referrals_command(
             url,
             api_key,
             key=key,
-            wait_timeout=wait_timeout,
-            token=token,
-            **wait_urls(wait, timeliness_url, reporting_url, alerts_url),
+            **wait_args(wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token),
         ),
         (ExtractFormatError,),
         notes,

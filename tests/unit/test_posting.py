@@ -114,9 +114,11 @@ def test_errors_are_the_imports_own(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_wait_needs_the_timeliness_url_and_batch_sizes_are_bounded() -> None:
-    assert posting.WaitFor.option(False, None, None, None, 1.0, None) is None
+    assert posting.WaitFor.option({"timeliness_url": "http://t"}) is None
     with pytest.raises(ValueError, match="timeliness URL"):
-        posting.WaitFor.option(True, None, None, None, 1.0, None)
+        posting.WaitFor.option({"wait": True, "reporting_url": "http://r"})
+    waiting = posting.WaitFor.option({"wait": True, "timeliness_url": "http://t", "token": "x"})
+    assert waiting == posting.WaitFor("http://t", None, None, 600.0, 1.0, "x")
     with pytest.raises(ValueError, match="batch_size"):
         posting.check_batch_size(posting.MAX_BATCH + 1)
     assert list(posting.chunked(range(5), 2)) == [[0, 1], [2, 3], [4]]

@@ -25,11 +25,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypedDict, TypeVar
 
 import httpx
 
@@ -87,6 +87,19 @@ class PostTally:
         (``reason``, ``field``, ``message``).  Counted already; a summary reports it."""
 
 
+class WaitOptions(TypedDict, total=False):
+    """The keyword arguments of every import that say what ``wait`` waits for (see
+    :class:`WaitFor`; ``wait_timeout`` is its ``timeout``, 600 s by default)."""
+
+    wait: bool
+    timeliness_url: str | None
+    reporting_url: str | None
+    alerts_url: str | None
+    wait_timeout: float
+    poll_interval: float
+    token: str | None
+
+
 @dataclass(frozen=True)
 class WaitFor:
     """What ``--wait`` waits for: timeliness always; reporting and alerts when given."""
@@ -99,22 +112,31 @@ class WaitFor:
     token: str | None = None
 
     @classmethod
-    def option(
-        cls,
-        wait: bool,
-        timeliness_url: str | None,
-        reporting_url: str | None,
-        alerts_url: str | None,
-        timeout: float,
-        token: str | None,
-        poll_interval: float = 1.0,
-    ) -> WaitFor | None:
+    def option(cls, options: WaitOptions) -> WaitFor | None:
         """None without ``wait``; a wait needs the timeliness URL (ValueError)."""
-        if not wait:
+        if not options.get("wait"):
             return None
-        if not timeliness_url:
+        url = options.get("timeliness_url")
+        if not url:
             raise ValueError("waiting for the import to be applied needs the timeliness URL")
-        return cls(timeliness_url, reporting_url, alerts_url, timeout, poll_interval, token)
+        return cls(
+            url,
+            options.get("reporting_url"),
+            options.get("alerts_url"),
+            options.get("wait_timeout", 600.0),
+            options.get("poll_interval", 1.0),
+            options.get("token"),
+        )
+
+
+class Carries(Protocol):
+    @property
+    def event(self) -> dict[str, Any]: ...
+
+
+def carried(item: Carries) -> dict[str, Any]:
+    """The event an item of an import carries (its line or position beside it)."""
+    return item.event
 
 
 def check_batch_size(batch_size: int) -> None:
@@ -180,11 +202,11 @@ class EventPoster(Generic[T]):
         self._lock = threading.Lock()
 
     def post_all(
-        self, batches: Iterable[list[T]], posted: Callable[[], None] | None = None
+        self, batches: Iterable[Sequence[T]], posted: Callable[[], None] | None = None
     ) -> None:
         """Post every batch, up to ``in_flight`` at once while the next batch is made in
         this thread; record each batch's answer in order (then call ``posted``)."""
-        window: deque[tuple[list[T], Future[httpx.Response]]] = deque()
+        window: deque[tuple[Sequence[T], Future[httpx.Response]]] = deque()
 
         def settle() -> None:
             batch, future = window.popleft()
@@ -238,7 +260,7 @@ class EventPoster(Generic[T]):
             time.sleep(min(0.5 * 2**attempt, 10.0))
         raise AssertionError("unreachable")
 
-    def _record(self, resp: httpx.Response, batch: list[T]) -> None:
+    def _record(self, resp: httpx.Response, batch: Sequence[T]) -> None:
         if resp.status_code not in ANSWERED:
             raise self.error(f"ingest refused the import: {error_text(resp)}")
         payload = resp.json()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from sendwatch.observability import get_logger
 from services.ingest.sources import posting
@@ -70,18 +70,11 @@ def import_referrals(
     *,
     key: str | None = None,
     batch_size: int = 2000,
-    wait: bool = False,
-    timeliness_url: str | None = None,
-    reporting_url: str | None = None,
-    alerts_url: str | None = None,
-    wait_timeout: float = 600.0,
-    token: str | None = None,
     retries: int = 5,
+    **wait: Unpack[posting.WaitOptions],
 ) -> ReferralImportSummary:
     pseudonyms = ReferralPseudonyms(resolve_key(key))
-    waiting = posting.WaitFor.option(
-        wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token
-    )
+    waiting = posting.WaitFor.option(wait)
     posting.check_batch_size(batch_size)
     extract = read_extract(Path(referrals), Path(contacts), pseudonyms)
     summary = ReferralImportSummary(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -75,10 +75,6 @@ class PlacementImportSummary(posting.PostTally):
         return out
 
 
-def _event(item: ExtractEvent) -> dict[str, Any]:
-    return item.event
-
-
 def import_placements(
     path: Path,
     ingest_url: str,
@@ -86,23 +82,16 @@ def import_placements(
     *,
     key: str | None = None,
     batch_size: int = 2000,
-    wait: bool = False,
-    timeliness_url: str | None = None,
-    reporting_url: str | None = None,
-    alerts_url: str | None = None,
-    wait_timeout: float = 600.0,
-    token: str | None = None,
     client: httpx.Client | None = None,
+    **wait: Unpack[posting.WaitOptions],
 ) -> PlacementImportSummary:
     converter = ExtractConverter(Pseudonymiser(resolve_key(key)))
-    waiting = posting.WaitFor.option(
-        wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token
-    )
+    waiting = posting.WaitFor.option(wait)
     posting.check_batch_size(batch_size)
     text = Path(path).read_text(encoding="utf-8")
     summary = PlacementImportSummary(Path(path).name, converter.summary)
     with posting.ingest_client(client) as http:
-        poster = posting.EventPoster(http, ingest_url, api_key, summary, _event)
+        poster = posting.EventPoster(http, ingest_url, api_key, summary, posting.carried)
         poster.post_all(posting.chunked(converter.convert(text), batch_size))
         log.info(
             "placements_import_posted",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import httpx
 
@@ -152,10 +152,6 @@ def _batches(items: Iterator[Sen2Event], size: int) -> Iterator[list[Sen2Event]]
         yield batch
 
 
-def _event(item: Sen2Event) -> dict[str, Any]:
-    return item.event
-
-
 def import_sen2(
     path: Path,
     ingest_url: str,
@@ -163,19 +159,13 @@ def import_sen2(
     *,
     key: str | None = None,
     batch_size: int = 5000,
-    wait: bool = False,
-    timeliness_url: str | None = None,
-    reporting_url: str | None = None,
-    alerts_url: str | None = None,
-    wait_timeout: float = 600.0,
-    poll_interval: float = 1.0,
     on_progress: Callable[[ImportProgress], None] | None = None,
     client: httpx.Client | None = None,
     retries: int = 5,
-    token: str | None = None,
     placements: bool = False,
     settings: dict[str, str] | None = None,
     in_flight: int = 3,
+    **wait: Unpack[posting.WaitOptions],
 ) -> ImportSummary:
     """Import one SEN2 XML return through ingest; see the module docstring.
 
@@ -192,9 +182,7 @@ def import_sen2(
     recorded in file order whatever order the answers come in.
     """
     pseudonymiser = Pseudonymiser(resolve_key(key))
-    waiting = posting.WaitFor.option(
-        wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token, poll_interval
-    )
+    waiting = posting.WaitFor.option(wait)
     posting.check_batch_size(batch_size)
     path = Path(path)
     total_bytes = path.stat().st_size
@@ -215,7 +203,13 @@ def import_sen2(
     )
     with posting.ingest_client(client) as http:
         poster = posting.EventPoster(
-            http, ingest_url, api_key, summary, _event, retries=retries, in_flight=in_flight
+            http,
+            ingest_url,
+            api_key,
+            summary,
+            posting.carried,
+            retries=retries,
+            in_flight=in_flight,
         )
         poster.post_all(
             _batches(iter(conversion), batch_size),
