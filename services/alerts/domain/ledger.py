@@ -99,6 +99,48 @@ class Ledger:
             self.log(a, "historical", audit.historical(self.horizon_days))
         return a
 
+    def raise_overdue(
+        self, parent: Alert, fingerprint: str, rule: str, title: str, level: int, **facts: Any
+    ) -> Alert:
+        """Open an overdue alert under ``parent`` (its plan, or one of its actions, is
+        past due): the parent's KPI, cycle, breakdown and policy, with the facts every
+        overdue alert carries of its parent around the ``facts`` of this one."""
+        parent_facts = parent.facts
+        carried = {
+            "kpi_name": parent_facts.get("kpi_name"),
+            "kpi_ref": parent_facts.get("kpi_ref"),
+            "unit": parent_facts.get("unit"),
+            "owner": parent_facts.get("owner"),
+            "document": parent.plan_document,
+            **facts,
+            "parent_id": parent.id,
+            "parent_rule": parent.rule,
+            "parent_title": parent.title,
+            "parent_episode": parent.episode,
+        }
+        return self.raise_alert(
+            fingerprint,
+            lambda: Alert(
+                id=alert_id(fingerprint),
+                fingerprint=fingerprint,
+                rule=rule,
+                kind="overdue",
+                kpi=parent.kpi,
+                cycle_kind=parent.cycle_kind,
+                breakdown=parent.breakdown,
+                cycle=parent.cycle,
+                title=title,
+                opened_at=self.now,
+                updated_at=self.now,
+                policy_name=parent.policy_name,
+                policy=parent.policy,
+                level=level,
+                level_at=self.now,
+                parent_id=parent.id,
+                facts=carried,
+            ),
+        )
+
     def is_historical(self, day: date) -> bool:
         """Cycles (or milestones) that closed before now minus the horizon notify nobody."""
         return day < local_date(self.now) - timedelta(days=self.horizon_days)
