@@ -26,6 +26,9 @@ from services.alerts.domain.model import (
     local_date,
 )
 
+# What an overdue alert shares with its parent: the KPI cycle and the policy.
+_FROM_PARENT = ("kpi", "cycle_kind", "breakdown", "cycle", "policy_name", "policy")
+
 
 @dataclass
 class Ledger:
@@ -118,28 +121,25 @@ class Ledger:
             "parent_title": parent.title,
             "parent_episode": parent.episode,
         }
-        return self.raise_alert(
-            fingerprint,
-            lambda: Alert(
-                id=alert_id(fingerprint),
-                fingerprint=fingerprint,
-                rule=rule,
-                kind="overdue",
-                kpi=parent.kpi,
-                cycle_kind=parent.cycle_kind,
-                breakdown=parent.breakdown,
-                cycle=parent.cycle,
-                title=title,
-                opened_at=self.now,
-                updated_at=self.now,
-                policy_name=parent.policy_name,
-                policy=parent.policy,
-                level=level,
-                level_at=self.now,
+        now = self.now
+
+        def overdue() -> Alert:
+            return Alert(
+                **{name: getattr(parent, name) for name in _FROM_PARENT},
                 parent_id=parent.id,
                 facts=carried,
-            ),
-        )
+                rule=rule,
+                title=title,
+                level=level,
+                id=alert_id(fingerprint),
+                fingerprint=fingerprint,
+                kind="overdue",
+                opened_at=now,
+                updated_at=now,
+                level_at=now,
+            )
+
+        return self.raise_alert(fingerprint, overdue)
 
     def is_historical(self, day: date) -> bool:
         """Cycles (or milestones) that closed before now minus the horizon notify nobody."""
