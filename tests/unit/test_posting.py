@@ -122,3 +122,29 @@ def test_wait_needs_the_timeliness_url_and_batch_sizes_are_bounded() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         posting.check_batch_size(posting.MAX_BATCH + 1)
     assert list(posting.chunked(range(5), 2)) == [[0, 1], [2, 3], [4]]
+
+
+def test_text_is_sent_as_it_is_and_a_batch_of_conflicts_is_reported_by_line() -> None:
+    seen: list[bytes] = []
+
+    def conflicts(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        results = [{"index": 0, "id": "e1", "status": "rejected", "reason": "conflict"}]
+        return httpx.Response(409, json={"results": results})
+
+    tally = Tally()
+    with httpx.Client(transport=httpx.MockTransport(conflicts)) as http:
+        poster = posting.TextPoster(http, "http://ingest", "key", tally, lambda item: item[1])
+        poster.post_all([[(7, '{"id": "e1",  "type": "ok"}')]])
+    assert seen == [b'[{"id": "e1",  "type": "ok"}]']  # not decoded and encoded again
+    assert tally.problems == [(7, "conflict")] and tally.rejected == 1
+
+
+def test_an_answer_without_per_event_results_is_not_taken_as_confirmed() -> None:
+    def bare(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"accepted": 1})
+
+    with httpx.Client(transport=httpx.MockTransport(bare)) as http:
+        poster = posting.EventPoster(http, "http://ingest", "key", Tally(), lambda item: item[1])
+        with pytest.raises(Refused, match="without per-event results"):
+            poster.post_all([_items(1)])

@@ -182,6 +182,8 @@ class EventPoster(Generic[T]):
     ingest rejected, in batch order.  Errors are raised as the tally's ``error`` (a
     subclass of :class:`IngestPostError`, so that each import names its own)."""
 
+    answered: frozenset[int] = ANSWERED
+
     def __init__(
         self,
         http: httpx.Client,
@@ -202,23 +204,23 @@ class EventPoster(Generic[T]):
         self._lock = threading.Lock()
 
     def post_all(
-        self, batches: Iterable[Sequence[T]], posted: Callable[[], None] | None = None
+        self, batches: Iterable[Sequence[T]], posted: Callable[[int], None] | None = None
     ) -> None:
         """Post every batch, up to ``in_flight`` at once while the next batch is made in
-        this thread; record each batch's answer in order (then call ``posted``)."""
+        this thread; record each batch's answer in order (then call ``posted`` with the
+        batch's size)."""
         window: deque[tuple[Sequence[T], Future[httpx.Response]]] = deque()
 
         def settle() -> None:
             batch, future = window.popleft()
             self._record(future.result(), batch)
             if posted is not None:
-                posted()
+                posted(len(batch))
 
         with ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="post") as pool:
             try:
                 for batch in batches:
-                    body = [self.event(item) for item in batch]
-                    window.append((batch, pool.submit(self._post, body)))
+                    window.append((batch, pool.submit(self._post, self._body(batch))))
                     while len(window) >= self.in_flight or (window and window[0][1].done()):
                         settle()
                 while window:
@@ -238,10 +240,14 @@ class EventPoster(Generic[T]):
             self.tally.wait = wait_until_applied(self.http, ids, waiting, on_progress, self.error)
         return self.tally.wait
 
-    def _post(self, body: list[dict[str, Any]]) -> httpx.Response:
+    def _body(self, batch: Sequence[T]) -> list[dict[str, Any]] | bytes:
+        return [self.event(item) for item in batch]
+
+    def _post(self, body: list[dict[str, Any]] | bytes) -> httpx.Response:
+        sent: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
         for attempt in range(self.retries + 1):
             try:
-                resp = self.http.post(self.url, json=body, headers=self.headers)
+                resp = self.http.post(self.url, headers=self.headers, **sent)
             except httpx.TransportError as exc:
                 problem = f"was unreachable after {self.retries + 1} attempts"
                 problem += f" ({type(exc).__name__})"
@@ -261,11 +267,20 @@ class EventPoster(Generic[T]):
         raise AssertionError("unreachable")
 
     def _record(self, resp: httpx.Response, batch: Sequence[T]) -> None:
-        if resp.status_code not in ANSWERED:
+        if resp.status_code not in self.answered:
             raise self.error(f"ingest refused the import: {error_text(resp)}")
-        payload = resp.json()
+        try:
+            results = resp.json()["results"]
+        except (ValueError, KeyError, TypeError):
+            results = None
+        if not isinstance(results, list):
+            raise self.error(
+                f"ingest answered HTTP {resp.status_code} without per-event results: "
+                f"{self.tally.accepted} events were accepted before that batch, which is "
+                "not confirmed"
+            )
         tally = self.tally
-        for result in payload.get("results", []) if isinstance(payload, dict) else []:
+        for result in results:
             if result.get("status") == "accepted":
                 tally.accepted += 1
                 tally.accepted_ids.append(str(result.get("id")))
@@ -275,6 +290,31 @@ class EventPoster(Generic[T]):
             if isinstance(index, int) and 0 <= index < len(batch):
                 tally.reject(batch[index], result)
         tally.batches += 1
+
+
+class TextPoster(EventPoster[T]):
+    """An :class:`EventPoster` whose ``event(item)`` is an event's JSON text, sent as it
+    is (never decoded and encoded again), so that ingest judges, and reports, what the
+    file holds (a batch of conflicts, 409, is reported line by line too)."""
+
+    answered = ANSWERED | {409}
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        ingest_url: str,
+        api_key: str,
+        tally: PostTally,
+        text: Callable[[T], str],
+        *,
+        retries: int = 5,
+    ) -> None:
+        super().__init__(http, ingest_url, api_key, tally, lambda item: {}, retries=retries)
+        self.text = text
+        self.headers["Content-Type"] = "application/json"
+
+    def _body(self, batch: Sequence[T]) -> list[dict[str, Any]] | bytes:
+        return ("[" + ",".join(self.text(item) for item in batch) + "]").encode()
 
 
 # --------------------------------------------------------------------------- waiting

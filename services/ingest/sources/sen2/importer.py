@@ -213,7 +213,7 @@ def import_sen2(
         )
         poster.post_all(
             _batches(iter(conversion), batch_size),
-            lambda: progress("posting", conversion.reader.bytes_read or total_bytes, total_bytes),
+            lambda _: progress("posting", conversion.reader.bytes_read or total_bytes, total_bytes),
         )
         progress("posting", total_bytes, total_bytes)
         c = summary.conversion
