@@ -190,7 +190,7 @@ class EventPoster(Generic[T]):
         ingest_url: str,
         api_key: str,
         tally: PostTally,
-        event: Callable[[T], dict[str, Any]],
+        event: Callable[[T], Any],
         *,
         retries: int = 5,
         in_flight: int = 1,
@@ -199,7 +199,7 @@ class EventPoster(Generic[T]):
             raise ValueError("in_flight must be at least 1")
         self.http, self.tally, self.event = http, tally, event
         self.url = f"{ingest_url.rstrip('/')}/v1/events"
-        self.headers = {"Authorization": f"Bearer {api_key}"}
+        self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self.retries, self.in_flight, self.error = retries, in_flight, tally.error
         self._lock = threading.Lock()
 
@@ -293,28 +293,14 @@ class EventPoster(Generic[T]):
 
 
 class TextPoster(EventPoster[T]):
-    """An :class:`EventPoster` whose ``event(item)`` is an event's JSON text, sent as it
-    is (never decoded and encoded again), so that ingest judges, and reports, what the
-    file holds (a batch of conflicts, 409, is reported line by line too)."""
+    """An :class:`EventPoster` whose ``event(item)`` is an event's JSON text (a str),
+    sent as it is (never decoded and encoded again), so that ingest judges, and reports,
+    what the file holds (a batch of conflicts, 409, is reported line by line too)."""
 
     answered = ANSWERED | {409}
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        ingest_url: str,
-        api_key: str,
-        tally: PostTally,
-        text: Callable[[T], str],
-        *,
-        retries: int = 5,
-    ) -> None:
-        super().__init__(http, ingest_url, api_key, tally, lambda item: {}, retries=retries)
-        self.text = text
-        self.headers["Content-Type"] = "application/json"
-
     def _body(self, batch: Sequence[T]) -> list[dict[str, Any]] | bytes:
-        return ("[" + ",".join(self.text(item) for item in batch) + "]").encode()
+        return ("[" + ",".join(self.event(item) for item in batch) + "]").encode()
 
 
 # --------------------------------------------------------------------------- waiting
