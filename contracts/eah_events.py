@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.case_events import Locality
-from contracts.codes import Phase, SettingType
+from contracts.codes import Phase, Priority, SettingType
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
 from contracts.events import EventSpec, spec_of
 
@@ -51,11 +51,6 @@ class Tier(StrEnum):
     CORE = "core"
     TARGETED = "targeted"
     TARGETED_PLUS = "targeted-plus"
-
-
-class Priority(StrEnum):
-    ROUTINE = "routine"
-    URGENT = "urgent"
 
 
 class ContactMode(StrEnum):

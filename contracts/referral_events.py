@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from contracts.case_events import Locality
-from contracts.codes import AgeBand, Phase, Sex
+from contracts.codes import AgeBand, Phase, Priority, Sex
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
 from contracts.events import EventSpec, spec_of
 
@@ -52,11 +52,6 @@ class ReferralSource(StrEnum):
     SELF = "self"
     SOCIAL_CARE = "social_care"
     OTHER = "other"
-
-
-class Priority(StrEnum):
-    ROUTINE = "routine"
-    URGENT = "urgent"
 
 
 class Outcome(StrEnum):
