@@ -3,15 +3,103 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, Protocol, TypedDict, TypeVar
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.output import console, err
+from cli.output import console, err, progress_bar
 
 import_app = typer.Typer(help="Backfill imports.")
+
+# The options every import through ingest shares (the ingest URL, the services a --wait
+# polls, the token for those polls).
+WaitOpt = Annotated[bool, typer.Option(help="return once every service has processed it")]
+IngestUrlOpt = Annotated[str, typer.Option(envvar="SENDWATCH_INGEST_URL")]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SENDWATCH_TOKEN",
+        help="with --wait: API token (roles operational and read) for the status calls",
+    ),
+]
+TIMELINESS_URL = "http://127.0.0.1:8002"
+REPORTING_URL = "http://127.0.0.1:8000"
+ALERTS_URL = "http://127.0.0.1:8003"
+
+
+class WaitArgs(TypedDict):
+    """An importer's wait arguments (its ``WaitOptions``)."""
+
+    wait: bool
+    timeliness_url: str | None
+    reporting_url: str | None
+    alerts_url: str | None
+    wait_timeout: float
+    token: str | None
+
+
+def wait_args(
+    wait: bool,
+    timeliness_url: str,
+    reporting_url: str,
+    alerts_url: str,
+    wait_timeout: float,
+    token: str | None,
+) -> WaitArgs:
+    """The URLs only with --wait (an empty one: not waited for)."""
+    return WaitArgs(
+        wait=wait,
+        timeliness_url=timeliness_url if wait else None,
+        reporting_url=(reporting_url or None) if wait else None,
+        alerts_url=(alerts_url or None) if wait else None,
+        wait_timeout=wait_timeout,
+        token=token,
+    )
+
+
+class ImportOutcome(Protocol):
+    @property
+    def problems(self) -> Sequence[object]: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    def lines(self) -> list[str]: ...
+
+
+S = TypeVar("S", bound=ImportOutcome)
+
+
+def run_import(
+    wait: bool,
+    token: str | None,
+    start: Callable[[str | None], S],
+    refused: tuple[type[Exception], ...] = (),
+    notes: Callable[[S], Iterable[str]] = lambda summary: (),
+) -> NoReturn:
+    """Run one personal-data import the same way for every source: refuse what
+    :func:`refuse_unsafe_import` refuses, call ``start(key)`` with the pseudonymisation
+    key, and on a refusal (a bad key, file or parameter, or ingest refusing or staying
+    down) print it and exit 2.  Otherwise print each problem (by line or position, never
+    a value) and ``notes`` to stderr, the summary's lines to stdout, and exit 1 when
+    anything was not imported or not applied, else 0."""
+    from services.ingest.sources.posting import IngestPostError
+    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
+
+    refuse_unsafe_import(wait, token)
+    errors: tuple[type[Exception], ...] = (PseudonymKeyError, IngestPostError, ValueError)
+    try:
+        summary = start(os.environ.get(KEY_ENV))
+    except errors + refused as exc:
+        err.print(f"[red]import refused:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for note in (*map(str, summary.problems), *notes(summary)):
+        err.print(note, markup=False, highlight=False)
+    for line in summary.lines():
+        console.print(line)
+    raise typer.Exit(0 if summary.ok else 1)
 
 
 def refuse_unsafe_import(wait: bool, token: str | None) -> None:
@@ -58,12 +146,12 @@ def import_sen2_command(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="SEN2 person-level XML")
     ],
-    wait: Annotated[bool, typer.Option(help="return once every service has processed it")] = False,
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_INGEST_URL")] = "http://127.0.0.1:8001",
+    wait: WaitOpt = False,
+    url: IngestUrlOpt = "http://127.0.0.1:8001",
     api_key: Annotated[str, typer.Option(envvar="SENDWATCH_SEN2_API_KEY")] = "dev-sen2-import-key",
-    timeliness_url: str = "http://127.0.0.1:8002",
-    reporting_url: str = "http://127.0.0.1:8000",
-    alerts_url: str = "http://127.0.0.1:8003",
+    timeliness_url: str = TIMELINESS_URL,
+    reporting_url: str = REPORTING_URL,
+    alerts_url: str = ALERTS_URL,
     batch_size: int = 5000,
     wait_timeout: float = 1800.0,
     placements: Annotated[
@@ -77,60 +165,34 @@ def import_sen2_command(
             help="CSV urn,setting_type (GIAS extract): a placement's type of setting",
         ),
     ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="SENDWATCH_TOKEN",
-            help="with --wait: API token (roles operational and read) for the status calls",
-        ),
-    ] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Import a DfE SEN2 return as pseudonymised historic case events (needs
     SENDWATCH_PSEUDONYM_KEY; names, dates of birth, UPN/ULN and postcodes never leave
     this command)."""
-    from services.ingest.sources.sen2.importer import ImportProgress, Sen2ImportError, import_sen2
+    from services.ingest.sources.sen2.importer import ImportProgress, ImportSummary, import_sen2
     from services.ingest.sources.sen2.parse import Sen2FormatError
-    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
 
-    refuse_unsafe_import(wait, token)
+    def start(key: str | None) -> ImportSummary:
+        with progress_bar() as progress:
+            task = progress.add_task("sen2", total=None)
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
-        task = progress.add_task("sen2", total=None)
+            def show(p: ImportProgress) -> None:
+                progress.update(task, description=p.stage, completed=p.done, total=p.total)
 
-        def show(p: ImportProgress) -> None:
-            progress.update(task, description=p.stage, completed=p.done, total=p.total)
-
-        try:
-            summary = import_sen2(
+            return import_sen2(
                 file,
                 url,
                 api_key,
-                key=os.environ.get(KEY_ENV),
+                key=key,
                 batch_size=batch_size,
-                wait=wait,
-                timeliness_url=timeliness_url if wait else None,
-                reporting_url=(reporting_url or None) if wait else None,
-                alerts_url=(alerts_url or None) if wait else None,
-                wait_timeout=wait_timeout,
                 on_progress=show,
-                token=token,
                 placements=placements,
                 settings=_settings_lookup(settings) if settings else None,
+                **wait_args(wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token),
             )
-        except (PseudonymKeyError, Sen2FormatError, Sen2ImportError, ValueError) as exc:
-            err.print(f"[red]import refused:[/red] {exc}")
-            raise typer.Exit(2) from None
-    for problem in summary.problems:
-        err.print(str(problem))
-    for line in summary.lines():
-        console.print(line)
-    raise typer.Exit(0 if summary.ok else 1)
+
+    run_import(wait, token, start, (Sen2FormatError,))
 
 
 # --- placements and sufficiency ----------------------------------------------------------
@@ -144,48 +206,30 @@ def import_placements_command(
             exists=True, dir_okay=False, help="case-management extract, one row per placement"
         ),
     ],
-    wait: Annotated[bool, typer.Option(help="return once every service has processed it")] = False,
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_INGEST_URL")] = "http://127.0.0.1:8001",
+    wait: WaitOpt = False,
+    url: IngestUrlOpt = "http://127.0.0.1:8001",
     api_key: Annotated[
         str, typer.Option(envvar="SENDWATCH_PLACEMENTS_API_KEY")
     ] = "dev-placements-key",
-    timeliness_url: str = "http://127.0.0.1:8002",
-    reporting_url: str = "http://127.0.0.1:8000",
-    alerts_url: str = "http://127.0.0.1:8003",
+    timeliness_url: str = TIMELINESS_URL,
+    reporting_url: str = REPORTING_URL,
+    alerts_url: str = ALERTS_URL,
     wait_timeout: float = 600.0,
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="SENDWATCH_TOKEN", help="with --wait: token for the status calls"),
-    ] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Import a placement extract as pseudonymised placement events (needs
     SENDWATCH_PSEUDONYM_KEY; person ids, dates of birth and postcodes never leave this
     command).  Bad rows are reported by line number and skipped; exit 1 if any was."""
-    from services.ingest.sources.placements.importer import (
-        PlacementImportError,
-        import_placements,
-    )
-    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
+    from services.ingest.sources.placements.importer import import_placements
 
-    refuse_unsafe_import(wait, token)
-    try:
-        summary = import_placements(
+    run_import(
+        wait,
+        token,
+        lambda key: import_placements(
             file,
             url,
             api_key,
-            key=os.environ.get(KEY_ENV),
-            wait=wait,
-            timeliness_url=timeliness_url if wait else None,
-            reporting_url=(reporting_url or None) if wait else None,
-            alerts_url=(alerts_url or None) if wait else None,
-            wait_timeout=wait_timeout,
-            token=token,
-        )
-    except (PseudonymKeyError, PlacementImportError, ValueError, UnicodeDecodeError) as exc:
-        err.print(f"[red]import refused:[/red] {exc}")
-        raise typer.Exit(2) from None
-    for problem in summary.problems:
-        err.print(str(problem))
-    for line in summary.lines():
-        console.print(line)
-    raise typer.Exit(0 if summary.ok else 1)
+            key=key,
+            **wait_args(wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token),
+        ),
+    )

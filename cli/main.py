@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cli import referrals
 from cli.exports import export_app
 from cli.imports import import_app
 from cli.outcomes import import_figures_command  # noqa: F401  (registers import figures/surveys)
-from cli.output import console, err
+from cli.output import console, err, progress_bar
 from cli.programme import import_raid_command  # noqa: F401  (programme: import raid)
 from cli.replay import replay_command
 from cli.reports import report_app
@@ -187,13 +186,7 @@ def ingest(
 
     with file.open(encoding="utf-8", errors="surrogateescape") as fh:
         total = sum(1 for line in fh if line.strip())
-    with Progress(
-        TextColumn("[bold]ingest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
+    with progress_bar("ingest") as progress:
         task = progress.add_task("events", total=total)
         try:
             report = post_jsonl(

@@ -5,7 +5,7 @@ reported by line and skipped; the exit code is 1 when any row was rejected."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -14,39 +14,13 @@ from cli.imports import import_app
 from cli.output import console, err
 
 
-def _post(rows: list[Any], url: str, api_key: str) -> list[tuple[int, str, str | None, str]]:
-    """Post the valid rows' events; the rows ingest rejected, by line."""
-    problems: list[tuple[int, str, str | None, str]] = []
-    with httpx.Client(timeout=60) as http:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            resp = http.post(
-                f"{url.rstrip('/')}/v1/events",
-                json=[r.event for r in chunk],
-                headers={"Authorization": f"Bearer {api_key}"},
-            )
-            if resp.status_code in (401, 403, 413):
-                raise RuntimeError(f"ingest refused the request: {resp.status_code}")
-            payload = resp.json()
-            for result in payload.get("results", []):
-                if result["status"] != "accepted":
-                    problems.append(
-                        (
-                            chunk[result["index"]].line,
-                            result.get("reason") or "rejected",
-                            result.get("field"),
-                            result.get("message") or "",
-                        )
-                    )
-    return problems
-
-
 def _import(kind: str, file: Path, url: str, api_key: str) -> None:
     from services.ingest.sources.outcomes import (
         CsvFormatError,
         Row,
         RowProblem,
         figure_rows,
+        post_rows,
         survey_rows,
     )
 
@@ -60,7 +34,7 @@ def _import(kind: str, file: Path, url: str, api_key: str) -> None:
     rows = [r for r in parsed if isinstance(r, Row)]
     problems = [(p.line, p.reason, p.field, p.message) for p in parsed if isinstance(p, RowProblem)]
     try:
-        problems += _post(rows, url, api_key) if rows else []
+        problems += [(p.line, p.reason, p.field, p.message) for p in post_rows(rows, url, api_key)]
     except (httpx.HTTPError, RuntimeError) as exc:
         err.print(f"[red]import failed:[/red] {exc}")
         raise typer.Exit(2) from exc

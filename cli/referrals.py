@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -12,7 +11,17 @@ from typing import Annotated
 
 import typer
 
-from cli.output import console, err
+from cli.imports import (
+    ALERTS_URL,
+    REPORTING_URL,
+    TIMELINESS_URL,
+    IngestUrlOpt,
+    TokenOpt,
+    WaitOpt,
+    run_import,
+    wait_args,
+)
+from cli.output import err
 
 DevKey = "dev-nhs-community-key"
 
@@ -24,52 +33,39 @@ def import_referrals_command(
     contacts: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="CONTACTS.csv (CSDS CYP201)")
     ],
-    wait: Annotated[bool, typer.Option(help="return once every service has processed it")] = False,
-    url: Annotated[str, typer.Option(envvar="SENDWATCH_INGEST_URL")] = "http://127.0.0.1:8001",
+    wait: WaitOpt = False,
+    url: IngestUrlOpt = "http://127.0.0.1:8001",
     api_key: Annotated[str, typer.Option(envvar="SENDWATCH_NHS_API_KEY")] = DevKey,
-    timeliness_url: str = "http://127.0.0.1:8002",
-    reporting_url: str = "http://127.0.0.1:8000",
-    alerts_url: str = "http://127.0.0.1:8003",
+    timeliness_url: str = TIMELINESS_URL,
+    reporting_url: str = REPORTING_URL,
+    alerts_url: str = ALERTS_URL,
     wait_timeout: float = 600.0,
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="SENDWATCH_TOKEN", help="with --wait: API token for the status calls"),
-    ] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Import a CSDS-style referral extract as pseudonymised referral events (needs
     SENDWATCH_PSEUDONYM_KEY; NHS numbers, dates of birth and postcodes never leave this
     command).  Bad rows are reported by line and skipped; the exit status is 1 when any
     row was rejected."""
-    from cli.imports import refuse_unsafe_import
     from services.ingest.sources.csds.extract import ExtractFormatError
-    from services.ingest.sources.csds.importer import ReferralImportError, import_referrals
-    from services.ingest.sources.sen2.pseudonymise import KEY_ENV, PseudonymKeyError
+    from services.ingest.sources.csds.importer import ReferralImportSummary, import_referrals
 
-    refuse_unsafe_import(wait, token)
-    try:
-        summary = import_referrals(
+    def notes(summary: ReferralImportSummary) -> list[str]:
+        return summary.ingest_rejections
+
+    run_import(
+        wait,
+        token,
+        lambda key: import_referrals(
             referrals,
             contacts,
             url,
             api_key,
-            key=os.environ.get(KEY_ENV),
-            wait=wait,
-            timeliness_url=timeliness_url if wait else None,
-            reporting_url=(reporting_url or None) if wait else None,
-            alerts_url=(alerts_url or None) if wait else None,
-            wait_timeout=wait_timeout,
-            token=token,
-        )
-    except (PseudonymKeyError, ExtractFormatError, ReferralImportError, ValueError) as exc:
-        err.print(f"[red]import refused:[/red] {exc}")
-        raise typer.Exit(2) from None
-    for problem in summary.problems:
-        err.print(str(problem), markup=False, highlight=False)
-    for line in summary.ingest_rejections:
-        err.print(line, markup=False, highlight=False)
-    for line in summary.lines():
-        console.print(line)
-    raise typer.Exit(0 if summary.ok else 1)
+            key=key,
+            **wait_args(wait, timeliness_url, reporting_url, alerts_url, wait_timeout, token),
+        ),
+        (ExtractFormatError,),
+        notes,
+    )
 
 
 def export_chs_command(

@@ -25,7 +25,7 @@ from contracts.codes import (
     Sex,
 )
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
-from contracts.events import EventSpec
+from contracts.events import EventSpec, spec_of
 from contracts.localities import known_locality
 
 Locality = Annotated[
@@ -232,16 +232,7 @@ def _rank_one_need(data: object) -> dict[str, str | None]:
     return {}
 
 
-def _spec(model: type[Envelope]) -> EventSpec:  # type: ignore[type-arg]
-    return EventSpec(
-        type=model.model_fields["type"].annotation.__args__[0],  # type: ignore[union-attr]
-        model=model,
-        topic="case-events",
-        subject_kind="case",
-        attributes=CASE_ATTRIBUTES,
-        derive=_rank_one_need,
-        description=(model.__doc__ or "").strip(),
-    )
-
-
-EVENTS: list[EventSpec] = [_spec(m) for m in CASE_EVENT_MODELS]
+EVENTS: list[EventSpec] = [
+    spec_of(m, "case-events", "case", CASE_ATTRIBUTES, derive=_rank_one_need)
+    for m in CASE_EVENT_MODELS
+]

@@ -116,3 +116,9 @@ class Sex(StrEnum):
     FEMALE = "F"
     MALE = "M"
     UNKNOWN = "U"
+
+
+# How urgent a referral (NHS community services) or a request (Experts at Hand) is.
+class Priority(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"

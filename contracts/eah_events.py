@@ -29,9 +29,9 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.case_events import Locality
-from contracts.codes import Phase, SettingType
+from contracts.codes import Phase, Priority, SettingType
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
-from contracts.events import EventSpec
+from contracts.events import EventSpec, spec_of
 
 TOPIC = "eah-events"
 
@@ -51,11 +51,6 @@ class Tier(StrEnum):
     CORE = "core"
     TARGETED = "targeted"
     TARGETED_PLUS = "targeted-plus"
-
-
-class Priority(StrEnum):
-    ROUTINE = "routine"
-    URGENT = "urgent"
 
 
 class ContactMode(StrEnum):
@@ -172,14 +167,7 @@ class CapacityReported(Envelope[CapacityData]):
 
 
 def _spec(model: type[Envelope], kind: str, attributes: tuple[str, ...]) -> EventSpec:  # type: ignore[type-arg]
-    return EventSpec(
-        type=model.model_fields["type"].annotation.__args__[0],  # type: ignore[union-attr]
-        model=model,
-        topic=TOPIC,
-        subject_kind=kind,
-        attributes=attributes,
-        description=(model.__doc__ or "").strip(),
-    )
+    return spec_of(model, TOPIC, kind, attributes)
 
 
 _REQUEST = ("service", "requester", "phase", "locality", "setting_type", "tier")

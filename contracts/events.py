@@ -32,7 +32,7 @@ from datetime import date, datetime
 from enum import Enum
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, cast
+from typing import Annotated, Any, Literal, Union, cast, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -68,6 +68,30 @@ class EventSpec:
     def fact_fields(self) -> tuple[str, ...]:
         """The data fields kept on each fact: every field that is not an attribute."""
         return tuple(n for n in self.data_model.model_fields if n not in self.attributes)
+
+
+def spec_of(
+    model: EnvelopeClass,
+    topic: str,
+    kind: str,
+    attributes: tuple[str, ...] = (),
+    *,
+    derive: AttributeRule | None = None,
+    description: str | None = None,
+) -> EventSpec:
+    """The spec of a contract module's event model: its type is the model's ``type``
+    literal, its description the model's docstring unless one is given."""
+    declared = model.model_fields["type"]
+    event_type = declared.default if isinstance(declared.default, str) else None
+    return EventSpec(
+        type=event_type or str(get_args(declared.annotation)[0]),
+        model=model,
+        topic=topic,
+        subject_kind=kind,
+        attributes=attributes,
+        derive=derive,
+        description=(model.__doc__ or "").strip() if description is None else description,
+    )
 
 
 @dataclass(frozen=True)

@@ -368,13 +368,6 @@ class Headline(_Strict):
     description: str | None = None
 
 
-class Benchmark(_Strict):
-    """A published DfE dataset a KPI is set beside (reporting's benchmark panel)."""
-
-    dataset: str
-    exceptions: Literal["include", "exclude"] = "include"
-
-
 class KpiDictionary(_Strict):
     version: int
     plan_year_start_month: int = 4
@@ -392,16 +385,19 @@ class KpiDictionary(_Strict):
     headlines: dict[str, Headline] = Field(
         default_factory=dict, description="The plan's headline metrics, in overview order"
     )
-    benchmarks: dict[str, Benchmark] = Field(
-        default_factory=dict, description="KPI id -> the DfE dataset it is compared with"
-    )
     kpis: dict[str, KpiDef]
 
     @model_validator(mode="before")
     @classmethod
     def _anchors(cls, raw: Any) -> Any:
-        """Top-level keys starting ``x-`` hold YAML anchors and are ignored."""
+        """Top-level keys starting ``x-`` hold YAML anchors and are ignored.  The DfE
+        benchmarks a KPI is set beside are declared in ``contracts/benchmarks.yaml`` only."""
         if isinstance(raw, dict):
+            if "benchmarks" in raw:
+                raise ValueError(
+                    "benchmarks: declared in contracts/benchmarks.yaml (the one place a "
+                    "KPI's DfE benchmark is declared), not in the KPI dictionary"
+                )
             return {k: v for k, v in raw.items() if not str(k).startswith("x-")}
         return raw
 

@@ -21,13 +21,21 @@ UNKNOWN_LOCALITY = "unknown_locality"
 
 
 @lru_cache(maxsize=4)
-def locality_names(path: str | None = None) -> frozenset[str]:
-    """Every accepted locality: the file's localities and its ``unknown`` value."""
+def _document(path: str | None) -> dict[str, Any]:
     file = Path(path or os.environ.get("SENDWATCH_LOCALITIES_FILE") or _DEFAULT)
     doc: dict[str, Any] = yaml.safe_load(file.read_text(encoding="utf-8"))
-    names = {str(n) for n in (doc.get("localities") or {})}
-    names.add(str(doc.get("unknown") or "unknown"))
-    return frozenset(names)
+    return doc
+
+
+def locality_order(path: str | None = None) -> tuple[str, ...]:
+    """The file's localities in the file's order (not its ``unknown`` value)."""
+    return tuple(str(n) for n in (_document(path).get("localities") or {}))
+
+
+@lru_cache(maxsize=4)
+def locality_names(path: str | None = None) -> frozenset[str]:
+    """Every accepted locality: the file's localities and its ``unknown`` value."""
+    return frozenset({*locality_order(path), str(_document(path).get("unknown") or "unknown")})
 
 
 def known_locality(value: Any) -> Any:

@@ -33,7 +33,7 @@ from pydantic import Field
 from contracts.case_events import Locality
 from contracts.codes import Phase
 from contracts.envelope import Envelope, StrictModel
-from contracts.events import EventSpec
+from contracts.events import EventSpec, spec_of
 
 TOPIC = "outcome-events"
 
@@ -243,14 +243,7 @@ class SurveyResultReported(Envelope[SurveyData]):
 
 
 def _spec(model: type[Envelope], kind: str, attributes: tuple[str, ...]) -> EventSpec:  # type: ignore[type-arg]
-    return EventSpec(
-        type=model.model_fields["type"].annotation.__args__[0],  # type: ignore[union-attr]
-        model=model,
-        topic=TOPIC,
-        subject_kind=kind,
-        attributes=attributes,
-        description=(model.__doc__ or "").strip(),
-    )
+    return spec_of(model, TOPIC, kind, attributes)
 
 
 _PLACE = ("locality", "phase")

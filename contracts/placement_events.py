@@ -21,7 +21,7 @@ from pydantic import Field
 from contracts.case_events import Locality
 from contracts.codes import AgeBand, CeaseReason, Phase, SENType, Sex
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
-from contracts.events import EventSpec
+from contracts.events import EventSpec, spec_of
 from contracts.placement_codes import (
     CostBand,
     DfeSetting,
@@ -180,19 +180,8 @@ PERSON_ATTRIBUTES: tuple[str, ...] = tuple(PersonAttributes.model_fields)
 TOPIC = "placement-events"
 
 
-def _spec(
-    model: type[Envelope],  # type: ignore[type-arg]
-    kind: str,
-    attributes: tuple[str, ...],
-) -> EventSpec:
-    return EventSpec(
-        type=model.model_fields["type"].annotation.__args__[0],  # type: ignore[union-attr]
-        model=model,
-        topic=TOPIC,
-        subject_kind=kind,
-        attributes=attributes,
-        description=(model.__doc__ or "").strip(),
-    )
+def _spec(model: type[Envelope], kind: str, attributes: tuple[str, ...]) -> EventSpec:  # type: ignore[type-arg]
+    return spec_of(model, TOPIC, kind, attributes)
 
 
 _DECISION_ATTRS = ("person_id", "locality", "phase", "primary_need")

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from contracts.envelope import Envelope, StrictModel
-from contracts.events import EventSpec
+from contracts.events import EventSpec, spec_of
 from contracts.plausibility import PlausibleDate
 from contracts.programme import load_programme
 
@@ -252,13 +252,4 @@ _MODELS: list[tuple[type[Envelope[Any]], str]] = [
     (EscalationAcknowledged, "R3 escalation acknowledged by the receiving forum"),
 ]
 
-EVENTS: list[EventSpec] = [
-    EventSpec(
-        type=model.model_fields["type"].default,
-        model=model,
-        topic=TOPIC,
-        subject_kind=KIND,
-        description=text,
-    )
-    for model, text in _MODELS
-]
+EVENTS: list[EventSpec] = [spec_of(model, TOPIC, KIND, description=text) for model, text in _MODELS]

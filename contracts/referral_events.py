@@ -21,9 +21,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from contracts.case_events import Locality
-from contracts.codes import AgeBand, Phase, Sex
+from contracts.codes import AgeBand, Phase, Priority, Sex
 from contracts.envelope import Envelope, PseudonymousId, StrictModel
-from contracts.events import EventSpec
+from contracts.events import EventSpec, spec_of
 
 TOPIC = "referral-events"
 
@@ -52,11 +52,6 @@ class ReferralSource(StrEnum):
     SELF = "self"
     SOCIAL_CARE = "social_care"
     OTHER = "other"
-
-
-class Priority(StrEnum):
-    ROUTINE = "routine"
-    URGENT = "urgent"
 
 
 class Outcome(StrEnum):
@@ -211,28 +206,7 @@ REFERRAL_MODELS: tuple[type[Envelope], ...] = (  # type: ignore[type-arg]
 REFERRAL_ATTRIBUTES: tuple[str, ...] = tuple(ReferralAttributes.model_fields)
 
 
-def _type(model: type[Envelope]) -> str:  # type: ignore[type-arg]
-    return str(model.model_fields["type"].annotation.__args__[0])  # type: ignore[union-attr]
-
-
 EVENTS: list[EventSpec] = [
-    *(
-        EventSpec(
-            type=_type(m),
-            model=m,
-            topic=TOPIC,
-            subject_kind="referral",
-            attributes=REFERRAL_ATTRIBUTES,
-            description=(m.__doc__ or "").strip(),
-        )
-        for m in REFERRAL_MODELS
-    ),
-    EventSpec(
-        type=_type(CapacityReported),
-        model=CapacityReported,
-        topic=TOPIC,
-        subject_kind="service_line",
-        attributes=("service",),
-        description=(CapacityReported.__doc__ or "").strip(),
-    ),
+    *(spec_of(m, TOPIC, "referral", REFERRAL_ATTRIBUTES) for m in REFERRAL_MODELS),
+    spec_of(CapacityReported, TOPIC, "service_line", ("service",)),
 ]

@@ -1,4 +1,5 @@
-"""Client side of ingest: post a JSONL file of events in batches (``sendwatch ingest``)."""
+"""Client side of ingest: post a JSONL file of events in batches (``sendwatch ingest``),
+through the ingest client every import shares (``services.ingest.sources.posting``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from services.ingest.sources import posting
 
-class IngestRefused(RuntimeError):
-    """Ingest refused a request or gave no per-event answer."""
+
+class IngestRefused(posting.IngestPostError):
+    """Ingest refused a request, gave no per-event answer, or stayed down."""
 
 
 @dataclass
@@ -23,11 +27,15 @@ class LineProblem:
 
 
 @dataclass
-class ImportReport:
+class ImportReport(posting.PostTally):
+    error = IngestRefused
     lines: int = 0
-    accepted: int = 0
-    rejected: int = 0
     problems: list[LineProblem] = field(default_factory=list)
+
+    def reject(self, item: tuple[int, str], result: dict[str, Any]) -> None:
+        self.problems.append(
+            LineProblem(item[0], result["reason"], result.get("field"), result.get("message") or "")
+        )
 
 
 def _batches(path: Path, size: int, report: ImportReport) -> Iterator[list[tuple[int, str]]]:
@@ -75,56 +83,12 @@ def post_jsonl(
 ) -> ImportReport:
     """Post every valid line; report each rejected one by line number."""
     report = ImportReport()
-    own = client is None
-    http = client or httpx.Client(timeout=120)
-    try:
-        for batch in _batches(path, batch_size, report):
-            lines = [n for n, _ in batch]
-            body = ("[" + ",".join(text for _, text in batch) + "]").encode()
-            for attempt in range(retries):
-                try:
-                    resp = http.post(
-                        f"{url.rstrip('/')}/v1/events",
-                        content=body,
-                        headers={
-                            "Authorization": f"Bearer {api_key}",
-                            "Content-Type": "application/json",
-                        },
-                    )
-                except httpx.TransportError:
-                    if attempt == retries - 1:
-                        raise
-                    continue
-                if resp.status_code not in (502, 503, 504):
-                    break
-            if resp.status_code in (401, 413):
-                raise IngestRefused(f"ingest refused the request: {resp.status_code} {resp.text}")
-            try:
-                payload = resp.json()
-            except ValueError:
-                payload = None
-            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-                raise IngestRefused(
-                    f"ingest answered {resp.status_code} without per-event results "
-                    f"(lines {lines[0]}-{lines[-1]} not confirmed)"
-                )
-            for result in payload.get("results", []):
-                if result["status"] == "accepted":
-                    report.accepted += 1
-                else:
-                    report.rejected += 1
-                    report.problems.append(
-                        LineProblem(
-                            lines[result["index"]],
-                            result["reason"],
-                            result.get("field"),
-                            result.get("message") or "",
-                        )
-                    )
-            if on_progress:
-                on_progress(len(batch))
-    finally:
-        if own:
-            http.close()
+    with posting.ingest_client(client) as http:
+        poster = posting.TextPoster(http, url, api_key, report, _text, retries=retries)
+        poster.post_all(_batches(path, batch_size, report), on_progress)
     report.problems.sort(key=lambda p: p.line)
     return report
+
+
+def _text(item: tuple[int, str]) -> str:
+    return item[1]

@@ -262,42 +262,16 @@ class Chain:
         level = parent.policy.levels[parent.plan_level - 1]
         rule = level.requires_recovery_plan
         fp = overdue_fingerprint(parent.id, parent.episode)
-        facts = {
-            "kpi_name": parent.facts.get("kpi_name"),
-            "kpi_ref": parent.facts.get("kpi_ref"),
-            "unit": parent.facts.get("unit"),
-            "owner": parent.facts.get("owner"),
-            "document": parent.plan_document,
-            "plan_due": parent.plan_due.isoformat(),
-            "working_days": rule.working_days if rule else None,
-            "asked_of": level.body,
-            "asked_on": parent.plan_asked_on.isoformat() if parent.plan_asked_on else None,
-            "parent_id": parent.id,
-            "parent_rule": parent.rule,
-            "parent_title": parent.title,
-            "parent_episode": parent.episode,
-        }
-        child = led.raise_alert(
+        child = led.raise_overdue(
+            parent,
             fp,
-            lambda: Alert(
-                id=alert_id(fp),
-                fingerprint=fp,
-                rule="R1",
-                kind="overdue",
-                kpi=parent.kpi,
-                cycle_kind=parent.cycle_kind,
-                breakdown=parent.breakdown,
-                cycle=parent.cycle,
-                title=f"{parent.plan_document} overdue: {parent.facts.get('kpi_name')}",
-                opened_at=led.now,
-                updated_at=led.now,
-                policy_name=parent.policy_name,
-                policy=parent.policy,
-                level=parent.plan_level or 1,
-                level_at=led.now,
-                parent_id=parent.id,
-                facts=facts,
-            ),
+            "R1",
+            f"{parent.plan_document} overdue: {parent.facts.get('kpi_name')}",
+            parent.plan_level or 1,
+            plan_due=parent.plan_due.isoformat(),
+            working_days=rule.working_days if rule else None,
+            asked_of=level.body,
+            asked_on=parent.plan_asked_on.isoformat() if parent.plan_asked_on else None,
         )
         led.log(
             parent,

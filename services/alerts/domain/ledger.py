@@ -26,6 +26,9 @@ from services.alerts.domain.model import (
     local_date,
 )
 
+# What an overdue alert shares with its parent: the KPI cycle and the policy.
+_FROM_PARENT = ("kpi", "cycle_kind", "breakdown", "cycle", "policy_name", "policy")
+
 
 @dataclass
 class Ledger:
@@ -98,6 +101,45 @@ class Ledger:
         if a.historical:
             self.log(a, "historical", audit.historical(self.horizon_days))
         return a
+
+    def raise_overdue(
+        self, parent: Alert, fingerprint: str, rule: str, title: str, level: int, **facts: Any
+    ) -> Alert:
+        """Open an overdue alert under ``parent`` (its plan, or one of its actions, is
+        past due): the parent's KPI, cycle, breakdown and policy, with the facts every
+        overdue alert carries of its parent around the ``facts`` of this one."""
+        parent_facts = parent.facts
+        carried = {
+            "kpi_name": parent_facts.get("kpi_name"),
+            "kpi_ref": parent_facts.get("kpi_ref"),
+            "unit": parent_facts.get("unit"),
+            "owner": parent_facts.get("owner"),
+            "document": parent.plan_document,
+            **facts,
+            "parent_id": parent.id,
+            "parent_rule": parent.rule,
+            "parent_title": parent.title,
+            "parent_episode": parent.episode,
+        }
+        now = self.now
+
+        def overdue() -> Alert:
+            return Alert(
+                **{name: getattr(parent, name) for name in _FROM_PARENT},
+                parent_id=parent.id,
+                facts=carried,
+                rule=rule,
+                title=title,
+                level=level,
+                id=alert_id(fingerprint),
+                fingerprint=fingerprint,
+                kind="overdue",
+                opened_at=now,
+                updated_at=now,
+                level_at=now,
+            )
+
+        return self.raise_alert(fingerprint, overdue)
 
     def is_historical(self, day: date) -> bool:
         """Cycles (or milestones) that closed before now minus the horizon notify nobody."""

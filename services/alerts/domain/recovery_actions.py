@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from services.alerts.domain.ids import alert_id
 from services.alerts.domain.model import Alert, RecoveryPlan, start_of_day
 
 if TYPE_CHECKING:
@@ -105,42 +104,16 @@ def _raise(chain: Chain, parent: Alert, x: dict[str, Any]) -> Alert:
     led = chain.ledger
     fp = fingerprint(parent.id, parent.episode, int(x["n"]))
     level = parent.plan_level or 1
-    facts = {
-        "kpi_name": parent.facts.get("kpi_name"),
-        "kpi_ref": parent.facts.get("kpi_ref"),
-        "unit": parent.facts.get("unit"),
-        "owner": parent.facts.get("owner"),
-        "document": parent.plan_document,
-        "action": x["action"],
-        "action_number": x["n"],
-        "action_owner": x["owner"],
-        "action_due": x["due"],
-        "parent_id": parent.id,
-        "parent_rule": parent.rule,
-        "parent_title": parent.title,
-        "parent_episode": parent.episode,
-    }
-    child = led.raise_alert(
+    child = led.raise_overdue(
+        parent,
         fp,
-        lambda: Alert(
-            id=alert_id(fp),
-            fingerprint=fp,
-            rule=parent.rule,
-            kind="overdue",
-            kpi=parent.kpi,
-            cycle_kind=parent.cycle_kind,
-            breakdown=parent.breakdown,
-            cycle=parent.cycle,
-            title=f"Recovery action {x['n']} overdue: {x['action']} ({x['owner']})",
-            opened_at=led.now,
-            updated_at=led.now,
-            policy_name=parent.policy_name,
-            policy=parent.policy,
-            level=level,
-            level_at=led.now,
-            parent_id=parent.id,
-            facts=facts,
-        ),
+        parent.rule,
+        f"Recovery action {x['n']} overdue: {x['action']} ({x['owner']})",
+        level,
+        action=x["action"],
+        action_number=x["n"],
+        action_owner=x["owner"],
+        action_due=x["due"],
     )
     led.log(
         parent,

@@ -19,14 +19,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import ValidationError
 
 from contracts.events import load_events
+from services.ingest.sources import posting
 
 SOURCE = "outcomes"
 FIGURE_COLUMNS = ("measure", "cohort", "area", "period", "value")
@@ -168,3 +169,28 @@ def figure_rows(text: str, now: datetime | None = None) -> Iterator[Row | RowPro
 def survey_rows(text: str, now: datetime | None = None) -> Iterator[Row | RowProblem]:
     """The events of a surveys CSV, or the problem of each bad row."""
     return _rows(text, "surveys", now)
+
+
+@dataclass
+class _Posted(posting.PostTally):
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def reject(self, item: Row, result: dict[str, Any]) -> None:
+        self.problems.append(
+            RowProblem(
+                item.line,
+                result.get("field"),
+                result.get("reason") or "rejected",
+                result.get("message") or "",
+            )
+        )
+
+
+def post_rows(rows: Sequence[Row], url: str, api_key: str) -> list[RowProblem]:
+    """Post the valid rows' events (500 a request, through the shared ingest client:
+    retried when ingest is busy); the rows ingest rejected, by line."""
+    posted = _Posted()
+    with posting.ingest_client(None) as http:
+        poster = posting.EventPoster(http, url, api_key, posted, posting.carried)
+        poster.post_all(posting.chunked(rows, 500))
+    return posted.problems

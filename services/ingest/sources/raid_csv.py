@@ -28,6 +28,7 @@ import httpx
 from pydantic import ValidationError
 
 from contracts.events import load_events
+from services.ingest.sources import posting
 
 STATUS = {
     "on track": "on_track",
@@ -154,33 +155,30 @@ def read_raid_csv(path: Path) -> RaidImport:
     return out
 
 
+@dataclass
+class _Posted(posting.PostTally):
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def reject(self, item: tuple[int, dict[str, Any]], result: dict[str, Any]) -> None:
+        self.problems.append(
+            RowProblem(item[0], result.get("field"), result.get("message") or result["reason"])
+        )
+
+
+def _event(item: tuple[int, dict[str, Any]]) -> dict[str, Any]:
+    return item[1]
+
+
 def import_raid(
     path: Path, url: str, api_key: str, client: httpx.Client | None = None
 ) -> RaidImport:
-    """Read the file and post the valid rows to ingest; ingest's refusals are reported
-    against the same line numbers."""
+    """Read the file and post the valid rows to ingest (through the shared ingest
+    client); ingest's refusals are reported against the same line numbers."""
     result = read_raid_csv(path)
-    if not result.events:
-        return result
-    http = client or httpx.Client(timeout=60)
-    try:
-        resp = http.post(
-            f"{url.rstrip('/')}/v1/events",
-            json=[e for _, e in result.events],
-            headers={"Authorization": f"Bearer {api_key}"},
-        )
-    finally:
-        if client is None:
-            http.close()
-    if resp.status_code != 200:
-        raise RuntimeError(f"ingest refused the request: {resp.status_code} {resp.text}")
-    for r in resp.json().get("results", []):
-        line = result.events[r["index"]][0]
-        if r["status"] == "accepted":
-            result.accepted += 1
-        else:
-            result.problems.append(
-                RowProblem(line, r.get("field"), r.get("message") or r["reason"])
-            )
-    result.problems.sort(key=lambda p: p.line)
+    posted = _Posted()
+    with posting.ingest_client(client) as http:
+        poster = posting.EventPoster(http, url, api_key, posted, _event)
+        poster.post_all(posting.chunked(result.events, posting.MAX_BATCH))
+    result.accepted = posted.accepted
+    result.problems = sorted([*result.problems, *posted.problems], key=lambda p: p.line)
     return result

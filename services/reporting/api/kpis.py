@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
+from services.reporting import bundled
 from services.reporting.api.access import (
     BREAKDOWN_PATTERN,
     KPI_PATTERN,
@@ -155,10 +156,11 @@ def revisions(
 async def benchmarks(
     request: Request, ctx: Ctx, kpi: Annotated[str | None, Query(pattern=KPI_PATTERN)] = None
 ) -> dict[str, Any]:
-    """``kpi`` defaults to the first KPI the dictionary's ``benchmarks`` lists."""
+    """``kpi`` defaults to the first KPI of the dictionary ``contracts/benchmarks.yaml``
+    lists."""
     who = checked(ctx.viewer(request))
     if kpi is None:
-        kpi = next(iter(ctx.dictionary.benchmarks), None)
+        kpi = next((k for k in bundled.config().kpis if k in ctx.dictionary.kpis), None)
         if kpi is None:
             return {"kpi": None, "loaded": False, "note": "No KPI has a DfE benchmark."}
     known_kpi(ctx.dictionary, kpi)

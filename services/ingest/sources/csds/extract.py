@@ -24,13 +24,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from contracts.codes import Priority
 from contracts.plausibility import load_window
 from contracts.referral_events import (
     Attendance,
     DischargeReason,
     Mechanism,
     Outcome,
-    Priority,
     ReferralSource,
     Service,
 )

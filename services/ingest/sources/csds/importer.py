@@ -10,40 +10,36 @@ identifying is logged or reported: problems name a file, a line and a field.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from sendwatch.observability import get_logger
+from services.ingest.sources import posting
 from services.ingest.sources.csds.extract import ReferralPseudonyms, RowProblem, read_extract
-from services.ingest.sources.sen2.importer import (
-    MAX_BATCH,
-    RETRY_STATUS,
-    WaitResult,
-    wait_until_applied,
-)
 from services.ingest.sources.sen2.pseudonymise import resolve_key
 
 log = get_logger(__name__)
 
 
-class ReferralImportError(RuntimeError):
+class ReferralImportError(posting.IngestPostError):
     """Ingest refused the import (bad key, wrong source) or stayed down."""
 
 
 @dataclass
-class ReferralImportSummary:
+class ReferralImportSummary(posting.PostTally):
+    error = ReferralImportError
     referrals: int = 0
     contacts: int = 0
     events: int = 0
-    accepted: int = 0
-    rejected: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     ingest_rejections: list[str] = field(default_factory=list)
-    wait: WaitResult | None = None
+
+    def reject(self, event: dict[str, Any], result: dict[str, Any]) -> None:
+        self.ingest_rejections.append(
+            f"{event['type']} rejected by ingest: {result.get('reason')} "
+            f"({result.get('field') or ''})"
+        )
 
     @property
     def ok(self) -> bool:
@@ -62,27 +58,8 @@ class ReferralImportSummary:
         return out
 
 
-def _post(http: httpx.Client, url: str, api_key: str, body: list[Any], retries: int) -> Any:
-    for attempt in range(retries + 1):
-        try:
-            resp = http.post(url, json=body, headers={"Authorization": f"Bearer {api_key}"})
-        except httpx.TransportError as exc:
-            if attempt == retries:
-                raise ReferralImportError(
-                    f"ingest unreachable ({type(exc).__name__}); re-run the import: "
-                    "the event ids are the same, so nothing is counted twice"
-                ) from None
-        else:
-            if resp.status_code not in RETRY_STATUS:
-                if resp.status_code not in (200, 207, 422):
-                    raise ReferralImportError(
-                        f"ingest refused the import: HTTP {resp.status_code} {resp.text[:200]}"
-                    )
-                return resp.json()
-            if attempt == retries:
-                raise ReferralImportError(f"ingest kept answering HTTP {resp.status_code}")
-        time.sleep(min(0.5 * 2**attempt, 10.0))
-    raise AssertionError("unreachable")
+def _event(event: dict[str, Any]) -> dict[str, Any]:
+    return event
 
 
 def import_referrals(
@@ -93,19 +70,12 @@ def import_referrals(
     *,
     key: str | None = None,
     batch_size: int = 2000,
-    wait: bool = False,
-    timeliness_url: str | None = None,
-    reporting_url: str | None = None,
-    alerts_url: str | None = None,
-    wait_timeout: float = 600.0,
-    token: str | None = None,
     retries: int = 5,
+    **wait: Unpack[posting.WaitOptions],
 ) -> ReferralImportSummary:
     pseudonyms = ReferralPseudonyms(resolve_key(key))
-    if wait and not timeliness_url:
-        raise ValueError("waiting for the import to be applied needs the timeliness URL")
-    if not 1 <= batch_size <= MAX_BATCH:
-        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+    waiting = posting.WaitFor.option(wait)
+    posting.check_batch_size(batch_size)
     extract = read_extract(Path(referrals), Path(contacts), pseudonyms)
     summary = ReferralImportSummary(
         referrals=extract.referrals,
@@ -113,24 +83,9 @@ def import_referrals(
         events=len(extract.events),
         problems=extract.problems,
     )
-    accepted: list[str] = []
-    url = f"{ingest_url.rstrip('/')}/v1/events"
-    with httpx.Client(timeout=120) as http:
-        for i in range(0, len(extract.events), batch_size):
-            batch = extract.events[i : i + batch_size]
-            payload = _post(http, url, api_key, batch, retries)
-            for result in payload.get("results", []) if isinstance(payload, dict) else []:
-                if result.get("status") == "accepted":
-                    summary.accepted += 1
-                    accepted.append(str(result.get("id")))
-                else:
-                    summary.rejected += 1
-                    index = result.get("index")
-                    etype = batch[index]["type"] if isinstance(index, int) else "event"
-                    summary.ingest_rejections.append(
-                        f"{etype} rejected by ingest: {result.get('reason')} "
-                        f"({result.get('field') or ''})"
-                    )
+    with posting.ingest_client(None) as http:
+        poster = posting.EventPoster(http, ingest_url, api_key, summary, _event, retries=retries)
+        poster.post_all(posting.chunked(extract.events, batch_size))
         log.info(
             "referral_import_posted",
             referrals=summary.referrals,
@@ -140,15 +95,5 @@ def import_referrals(
             rejected=summary.rejected,
             rows_rejected=len(summary.problems),
         )
-        if wait:
-            assert timeliness_url is not None
-            summary.wait = wait_until_applied(
-                http,
-                accepted,
-                timeliness_url,
-                reporting_url=reporting_url,
-                alerts_url=alerts_url,
-                timeout=wait_timeout,
-                token=token,
-            )
+        poster.wait(waiting)
     return summary

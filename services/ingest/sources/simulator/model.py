@@ -48,25 +48,19 @@ import math
 import random
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from contracts.codes import (
-    AdviceGiver,
-    AgeBand,
-    AssessmentOutcome,
-    CeaseReason,
-    ExceptionReason,
-    Phase,
-    RequestOutcome,
-    RequestSource,
-    SENType,
-    SettingType,
-    Sex,
-)
+import yaml
+
+from contracts import codes
+from contracts.codes import AdviceGiver, AssessmentOutcome, RequestOutcome
 from contracts.envelope import SCHEMA_VERSION
+from services.ingest.sources.sen2.pseudonymise import PHASE_OF_BAND
 
 EventDict = dict[str, Any]
 Weights = tuple[tuple[str, float], ...]
@@ -105,13 +99,43 @@ _RANK = {
     PLAN_CEASED: 8,
 }
 
-_PHASE_OF_AGE = {
-    AgeBand.UNDER_5.value: Phase.EARLY_YEARS.value,
-    AgeBand.AGE_5_10.value: Phase.PRIMARY.value,
-    AgeBand.AGE_11_15.value: Phase.SECONDARY.value,
-    AgeBand.AGE_16_19.value: Phase.POST_16.value,
-    AgeBand.AGE_20_25.value: Phase.POST_19.value,
+PHASE_OF_AGE = {band.value: phase.value for band, phase in PHASE_OF_BAND.items()}
+
+# The vocabulary of each of the county's mixes (county.yaml); None: any name.
+_MIX_CODES: dict[str, type[StrEnum] | None] = {
+    "advice_within_6_weeks": codes.AdviceGiver,
+    "locality_weights": None,
+    "age_band_weights": codes.AgeBand,
+    "primary_need_weights": codes.SENType,
+    "sex_weights": codes.Sex,
+    "request_source_weights": codes.RequestSource,
+    "exception_reason_weights": codes.ExceptionReason,
+    "cease_reason_weights": codes.CeaseReason,
 }
+
+
+def _weights(raw: dict[Any, Any], vocabulary: type[StrEnum] | None) -> Weights:
+    return tuple(
+        (vocabulary(str(k)).value if vocabulary else str(k), float(w)) for k, w in raw.items()
+    )
+
+
+@lru_cache(maxsize=1)
+def county_mixes() -> dict[str, Any]:
+    """The simulated county's mixes (``county.yaml``), each code checked against its
+    SEN2 vocabulary (a ValueError names an unknown one)."""
+    doc = yaml.safe_load(Path(__file__).with_name("county.yaml").read_text(encoding="utf-8"))
+    mixes: dict[str, Any] = {n: _weights(doc[n], vocab) for n, vocab in _MIX_CODES.items()}
+    mixes["setting_weights"] = tuple(
+        (codes.Phase(str(phase)).value, _weights(mix, codes.SettingType))
+        for phase, mix in doc["setting_weights"].items()
+    )
+    return mixes
+
+
+def _mix(name: str) -> Any:
+    return field(default_factory=lambda: county_mixes()[name])
+
 
 # Neighbouring English LAs a plan may transfer in from (DfE 3-digit codes): Telford and
 # Wrekin, Staffordshire, Cheshire East, Herefordshire, Worcestershire.
@@ -165,13 +189,9 @@ class SimConfig:
     p_not_issue: float = 0.05
     p_assessment_withdrawn: float = 0.01
 
-    # Advice (statutory six weeks); health advice is the slowest.
-    advice_within_6_weeks: Weights = (
-        (AdviceGiver.EDUCATION.value, 0.90),
-        (AdviceGiver.EP.value, 0.80),
-        (AdviceGiver.HEALTH.value, 0.55),
-        (AdviceGiver.SOCIAL_CARE.value, 0.85),
-    )
+    # Advice (statutory six weeks); health advice is the slowest.  The mixes (advice, and
+    # the breakdowns below) are the county's, in county.yaml.
+    advice_within_6_weeks: Weights = _mix("advice_within_6_weeks")
     advice_late_max_days: int = 100
     p_exception: float = 0.04
     """Share of assessments with a reg 10(4) exception to the 20-week limit."""
@@ -193,116 +213,14 @@ class SimConfig:
     max_cease_days: int = 365
 
     # Breakdown mixes.
-    locality_weights: Weights = (
-        ("shrewsbury", 0.37),
-        ("oswestry", 0.12),
-        ("bridgnorth", 0.09),
-        ("market-drayton", 0.08),
-        ("ludlow", 0.08),
-        ("whitchurch", 0.07),
-        ("shifnal", 0.06),
-        ("wem", 0.05),
-        ("ellesmere", 0.04),
-        ("church-stretton", 0.04),
-    )
-    age_band_weights: Weights = (
-        (AgeBand.UNDER_5.value, 0.17),
-        (AgeBand.AGE_5_10.value, 0.43),
-        (AgeBand.AGE_11_15.value, 0.28),
-        (AgeBand.AGE_16_19.value, 0.10),
-        (AgeBand.AGE_20_25.value, 0.02),
-    )
-    primary_need_weights: Weights = (
-        (SENType.ASD.value, 0.35),
-        (SENType.SEMH.value, 0.20),
-        (SENType.SLCN.value, 0.20),
-        (SENType.MLD.value, 0.08),
-        (SENType.SPLD.value, 0.05),
-        (SENType.SLD.value, 0.03),
-        (SENType.PD.value, 0.03),
-        (SENType.OTH.value, 0.02),
-        (SENType.HI.value, 0.015),
-        (SENType.VI.value, 0.01),
-        (SENType.PMLD.value, 0.01),
-        (SENType.MSI.value, 0.005),
-    )
-    sex_weights: Weights = ((Sex.MALE.value, 0.67), (Sex.FEMALE.value, 0.33))
-    request_source_weights: Weights = (
-        (RequestSource.EDUCATION_SETTING.value, 0.52),
-        (RequestSource.PARENT_OR_YOUNG_PERSON.value, 0.38),
-        (RequestSource.HEALTH.value, 0.05),
-        (RequestSource.SOCIAL_CARE.value, 0.03),
-        (RequestSource.OTHER.value, 0.02),
-    )
-    setting_weights: tuple[tuple[str, Weights], ...] = (
-        (
-            Phase.EARLY_YEARS.value,
-            (
-                (SettingType.EARLY_YEARS.value, 0.80),
-                (SettingType.MAINSTREAM.value, 0.15),
-                (SettingType.NOT_IN_EDUCATION.value, 0.05),
-            ),
-        ),
-        (
-            Phase.PRIMARY.value,
-            (
-                (SettingType.MAINSTREAM.value, 0.82),
-                (SettingType.MAINSTREAM_SEN_UNIT.value, 0.05),
-                (SettingType.SPECIAL.value, 0.05),
-                (SettingType.EHE.value, 0.03),
-                (SettingType.INDEPENDENT_SPECIAL.value, 0.02),
-                (SettingType.OTHER.value, 0.02),
-                (SettingType.AP_PRU.value, 0.01),
-            ),
-        ),
-        (
-            Phase.SECONDARY.value,
-            (
-                (SettingType.MAINSTREAM.value, 0.70),
-                (SettingType.SPECIAL.value, 0.07),
-                (SettingType.MAINSTREAM_SEN_UNIT.value, 0.05),
-                (SettingType.INDEPENDENT_SPECIAL.value, 0.05),
-                (SettingType.AP_PRU.value, 0.05),
-                (SettingType.EHE.value, 0.05),
-                (SettingType.OTHER.value, 0.03),
-            ),
-        ),
-        (
-            Phase.POST_16.value,
-            (
-                (SettingType.FE.value, 0.55),
-                (SettingType.MAINSTREAM.value, 0.15),
-                (SettingType.SPECIALIST_POST_16.value, 0.15),
-                (SettingType.NEET.value, 0.10),
-                (SettingType.OTHER.value, 0.05),
-            ),
-        ),
-        (
-            Phase.POST_19.value,
-            (
-                (SettingType.FE.value, 0.50),
-                (SettingType.SPECIALIST_POST_16.value, 0.30),
-                (SettingType.NEET.value, 0.15),
-                (SettingType.OTHER.value, 0.05),
-            ),
-        ),
-    )
-    exception_reason_weights: Weights = (
-        (ExceptionReason.EXCEPTIONAL_PERSONAL_CIRCUMSTANCES_CHILD.value, 0.45),
-        (ExceptionReason.EXCEPTIONAL_PERSONAL_CIRCUMSTANCES_PARENT.value, 0.25),
-        (ExceptionReason.LA_REQUESTED_INFO_SCHOOL_CLOSED.value, 0.20),
-        (ExceptionReason.ABSENT_FROM_AREA.value, 0.10),
-    )
-    cease_reason_weights: Weights = (
-        (CeaseReason.NEEDS_MET.value, 0.30),
-        (CeaseReason.TRANSFERRED_TO_OTHER_LA.value, 0.25),
-        (CeaseReason.MAX_AGE.value, 0.10),
-        (CeaseReason.NO_LONGER_ENGAGES.value, 0.10),
-        (CeaseReason.OTHER.value, 0.10),
-        (CeaseReason.HIGHER_EDUCATION.value, 0.05),
-        (CeaseReason.PAID_EMPLOYMENT.value, 0.05),
-        (CeaseReason.MOVED_OUTSIDE_ENGLAND.value, 0.05),
-    )
+    locality_weights: Weights = _mix("locality_weights")
+    age_band_weights: Weights = _mix("age_band_weights")
+    primary_need_weights: Weights = _mix("primary_need_weights")
+    sex_weights: Weights = _mix("sex_weights")
+    request_source_weights: Weights = _mix("request_source_weights")
+    setting_weights: tuple[tuple[str, Weights], ...] = _mix("setting_weights")
+    exception_reason_weights: Weights = _mix("exception_reason_weights")
+    cease_reason_weights: Weights = _mix("cease_reason_weights")
 
     def __post_init__(self) -> None:
         for name, parts in (
@@ -332,7 +250,7 @@ class SimConfig:
         givers = {g for g, _ in self.advice_within_6_weeks}
         if not givers <= {g.value for g in AdviceGiver}:
             raise ValueError(f"unknown advice givers: {givers}")
-        if {p for p, _ in self.setting_weights} != set(_PHASE_OF_AGE.values()):
+        if {p for p, _ in self.setting_weights} != set(PHASE_OF_AGE.values()):
             raise ValueError("setting_weights needs one mix per phase")
 
     @property
@@ -344,6 +262,10 @@ class SimConfig:
 class TimedEvent(NamedTuple):
     time: datetime
     event: EventDict
+
+
+# An event waiting in a simulator's queue: (time, subject, sequence, event).
+Queued = tuple[datetime, str, int, EventDict]
 
 
 def timely_share(on: date, start: date, config: SimConfig) -> float:
@@ -391,7 +313,7 @@ def timed_events(
     end_dt = _midnight(end) if end is not None else None
     if end_dt is not None and end_dt <= window_start:
         return
-    heap: list[tuple[datetime, str, int, EventDict]] = []
+    heap: list[Queued] = []
     day = window_from - timedelta(days=cfg.lookback_days)
     while end is None or day < end:
         for case in _cases_on(seed, day, start, cfg, tables):
@@ -402,11 +324,13 @@ def timed_events(
                     heapq.heappush(heap, (t, subject, seq, event))
         day += timedelta(days=1)
         # Cases of later days start on or after ``day``, so what is before it is final.
-        horizon = _midnight(day)
-        while heap and heap[0][0] < horizon:
-            t, _, _, event = heapq.heappop(heap)
-            yield TimedEvent(t, event)
-    while heap:
+        yield from release(heap, _midnight(day))
+    yield from release(heap)
+
+
+def release(heap: list[Queued], before: datetime | None = None) -> Iterator[TimedEvent]:
+    """Pop the queued events in time order: those dated before ``before`` (all without)."""
+    while heap and (before is None or heap[0][0] < before):
         t, _, _, event = heapq.heappop(heap)
         yield TimedEvent(t, event)
 
@@ -513,7 +437,7 @@ def _cases_on(
 
 def _attributes(rng: random.Random, tables: _Tables) -> dict[str, Any]:
     age_band = _pick(rng, tables.age_band)
-    phase = _PHASE_OF_AGE[age_band]
+    phase = PHASE_OF_AGE[age_band]
     return {
         "person_id": f"p-{_hex12(rng)}",
         "locality": _pick(rng, tables.locality),

@@ -25,8 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from contracts.localities import locality_order
 from contracts.plausibility import load_window
-from services.ingest.sources.simulator.model import EventDict, TimedEvent
+from services.ingest.sources.simulator.model import (
+    PHASE_OF_AGE,
+    EventDict,
+    Queued,
+    TimedEvent,
+    release,
+)
 
 SOURCE = "nhs-community"
 DEV_KEY = "dev-nhs-community-key"
@@ -59,26 +66,6 @@ PATHWAYS = (
     Pathway("core_mh", 6, 0.77, 0.95, ("5-10", "11-15", "16-19"), 70, 5.0),
 )
 ND = frozenset({"asd_0_5", "nd_6_18", "nd_19_25"})
-PHASE = {
-    "under-5": "early-years",
-    "5-10": "primary",
-    "11-15": "secondary",
-    "16-19": "post-16",
-    "20-25": "post-19",
-}
-LOCALITIES = (
-    "shrewsbury",
-    "oswestry",
-    "ellesmere",
-    "whitchurch",
-    "wem",
-    "market-drayton",
-    "shifnal",
-    "bridgnorth",
-    "ludlow",
-    "church-stretton",
-    "bishops-castle",
-)
 SOURCES = ("gp", "school", "early_years", "health_visitor", "paediatrics", "eah", "family_hub")
 MAX_AGE_DAYS = 2000  # the oldest wait in the opening list (about 5.5 years)
 
@@ -106,10 +93,10 @@ class _Referral:
         self.attrs: dict[str, Any] = {
             "person_id": f"p-{rng.getrandbits(48):012x}",
             "service": path.service,
-            "locality": rng.choice(LOCALITIES),
+            "locality": rng.choice(locality_order()),
             "age_band": band,
             "sex": rng.choice("MF"),
-            "phase": PHASE[band],
+            "phase": PHASE_OF_AGE[band],
         }
         self.out: list[tuple[datetime, str, int, EventDict]] = []
 
@@ -210,7 +197,7 @@ def timed_events(
     new referrals each day and each service's capacity each week."""
     first = min(history_from or start, start)
     end_dt = datetime.combine(end, time(0), tzinfo=UTC) if end is not None else None
-    heap: list[tuple[datetime, str, int, EventDict]] = []
+    heap: list[Queued] = []
 
     def push(items: list[tuple[datetime, str, int, EventDict]]) -> None:
         for item in items:
@@ -239,10 +226,5 @@ def timed_events(
                 t = datetime.fromisoformat(str(ev["time"]))
                 push([(t, str(ev["subject"]), 0, ev)])
         day += timedelta(days=1)
-        horizon = datetime.combine(day, time(0), tzinfo=UTC)
-        while heap and heap[0][0] < horizon:
-            t, _, _, ev = heapq.heappop(heap)
-            yield TimedEvent(t, ev)
-    while heap:
-        t, _, _, ev = heapq.heappop(heap)
-        yield TimedEvent(t, ev)
+        yield from release(heap, datetime.combine(day, time(0), tzinfo=UTC))
+    yield from release(heap)

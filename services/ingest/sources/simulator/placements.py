@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from contracts.localities import locality_order
 from contracts.placements import load_placements
 from contracts.working_days import add_working_days
 from services.ingest.sources.simulator.model import TimedEvent
@@ -79,19 +80,6 @@ RESOURCED = (
     "mainstream_la_maintained_resourced_provision",
     "mainstream_academy_resourced_provision",
     "mainstream_free_school_resourced_provision",
-)
-LOCALITIES = (
-    "shrewsbury",
-    "oswestry",
-    "ellesmere",
-    "whitchurch",
-    "wem",
-    "market-drayton",
-    "shifnal",
-    "bridgnorth",
-    "ludlow",
-    "church-stretton",
-    "bishops-castle",
 )
 NEEDS = ("ASD", "SEMH", "SLCN", "MLD", "SLD", "SPLD", "PMLD", "PD", "HI", "VI")
 NEED_WEIGHTS = (35, 20, 18, 8, 5, 5, 3, 3, 2, 1)
@@ -176,7 +164,7 @@ def _person_attrs(rng: random.Random, setting: str) -> dict[str, Any]:
     else:
         band, phase = rng.choice((("5-10", "primary"), ("11-15", "secondary")))
     return {
-        "locality": rng.choice(LOCALITIES),
+        "locality": rng.choice(locality_order()),
         "age_band": band,
         "phase": phase,
         "primary_need": rng.choices(NEEDS, weights=NEED_WEIGHTS)[0],
