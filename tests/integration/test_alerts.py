@@ -194,6 +194,9 @@ def body(msg: Any) -> str:
 @pytest.fixture
 def fast_notify(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENDWATCH_NOTIFY_POLL_S", "0.2")
+    # A relay killed while it holds a claim blocks those rows (and its recipients' later
+    # ones) until the lease runs out: keep that shorter than the tests' waits.
+    monkeypatch.setenv("SENDWATCH_NOTIFY_LEASE_S", "3")
     monkeypatch.setenv("SENDWATCH_NOTIFY_RETRY_BASE_S", "0.3")
     monkeypatch.setenv("SENDWATCH_NOTIFY_RETRY_MAX_S", "1")
     monkeypatch.setenv("SENDWATCH_DASHBOARD_URL", "http://dashboard.example.org")
