@@ -80,5 +80,5 @@ def test_replay_restates_after_a_changed_definition(
     assert done.returncode == 0, done.stderr
     assert "Replayed from 2026-04-01: " in done.stdout and "1 subject(s) read" in done.stdout
     assert "0 value(s) changed" not in done.stdout
-    assert get_json(t, "/v1/status", OPERATIONAL)["replay_required"] is False
+    wait_for(lambda: get_json(t, "/v1/status", OPERATIONAL)["replay_required"] is False, timeout=30)
     assert decided_in_time() == 0.0  # day 35 is past 28 days
