@@ -91,6 +91,9 @@ def test_dependency_off_track_to_partnership_board(
     monkeypatch.setenv("SENDWATCH_NOTIFY_RETRY_BASE_S", "0.3")
     monkeypatch.setenv("SENDWATCH_NOTIFY_RETRY_MAX_S", "1")
     monkeypatch.setenv("SENDWATCH_ALERTS_HORIZON_DAYS", "60")
+    # a relay killed while it holds a claim blocks those rows until the lease runs out;
+    # the lease is shorter than the waits below
+    monkeypatch.setenv("SENDWATCH_NOTIFY_LEASE_S", "3")
     with MailSink(tmp_path / "mail") as sink:
         monkeypatch.setenv("SENDWATCH_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SENDWATCH_SMTP_PORT", str(sink.port))
