@@ -89,7 +89,8 @@ class TimelinessInbox(SQLModel, table=True):
     __tablename__ = "timeliness_inbox"
 
     source: str = Field(primary_key=True, default="", max_length=64)  # "" before t0005
-    event_id: str = Field(primary_key=True, max_length=128)
+    # looked up by event id alone (migration t0006): the key leads with the source
+    event_id: str = Field(primary_key=True, max_length=128, index=True)
     processed_at: datetime
 
 
