@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlmodel import Session
 
 from services.timeliness.adapters import repository as records
@@ -31,6 +31,17 @@ _CELLS = CellRow.__table__  # type: ignore[attr-defined]
 _CYCLES = CycleRow.__table__  # type: ignore[attr-defined]
 _INBOX = TimelinessInbox.__table__  # type: ignore[attr-defined]
 CHUNK = 900  # stays under SQLite's bound-parameter limit
+# Statements of the batch path, built once (SQLAlchemy caches their compiled form).
+_CELLS_IN = select(_CELLS.c.breakdown, _CELLS.c.counts, _CELLS.c.revision).where(
+    (_CELLS.c.kpi == bindparam("kpi"))
+    & (_CELLS.c.cycle == bindparam("cycle"))
+    & _CELLS.c.breakdown.in_(bindparam("bds", expanding=True))
+)
+_DELETE_SPAN = delete(_SPANS).where(
+    (_SPANS.c.key == bindparam("g_key"))
+    & (_SPANS.c.subject == bindparam("g_subject"))
+    & (_SPANS.c.seq == bindparam("g_seq"))
+)
 STATE_KEY = "caseload"
 
 
@@ -267,11 +278,11 @@ class SqlRepository(records.Repository):
             yield _stored(r)
 
     def replace_spans(self, gone: list[tuple[str, str, int]], spans: list[Span]) -> None:
-        for n in range(0, len(gone), 300):
+        # One key lookup per row (executemany): a row-value IN is a scan of the whole
+        # span table on SQLite, once per chunk.
+        if gone:
             self.session.execute(
-                delete(_SPANS).where(
-                    tuple_(_SPANS.c.key, _SPANS.c.subject, _SPANS.c.seq).in_(gone[n : n + 300])
-                )
+                _DELETE_SPAN, [{"g_key": k, "g_subject": s, "g_seq": q} for k, s, q in gone]
             )
         insert_rows(self.session, _SPANS, [_span_row(s) for s in spans])
 
@@ -297,20 +308,21 @@ class SqlRepository(records.Repository):
         self.session.execute(delete(_SPANS))
 
     def cells(self, keys: Iterable[Key]) -> dict[Key, records.Cell]:
-        wanted = list(keys)
+        # By KPI and cycle, then breakdowns IN (...): the key's index all the way (a
+        # row-value IN of the three is a scan of every cell on SQLite, once per chunk).
+        groups: dict[tuple[str, str], list[str]] = {}
+        for kpi, cycle, breakdown in dict.fromkeys(keys):
+            groups.setdefault((kpi, cycle), []).append(breakdown)
         out: dict[Key, records.Cell] = {}
-        for n in range(0, len(wanted), 300):
-            rows = self.session.execute(
-                select(_CELLS).where(
-                    tuple_(_CELLS.c.kpi, _CELLS.c.cycle, _CELLS.c.breakdown).in_(
-                        wanted[n : n + 300]
-                    )
+        for (kpi, cycle), breakdowns in groups.items():
+            for n in range(0, len(breakdowns), CHUNK):
+                rows = self.session.execute(
+                    _CELLS_IN, {"kpi": kpi, "cycle": cycle, "bds": breakdowns[n : n + CHUNK]}
                 )
-            )
-            out.update(
-                ((r.kpi, r.cycle, r.breakdown), records.Cell(json.loads(r.counts), r.revision))
-                for r in rows
-            )
+                out.update(
+                    ((kpi, cycle, b), records.Cell(json.loads(counts), revision))
+                    for b, counts, revision in rows
+                )
         return out
 
     def cells_where(
