@@ -67,6 +67,7 @@ def relay_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SENDWATCH_NOTIFY_LEASE_S", "3")
 
 
+@pytest.mark.brokers("kafka")  # exactly one mail each: a delivery guarantee
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_two_alerts_processes_one_killed_mid_send_give_exactly_one_mail_each(
     stack_factory, broker, database_url: str, tmp_path: Path, relay_env: None, monkeypatch
@@ -95,14 +96,23 @@ def test_two_alerts_processes_one_killed_mid_send_give_exactly_one_mail_each(
             wait_for(lambda: [m for m in sink.messages if m["To"] == OWNER], timeout=60)
             feed.snapshot("2026-07-11", closed("2026-06", 45.0))
 
+            def by_victim(messages: list[Any]) -> bool:
+                return any(f"-{victim.pid}-" in str(m["X-Sendwatch-Relay"]) for m in messages)
+
             def victim_sending() -> bool:
-                return len(sink.messages) >= 2 and any(
-                    f"-{victim.pid}-" in str(m["X-Sendwatch-Relay"]) for m in sink.in_flight
+                # in the middle of sending: one of its mails accepted, the next in flight
+                return (
+                    len(sink.messages) >= 2
+                    and by_victim(sink.messages)
+                    and by_victim(sink.in_flight)
                 )
 
             wait_for(victim_sending, timeout=60, every=0.02)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
+            # The sink notices the lost connection when it next looks (within its delay):
+            # wait until the victim's message has left ``in_flight`` for ``dropped``.
+            wait_for(lambda: not by_victim(sink.in_flight), timeout=10, every=0.05)
             cut_off = sink.dropped
             sent_before = len(sink.messages)
 

@@ -52,6 +52,8 @@ def _inbox_rows(url: str) -> int:
         engine.dispose()
 
 
+# No loss across the outage is a delivery guarantee: Apache Kafka.
+@pytest.mark.brokers("kafka")
 def test_postgres_outage_mid_stream(broker, private_pg, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SENDWATCH_DATABASE_URL", private_pg.url)
     monkeypatch.setenv("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", "6000")

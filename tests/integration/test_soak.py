@@ -47,6 +47,8 @@ def _postgres_or_skip() -> str:
     return PG_ADMIN_URL
 
 
+# It claims delivery guarantees (nothing lost or doubled across kills): Apache Kafka.
+@pytest.mark.brokers("kafka")
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_soak_under_sigkills_matches_a_clean_run(
     broker_engine: str, database: str, tmp_path: Path
