@@ -58,6 +58,7 @@ def cpu_per_event(n: int, batch: int = 5_000) -> float:
             registry=registry,
             topics=Topics(snapshots="snapshots", milestones="milestones"),
             census_every_s=settings.timeliness.census_interval_s,
+            census_budget=settings.timeliness.census_budget,
             census_pending=True,
         )
         started = time.process_time()

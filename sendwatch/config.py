@@ -189,6 +189,9 @@ class TimelinessSettings:
     # While events stream, the current position of census KPIs (every open span read)
     # is recomputed at most this often, not on every batch; 0: on every batch.
     census_interval_s: float = env("SENDWATCH_CENSUS_INTERVAL_S", 2.0)
+    # ... and takes at most this share of the time (the wait grows with its own cost,
+    # which grows with the caseload: a replay is not spent re-reading open spans).
+    census_budget: float = env("SENDWATCH_CENSUS_BUDGET", 0.1)
     # Benchmark comparison only (`sendwatch bench`, exactly-once cost): skip the inbox.
     # Never a production mode: refused unless SENDWATCH_DEV=1.
     bench_no_inbox: bool = env("SENDWATCH_BENCH_NO_INBOX", False)

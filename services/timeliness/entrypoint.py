@@ -101,6 +101,7 @@ def bootstrap(settings: Settings | None = None) -> Runtime[Deps]:
         registry=registry,
         topics=out_topics,
         census_every_s=settings.timeliness.census_interval_s,
+        census_budget=settings.timeliness.census_budget,
         census_pending=True,  # the position is brought up to date once at start
         inbox=not settings.timeliness.bench_no_inbox,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -128,5 +129,41 @@ def test_a_batch_within_the_interval_skips_the_census_and_the_refresh_publishes_
             assert not cfg.census_pending
             # nothing pending: a refresh does nothing
             assert handlers.refresh_census(SqlUnitOfWork(engine), cfg) == 0
+        finally:
+            engine.dispose()
+
+
+def test_the_census_takes_at_most_its_budget_of_the_time() -> None:
+    """A census that took 3 s waits 27 s more at a budget of 0.1 (not the 2 s interval):
+    while a large caseload streams in, re-reading every open span is at most a tenth of
+    the work.  Without a budget the interval alone decides."""
+
+    class Ticking(FrozenClock):
+        def __call__(self) -> float:  # every reading is 3 s later: a census takes 3 s
+            self.now += 3.0
+            return self.now
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 't.db'}")
+        migrate("timeliness", engine)
+        clock = Ticking()
+        cfg = dataclasses.replace(
+            CFG, census_every_s=2.0, census_budget=0.1, clock=clock, census_at=None
+        )
+        try:
+            with SqlUnitOfWork(engine) as uow:
+                cfg.census_current(uow.repo, date(2026, 5, 1), None)
+            assert cfg.census_took == 3.0 and not cfg.census_pending
+            done = cfg.census_at
+            assert done is not None
+            frozen = FrozenClock()
+            cfg.clock = frozen
+            frozen.now = done + 26.9
+            assert not cfg.census_due()
+            frozen.now = done + 27.0
+            assert cfg.census_due()
+            cfg.census_budget = 0.0  # no cap: the interval
+            frozen.now = done + 2.0
+            assert cfg.census_due()
         finally:
             engine.dispose()

@@ -77,15 +77,33 @@ class Config:
     # recomputed at most every ``census_every_s`` seconds (0: every batch), and
     # :func:`refresh_census` catches up once the stream pauses.
     census_every_s: float = 0.0
+    # ... and at most this share of the time: a census that took 0.5 s waits 4.5 s
+    # more at 0.1 (it reads every open span, so it grows with the caseload; 0: no cap).
+    census_budget: float = 0.0
     clock: Callable[[], float] = time.monotonic
     census_at: float | None = None  # when the current position was last computed
+    census_took: float = 0.0  # how long that took
     census_pending: bool = False  # a batch skipped it
     inbox: bool = True  # False only to measure what exactly-once costs (bench)
 
     def census_due(self) -> bool:
         if self.census_every_s <= 0 or self.census_at is None:
             return True
-        return self.clock() - self.census_at >= self.census_every_s
+        wait = self.census_every_s
+        if 0 < self.census_budget < 1:
+            wait = max(wait, self.census_took * (1 / self.census_budget - 1))
+        return self.clock() - self.census_at >= wait
+
+    def census_current(
+        self, repo: Repository, today: date, since: date | None
+    ) -> dict[Key, Written]:
+        """The current census position (see :func:`census.current`), timed."""
+        started = self.clock()
+        out = census.current(repo, self.engine, today, since)
+        self.census_at = self.clock()
+        self.census_took = self.census_at - started
+        self.census_pending = False
+        return out
 
 
 # --- a consumed batch ------------------------------------------------------------------
@@ -215,9 +233,8 @@ def apply_batch(uow: AbstractUnitOfWork, items: Sequence[Incoming], cfg: Config)
             folded.spans or today != st.census_day or census.feeds_outlook(cfg.engine, written)
         ):
             if cfg.census_due():
-                written.update(census.current(repo, cfg.engine, today, st.census_day))
+                written.update(cfg.census_current(repo, today, st.census_day))
                 st.census_day = today
-                cfg.census_at, cfg.census_pending = cfg.clock(), False
             else:
                 cfg.census_pending = True
         st.sequence += 1
@@ -240,9 +257,7 @@ def refresh_census(uow: AbstractUnitOfWork, cfg: Config) -> int:
     with uow:
         st = uow.repo.state()
         today = local_date(st.watermark or st.as_of) if st.as_of else None
-        written = (
-            census.current(uow.repo, cfg.engine, today, st.census_day) if today is not None else {}
-        )
+        written = cfg.census_current(uow.repo, today, st.census_day) if today is not None else {}
         cfg.census_at, cfg.census_pending = cfg.clock(), False
         if today is not None:
             st.census_day = today
