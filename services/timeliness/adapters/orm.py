@@ -86,11 +86,14 @@ class AuditRow(SQLModel, table=True):
 
 
 class TimelinessInbox(SQLModel, table=True):
-    __tablename__ = "timeliness_inbox"
+    """Keyed on (event id, source), in that order (migration t0006): it is looked up by
+    event id; on SQLite one B-tree (no rowid), so each event costs one insert."""
 
+    __tablename__ = "timeliness_inbox"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    event_id: str = Field(primary_key=True, max_length=128)
     source: str = Field(primary_key=True, default="", max_length=64)  # "" before t0005
-    # looked up by event id alone (migration t0006): the key leads with the source
-    event_id: str = Field(primary_key=True, max_length=128, index=True)
     processed_at: datetime
 
 
