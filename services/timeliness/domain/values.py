@@ -109,9 +109,29 @@ def kpi_value(
     closed: bool,
     revision: int,
     today: date | None = None,
+    memo: dict[tuple[str, str], CycleFacts] | None = None,
 ) -> KpiValue:
     k = dictionary.kpis[key[0]]
-    return published(dictionary, key, reading(k, vector), closed, revision, today)
+    return published(dictionary, key, reading(k, vector), closed, revision, today, memo=memo)
+
+
+# What every value of one KPI and cycle shares on one day: its goal, when the cycle
+# closes, its kind, the KPI's RAG margin.
+CycleFacts = tuple[Goal, date | None, str, float]
+
+
+def cycle_facts(
+    dictionary: KpiDictionary, kpi_id: str, cycle: str, today: date | None
+) -> CycleFacts:
+    k = dictionary.kpis[kpi_id]
+    start = dictionary.plan_year_start_month
+    closes = None if cycle == "current" else closed_on(cycle, dictionary.grace_days, start)
+    return (
+        goal_for(k, cycle, dictionary, today),
+        closes,
+        kind_of(cycle),
+        dictionary.margin_of(kpi_id),
+    )
 
 
 def published(
@@ -122,20 +142,26 @@ def published(
     revision: int,
     today: date | None,
     goal: Goal | None = None,
+    memo: dict[tuple[str, str], CycleFacts] | None = None,
 ) -> KpiValue:
     """A reading as published: with its cycle, goal, RAG and what the dictionary says
-    about the KPI (every consumer renders and judges from this alone)."""
+    about the KPI (every consumer renders and judges from this alone).  ``memo`` keeps
+    each KPI and cycle's :func:`cycle_facts` for values rendered together (one day)."""
     kpi_id, cycle, breakdown = key
     k = dictionary.kpis[kpi_id]
-    g = goal or goal_for(k, cycle, dictionary, today)
-    start = dictionary.plan_year_start_month
-    closes = None if cycle == "current" else closed_on(cycle, dictionary.grace_days, start)
+    facts = memo.get((kpi_id, cycle)) if memo is not None else None
+    if facts is None:
+        facts = cycle_facts(dictionary, kpi_id, cycle, today)
+        if memo is not None:
+            memo[(kpi_id, cycle)] = facts
+    shared_goal, closes, cycle_kind, margin = facts
+    g = goal or shared_goal
     return KpiValue.model_validate(
-        {"kpi": kpi_id, "cycle": cycle, "cycle_kind": kind_of(cycle), "breakdown": breakdown}
+        {"kpi": kpi_id, "cycle": cycle, "cycle_kind": cycle_kind, "breakdown": breakdown}
         | {"value": r.value, "numerator": r.numerator, "denominator": r.denominator}
         | {"closed": closed, "revision": revision, "closes_on": closes, "extra": r.extra}
         | {"target": g.target, "goal": g.goal, "goal_basis": g.basis}
-        | {"rag": rag(k, r.value, g.goal, dictionary.margin_of(kpi_id))}
+        | {"rag": rag(k, r.value, g.goal, margin)}
         | {"baseline": k.baseline, "standard": k.standard, "kind": k.kind, "unit": k.unit}
         | {"direction": k.direction}
     )
@@ -234,6 +260,7 @@ def render(
     """Published values of stored cells, in key order (unknown KPIs and cells carried
     over without counts are skipped)."""
     out: list[KpiValue] = []
+    memo: dict[tuple[str, str], CycleFacts] = {}
     for key in sorted(cells):
         cell = cells[key]
         kpi, cycle, breakdown = key
@@ -257,6 +284,7 @@ def render(
                 closed=cell.closed,
                 revision=cell.revision,
                 today=today,
+                memo=memo,
             )
         )
     return out
