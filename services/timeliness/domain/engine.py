@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -55,8 +55,8 @@ class Engine:
             for name, versions in self.policies.items()
         }
         self._matchers: dict[tuple[str, str], tuple[Matcher, ...]] = {}
-        self._labels: dict[tuple[str, tuple[str | None, ...]], list[str]] = {}
-        self._keys: dict[Base, list[Key]] = {}
+        self._cycles: dict[tuple[str, date], tuple[str, ...]] = {}
+        self._keys: dict[tuple[str, str, tuple[str | None, ...]], list[Key]] = {}
         self._flow: dict[str, list[str]] = {}  # subject kind -> flow KPIs
         self._census = [kpi for kpi, k in self.dictionary.kpis.items() if k.census]
         self._spans: dict[str, list[str]] = {}  # subject kind -> span keys (clocks)
@@ -182,38 +182,57 @@ class Engine:
     def at(self, kpi: str, when: date | str, s: SubjectState) -> Base:
         return (kpi, when, tuple(s.attrs.get(d) for d in self._dims[kpi]))
 
+    def _cycles_of(self, kpi: str, when: date | str) -> tuple[str, ...]:
+        """Each cycle of the KPI containing the day (or the one cycle named)."""
+        if isinstance(when, str):
+            return (when,)
+        found = self._cycles.get((kpi, when))
+        if found is None:
+            if len(self._cycles) > 200_000:
+                self._cycles.clear()
+            start = self.dictionary.plan_year_start_month
+            found = self._cycles[(kpi, when)] = tuple(
+                c for kind in self._flow_kinds[kpi] for c in cycle_labels(kind, when, start)
+            )
+        return found
+
+    def _cells_of(self, kpi: str, cycle: str, values: tuple[str | None, ...]) -> list[Key]:
+        """Each breakdown's cell of one KPI and cycle (rolling years: all only)."""
+        found = self._keys.get((kpi, cycle, values))
+        if found is None:
+            if len(self._keys) > 200_000:
+                self._keys.clear()
+            if cycle.startswith("R12-"):
+                labels: Sequence[str] = ALL
+            else:
+                dims = self._dims[kpi]
+                labels = [
+                    "all",
+                    *(f"{d}={v or 'unknown'}" for d, v in zip(dims, values, strict=True)),
+                ]
+            found = self._keys[(kpi, cycle, values)] = [(kpi, cycle, b) for b in labels]
+        return found
+
     def expand(self, base: Base) -> list[Key]:
         """Every (kpi, cycle, breakdown) a contribution goes to: each cycle of the KPI
         containing its day (or its one cycle), each breakdown (rolling years: all)."""
-        known = self._keys.get(base)
-        if known is not None:
-            return known
-        if len(self._keys) > 200_000:
-            self._keys.clear()
         kpi, when, values = base
-        labels = self._labels.get((kpi, values))
-        if labels is None:
-            dims = self._dims[kpi]
-            labels = ["all", *(f"{d}={v or 'unknown'}" for d, v in zip(dims, values, strict=True))]
-            self._labels[(kpi, values)] = labels
-        start = self.dictionary.plan_year_start_month
-        if isinstance(when, str):
-            cycles = [when]
-        else:
-            cycles = [c for kind in self._flow_kinds[kpi] for c in cycle_labels(kind, when, start)]
-        out: list[Key] = []
-        for cycle in cycles:
-            out += [(kpi, cycle, b) for b in (ALL if cycle.startswith("R12-") else labels)]
-        self._keys[base] = out
-        return out
+        return [k for c in self._cycles_of(kpi, when) for k in self._cells_of(kpi, c, values)]
 
     def spread(self, deltas: Mapping[Base, Vector]) -> dict[Key, Vector]:
-        """Base-grain deltas spread over their cells (zero cells dropped)."""
-        out: dict[Key, Vector] = {}
-        for base, vec in deltas.items():
+        """Base-grain deltas spread over their cells (zero cells dropped), as
+        :meth:`expand` says, in two steps: the days are summed into their cycles first
+        (a batch's days fall in a few months), then each cycle's sum is spread over
+        its breakdowns."""
+        by_cycle: dict[tuple[str, str, tuple[str | None, ...]], Vector] = {}
+        for (kpi, when, values), vec in deltas.items():
             if any(vec):
-                for key in self.expand(base):
-                    add(out, key, vec)
+                for cycle in self._cycles_of(kpi, when):
+                    add(by_cycle, (kpi, cycle, values), vec)
+        out: dict[Key, Vector] = {}
+        for (kpi, cycle, values), vec in by_cycle.items():
+            for key in self._cells_of(kpi, cycle, values):
+                add(out, key, vec)
         return {k: v for k, v in out.items() if any(v)}
 
     # --- a subject ----------------------------------------------------------------------
