@@ -154,6 +154,7 @@ def batch_subscriber(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=settings.kafka.batch_max_records,
         batch_timeout_ms=settings.kafka.batch_timeout_ms,
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
         session_timeout_ms=settings.kafka.session_timeout_ms,
         heartbeat_interval_ms=max(500, settings.kafka.session_timeout_ms // 5),
         # Kafka's own default (5 min): a batch that closes many cycles at once (the first

@@ -36,6 +36,9 @@ class KafkaSettings:
     session_timeout_ms: int = env("SENDWATCH_KAFKA_SESSION_TIMEOUT_MS", 10_000)
     batch_max_records: int = env("SENDWATCH_BATCH_MAX", 5_000)
     batch_timeout_ms: int = env("SENDWATCH_BATCH_TIMEOUT_MS", 100)
+    # How long the broker may hold a fetch open waiting for data (the clients' default
+    # is 500 ms, which Tansu spends in full: half a second on every event's latency).
+    fetch_max_wait_ms: int = env("SENDWATCH_KAFKA_FETCH_MAX_WAIT_MS", 100)
     lag_interval_s: float = env("SENDWATCH_LAG_INTERVAL_S", 5.0)
     # auto: an idempotent producer (enable_idempotence, acks=all) wherever the broker
     # supports it (Apache Kafka does; Tansu does not); on | off force it.
