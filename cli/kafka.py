@@ -257,6 +257,9 @@ class KafkaCluster:
             stdout=out,
             stderr=subprocess.STDOUT if self.log_file else subprocess.DEVNULL,
             preexec_fn=die_with_parent,
+            # out of the terminal's process group: Ctrl-C reaches `sendwatch up`, which
+            # stops the services first and the broker last
+            start_new_session=True,
         )
 
     def start(self, timeout: float = 90.0) -> None:

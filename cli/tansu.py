@@ -107,6 +107,10 @@ def start_tansu(port: int | None = None, log_file: Path | None = None) -> TansuB
         stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         preexec_fn=die_with_parent,
+        # out of the terminal's process group: Ctrl-C reaches `sendwatch up`, which stops
+        # the services first and the broker last (a broker gone first held their
+        # shutdown until the stop deadline)
+        start_new_session=True,
     )
     try:
         wait_for_port(port)
