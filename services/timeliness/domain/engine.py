@@ -30,6 +30,13 @@ from services.timeliness.domain.measures.occupancy import capacity_key
 from services.timeliness.domain.subjects import SubjectState
 
 ALL = ["all"]
+
+
+def breakdown_labels(dims: Sequence[str], values: Sequence[str | None]) -> list[str]:
+    """``all`` and one ``dimension=value`` per dimension (``unknown`` when missing)."""
+    return ["all", *(f"{d}={v or 'unknown'}" for d, v in zip(dims, values, strict=True))]
+
+
 _KPI_MATCHES = ("exclude_if", "event", "events", "relative_to")
 
 
@@ -177,7 +184,8 @@ class Engine:
         return self._matchers.get((kpi, what), ())
 
     def breakdowns(self, kpi: str, attrs: Mapping[str, str]) -> list[str]:
-        return ["all", *(f"{d}={attrs.get(d) or 'unknown'}" for d in self._dims[kpi])]
+        dims = self._dims[kpi]
+        return breakdown_labels(dims, tuple(attrs.get(d) for d in dims))
 
     def at(self, kpi: str, when: date | str, s: SubjectState) -> Base:
         return (kpi, when, tuple(s.attrs.get(d) for d in self._dims[kpi]))
@@ -205,25 +213,16 @@ class Engine:
             if cycle.startswith("R12-"):
                 labels: Sequence[str] = ALL
             else:
-                dims = self._dims[kpi]
-                labels = [
-                    "all",
-                    *(f"{d}={v or 'unknown'}" for d, v in zip(dims, values, strict=True)),
-                ]
+                labels = breakdown_labels(self._dims[kpi], values)
             found = self._keys[(kpi, cycle, values)] = [(kpi, cycle, b) for b in labels]
         return found
 
-    def expand(self, base: Base) -> list[Key]:
-        """Every (kpi, cycle, breakdown) a contribution goes to: each cycle of the KPI
-        containing its day (or its one cycle), each breakdown (rolling years: all)."""
-        kpi, when, values = base
-        return [k for c in self._cycles_of(kpi, when) for k in self._cells_of(kpi, c, values)]
-
     def spread(self, deltas: Mapping[Base, Vector]) -> dict[Key, Vector]:
-        """Base-grain deltas spread over their cells (zero cells dropped), as
-        :meth:`expand` says, in two steps: the days are summed into their cycles first
-        (a batch's days fall in a few months), then each cycle's sum is spread over
-        its breakdowns."""
+        """Base-grain deltas spread over every (kpi, cycle, breakdown) they go to (zero
+        cells dropped): each cycle of the KPI containing the day (or its one cycle),
+        each breakdown (rolling years: all).  In two steps: the days are summed into
+        their cycles first (a batch's days fall in a few months), then each cycle's
+        sum is spread over its breakdowns."""
         by_cycle: dict[tuple[str, str, tuple[str | None, ...]], Vector] = {}
         for (kpi, when, values), vec in deltas.items():
             if any(vec):

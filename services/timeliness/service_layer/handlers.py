@@ -257,9 +257,11 @@ def refresh_census(uow: AbstractUnitOfWork, cfg: Config) -> int:
     with uow:
         st = uow.repo.state()
         today = local_date(st.watermark or st.as_of) if st.as_of else None
-        written = cfg.census_current(uow.repo, today, st.census_day) if today is not None else {}
-        cfg.census_at, cfg.census_pending = cfg.clock(), False
-        if today is not None:
+        written: dict[Key, Written] = {}
+        if today is None:
+            cfg.census_at, cfg.census_pending = cfg.clock(), False  # nothing to count yet
+        else:
+            written = cfg.census_current(uow.repo, today, st.census_day)
             st.census_day = today
         if written:
             # A new sequence with its snapshot, as a batch gives (reporting follows the
