@@ -131,11 +131,12 @@ def _affected(change: SpanChange, key: str) -> list[tuple[date, date | None]]:
             and (
                 b.start,
                 b.nullified,
+                b.value,
                 b.pauses,
                 b.excluded,
                 b.attrs,
             )
-            == (a.start, a.nullified, a.pauses, a.excluded, a.attrs)
+            == (a.start, a.nullified, a.value, a.pauses, a.excluded, a.attrs)
         ):
             ends = sorted((b.close, a.close), key=lambda d: d or date.max)
             out.append((ends[0] or date.max, ends[1]))  # only the close moved
