@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import hmac
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict
+
+from contracts.tokens import same_secret, secret_bytes
 
 _DEFAULT = Path(__file__).with_name("sources.yaml")
 
@@ -39,9 +40,9 @@ class SourceRegistry(BaseModel):
 
     def authenticate(self, api_key: str) -> str | None:
         """Return the source id that owns ``api_key``, or None."""
-        digest = hashlib.sha256(api_key.encode()).hexdigest()
+        digest = hashlib.sha256(secret_bytes(api_key)).hexdigest()
         for source_id, spec in self.sources.items():
-            if any(hmac.compare_digest(digest, known) for known in spec.key_sha256):
+            if any(same_secret(digest, known) for known in spec.key_sha256):
                 return source_id
         return None
 

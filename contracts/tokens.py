@@ -42,6 +42,17 @@ class TokenSpec(BaseModel):
         return value
 
 
+def secret_bytes(value: str) -> bytes:
+    """A posted secret as bytes, whatever it holds (non-ASCII, even a lone surrogate)."""
+    return value.encode("utf-8", "surrogatepass")
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Constant-time equality of two secrets.  ``hmac.compare_digest`` on ``str`` raises
+    TypeError for non-ASCII text, which a caller can post, so compare bytes."""
+    return hmac.compare_digest(secret_bytes(a), secret_bytes(b))
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who presented a token, and what they may do."""
@@ -61,11 +72,11 @@ class TokenRegistry(BaseModel):
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal owning ``token``, or None (constant-time comparison)."""
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = hashlib.sha256(secret_bytes(token)).hexdigest()
         found: Principal | None = None
         for name, spec in self.tokens.items():
             for known in spec.sha256:
-                if hmac.compare_digest(digest, known):
+                if same_secret(digest, known):
                     found = Principal(name, frozenset(spec.roles))
         return found
 

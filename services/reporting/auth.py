@@ -1,7 +1,7 @@
 """Who is looking: API tokens (``contracts/tokens.yaml``) from ``Authorization: Bearer``
-or, for the browser, a server-side session (``services/reporting/sessions.py``) whose id
-the sign-in form sets in the ``sendwatch_session`` cookie; the token never goes into a
-cookie.
+or, for the browser, a server-side session (``services/reporting/adapters/sessions.py``)
+whose id the sign-in form sets in the ``sendwatch_session`` cookie; the token never goes
+into a cookie.
 
 Roles in reporting: ``board`` (suppressed aggregates), ``operational`` (unsuppressed
 figures and cases at risk), ``admin`` (everything), ``read`` (alerts pages).  No token
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from contracts.tokens import Principal, TokenRegistry
+from services.reporting.adapters.sessions import SessionStore
 from services.reporting.domain.suppression import SuppressionPolicy
-from services.reporting.sessions import SESSION_COOKIE, SessionStore
+from services.reporting.sessions import SESSION_COOKIE
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse
 from contracts.kpi_dictionary import KpiDictionary
 from contracts.tokens import TokenRegistry
 from sendwatch.service import deps_of
+from services.reporting.adapters.sessions import SessionStore
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.auth import Viewer, viewer
 from services.reporting.domain import dashboard
 from services.reporting.domain.suppression import SuppressionPolicy
 from services.reporting.service import Reporting
-from services.reporting.sessions import SessionStore
 from services.reporting.web import charts
 
 if TYPE_CHECKING:
@@ -62,8 +62,8 @@ class Context:
     tokens: TokenRegistry
     policy: SuppressionPolicy
     templates: Environment | None  # None without jinja2
+    sessions: SessionStore  # sign-in sessions and the lockout (in the database)
     chromium: str | None = None  # the PDF renderer (None: chromium on PATH)
-    sessions: SessionStore = field(default_factory=SessionStore)  # sign-in sessions
 
     @property
     def dictionary(self) -> KpiDictionary:

@@ -32,11 +32,11 @@ from sendwatch.openapi import Extras
 from sendwatch.service import Runtime, create_service_app
 from services.reporting import api, metrics, web
 from services.reporting.adapters import repository as repo
+from services.reporting.adapters.sessions import SessionStore
 from services.reporting.adapters.upstream import Upstreams
 from services.reporting.context import STATIC, Context, make_templates
 from services.reporting.domain.suppression import load_policy
 from services.reporting.service import Reporting, load_place, local_date
-from services.reporting.sessions import SessionStore
 from services.reporting.web import errors
 
 SERVICE = "reporting"
@@ -189,6 +189,7 @@ def context(settings: Settings, engine: Engine) -> Context:
         templates=make_templates(),
         chromium=settings.reporting.chromium,
         sessions=SessionStore(
+            engine,
             hours=settings.http.session_hours,
             max_failures=settings.http.sign_in_max_failures,
             lockout_s=settings.http.sign_in_lockout_s,

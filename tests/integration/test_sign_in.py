@@ -1,6 +1,7 @@
 """Reporting's sign-in, on its real routes and templates (no broker: the lifespan is not
 run): a server-side session that sign-out revokes (the token never goes into a cookie),
-CSRF and Origin checks on the form posts, and a lockout after repeated failures."""
+CSRF and Origin checks on the form posts, and a lockout after repeated failures, both
+kept in the database so that they hold across processes and restarts."""
 
 from __future__ import annotations
 
@@ -16,18 +17,29 @@ ORIGIN = {"Origin": "http://testserver"}
 TOKEN = "dev-operational-token"
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> TestClient:
+def reporting_process(var_dir: Path) -> TestClient:
+    """A reporting app on the database in ``var_dir`` (migrated, as its start does).  Two
+    of them on one directory are two reporting processes on one database, or one process
+    before and after a restart."""
+    from sendwatch.db import migrate
     from services.reporting.entrypoint import bootstrap, create_app
 
     settings = Settings.from_env(
         {
             "SENDWATCH_DEV": "1",
-            "SENDWATCH_VAR_DIR": str(tmp_path),
+            "SENDWATCH_VAR_DIR": str(var_dir),
             "SENDWATCH_SIGN_IN_MAX_FAILURES": "3",
         }
     )
-    return TestClient(create_app(bootstrap(settings)), follow_redirects=False)
+    runtime = bootstrap(settings)
+    assert runtime.engine is not None
+    migrate("reporting", runtime.engine)
+    return TestClient(create_app(runtime), follow_redirects=False)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return reporting_process(tmp_path)
 
 
 def csrf_of(page: str) -> str:
@@ -85,6 +97,35 @@ def test_repeated_failures_lock_the_address_out(client: TestClient) -> None:
     locked = sign_in(client)  # even the right token, while locked out
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert "sendwatch_session" not in client.cookies
+
+
+def test_sessions_and_the_lockout_hold_across_processes_and_restarts(tmp_path: Path) -> None:
+    first, second = reporting_process(tmp_path), reporting_process(tmp_path)
+    assert sign_in(first).status_code == 303
+    sid = first.cookies.get("sendwatch_session")
+    assert sid
+    # The other process (or this one restarted) knows the session ...
+    second.cookies.set("sendwatch_session", sid)
+    assert second.get("/alerts/outbox").status_code == 200
+    # ... and a sign-out there ends it here too.
+    page = second.get("/sign-out")
+    out = second.post("/sign-out", data={"csrf": csrf_of(page.text)}, headers=ORIGIN)
+    assert out.status_code == 303
+    assert first.get("/alerts/outbox").status_code in (401, 403)
+    # Failures counted by one process lock the address out of the other.
+    for _ in range(3):
+        assert sign_in(first, "guess").status_code == 401
+    assert sign_in(second).status_code == 429
+    # No session id, token or client address is stored in clear.
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "reporting.db")
+    stored = " ".join(
+        str(row)
+        for table in ("reporting_session", "reporting_sign_in_failure")
+        for row in db.execute(f"SELECT * FROM {table}")
+    )
+    assert stored and sid not in stored and TOKEN not in stored and "testclient" not in stored
 
 
 def test_pages_send_the_security_headers(client: TestClient) -> None:

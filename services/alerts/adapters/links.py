@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from contracts.tokens import same_secret, secret_bytes
+
 Action = Literal["view", "ack"]
 
 
@@ -53,7 +55,7 @@ class Signer:
     base_url: str = "http://127.0.0.1:8003"
 
     def _mac(self, body: str) -> str:
-        digest = hmac.new(self.secret.encode(), body.encode(), hashlib.sha256).digest()
+        digest = hmac.new(self.secret.encode(), secret_bytes(body), hashlib.sha256).digest()
         return _b64(digest)
 
     def token(self, claims: Claims) -> str:
@@ -75,7 +77,7 @@ class Signer:
     def verify(self, token: str) -> Claims:
         """The claims of a token made with this secret (expired or not); BadLink else."""
         body, _, mac = token.partition(".")
-        if not body or not mac or not hmac.compare_digest(mac, self._mac(body)):
+        if not body or not mac or not same_secret(mac, self._mac(body)):
             raise BadLink("signature does not match")
         try:
             raw = json.loads(_unb64(body))

@@ -78,3 +78,27 @@ class BenchmarkSource(SQLModel, table=True):
     source: str = Field(max_length=400)
     rows: int
     loaded_at: datetime
+
+
+class SignInSession(SQLModel, table=True):
+    """A signed-in browser: the digest of its session id (the cookie holds the id itself,
+    never the token), who it is and until when.  In the database, so that sign-out in
+    one reporting process ends the session in every one, and a restart keeps it."""
+
+    __tablename__ = "reporting_session"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    principal: str = Field(max_length=80)
+    roles: str = Field(max_length=200)  # comma-separated
+    csrf: str = Field(max_length=64)
+    expires: float = Field(index=True)  # Unix time
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, by a keyed digest of the client address (no address is kept)."""
+
+    __tablename__ = "reporting_sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=64, index=True)
+    at: float  # Unix time

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sendwatch.observability import get_logger
@@ -61,6 +62,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
+    if (
+        isinstance(exc, DBAPIError)
+        and exc.connection_invalidated
+        or isinstance(exc, OperationalError)
+    ):
+        # The database is down or unreachable (sign-in sessions live there): not a bug.
+        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(
+            {"detail": "the reporting database is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     log.exception("request_failed", path=request.url.path)
     return JSONResponse({"detail": "internal error; see the reporting log"}, status_code=500)
 
