@@ -17,6 +17,7 @@ from contracts.snapshots import KpiSnapshot
 from contracts.timeline import MilestoneAlert
 from services.alerts.domain import actions, capacity, recovery_actions
 from services.alerts.domain.escalation import Chain
+from services.alerts.domain.ids import alert_id, milestone_fingerprint
 from services.alerts.domain.ledger import Ledger
 from services.alerts.domain.model import Alert, MilestoneInput, RecoveryPlan, Silence
 from services.alerts.domain.rules import Rules
@@ -139,10 +140,15 @@ def apply_milestones(
             uow.commit()
             return []
         now = _tick(uow, [], fresh)
+        inputs = [milestone_input(m) for m in fresh]
+        # One read for the batch's alerts, not one per milestone.
+        uow.alerts.preload(
+            alert_id(milestone_fingerprint(m.case, m.milestone, m.kind)) for m in inputs
+        )
         led, chain = _decide(ctx, uow, now)
         rules = Rules(led, chain)
-        for m in fresh:
-            rules.milestone(milestone_input(m))
+        for mi in inputs:
+            rules.milestone(mi)
         chain.advance(uow.alerts.due(now))
         changed = uow.record(led, applied=len(fresh))
         uow.commit()

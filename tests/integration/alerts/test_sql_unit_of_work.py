@@ -168,3 +168,51 @@ def test_a_refused_action_leaves_nothing_behind(db: DbEngine) -> None:
         assert s.exec(select(orm.SilenceRow)).all() == []
         kinds = [r.kind for r in s.exec(select(orm.AuditRow))]
     assert "silence_created" not in kinds
+
+
+def test_observations_keep_the_newest_value_of_each_key(db: DbEngine) -> None:
+    """``observe`` upserts without reading: an older snapshot applied later changes no
+    key a newer one set, and still adds the keys only it has."""
+    h = SqlScenario(uow=SqlUnitOfWork(db))
+    older = h.snapshot(at("2026-06-01"), [h.value({"cycle": "2026-04", "value": 10.0})])
+    newer = h.snapshot(
+        at("2026-06-02"),
+        [h.value({"cycle": "2026-05", "value": 20.0, "breakdown": "all"})],
+    )
+    older.data.values.append(h.value({"cycle": "2026-05", "value": 99.0, "breakdown": "all"}))
+    with h.uow as uow:
+        uow.observe([newer])
+        uow.commit()
+    with h.uow as uow:
+        uow.observe([older])
+        uow.commit()
+    with Session(db) as s:
+        got = {
+            (r.cycle, r.breakdown): (r.sequence, r.value)
+            for r in s.exec(select(orm.KpiObservation))
+        }
+    assert got == {
+        ("2026-05", "all"): (newer.data.sequence, 20.0),
+        ("2026-04", h.breakdown): (older.data.sequence, 10.0),
+    }
+
+
+def test_a_batch_of_milestones_reads_its_alerts_in_one_statement(db: DbEngine) -> None:
+    """No query per milestone: 60 slips read ``alerts_alert`` a bounded number of times."""
+    from sqlalchemy import event
+
+    h = SqlScenario(uow=SqlUnitOfWork(db))
+    batch = [h.milestone_alert(at("2026-05-14"), {"case": f"case-{n:08d}"}) for n in range(60)]
+    reads: list[str] = []
+
+    def count(_conn: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "alerts_alert" in statement:
+            reads.append(statement)
+
+    event.listen(db, "before_cursor_execute", count)
+    try:
+        changed = handlers.apply_milestones(h.ctx, h.uow, batch)
+    finally:
+        event.remove(db, "before_cursor_execute", count)
+    assert len(changed) == 60 and len(h.alerts) == 60
+    assert len(reads) <= 3, f"{len(reads)} reads of alerts_alert for 60 milestones"
