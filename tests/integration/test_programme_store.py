@@ -207,3 +207,25 @@ def test_a_kpi_off_trajectory_threatens_the_milestones_that_move_it(db: DbEngine
     assert view["kpis_off_trajectory"] == {"ehcp_20wk": date(2026, 11, 5)}
     assert [c["triggers"] for c in view["exceptions"]] == [["kpi_trajectory"]]
     assert views.overview(db, date(2026, 12, 15))["exceptions"] == []  # the alert resolved
+
+
+def test_each_logged_event_is_parsed_once_however_many_batches_fold_it(
+    db: DbEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every batch folds the whole programme log, but parses only the rows it has not
+    parsed before (parsing the log each batch was half the alerts service's time)."""
+    from contracts import events as registry_module
+
+    registry = registry_module.load_events()
+    calls: list[str] = []
+    real = type(registry).parse_event
+
+    def counting(self: object, body: str, **kw: object) -> object:
+        calls.append(body)
+        return real(self, body, **kw)  # type: ignore[arg-type]
+
+    batches = [[raid(f"raid-{n:06d}", f"2026-05-{n + 1:02d}")] for n in range(5)]
+    monkeypatch.setattr(type(registry), "parse_event", counting)
+    for batch in batches:
+        apply_programme(CTX, db, batch)
+    assert len(calls) == len(batches), f"{len(calls)} parses for {len(batches)} events"

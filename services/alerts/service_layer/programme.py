@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session, col, select
@@ -59,17 +60,33 @@ def is_programme_item(x: object) -> bool:
     return isinstance(x, ClockTick) or getattr(x, "type", "").startswith("programme.")
 
 
+# Parsed programme events by database and id.  Each batch folds the whole log again (a
+# late event can change what came after it), but a row of the log never changes once
+# written (an id is applied once), so each is parsed once per process, not once per
+# batch: parsing the log was half of the alerts service's time in a county-size soak.
+_PARSED: WeakKeyDictionary[Any, dict[str, ProgrammeEvent]] = WeakKeyDictionary()
+_PARSED_MAX = 200_000
+
+
 def load_log(session: Session, until: datetime | None = None) -> list[ProgrammeEvent]:
-    stmt = select(ProgrammeEventRow).order_by(
+    parsed = _PARSED.setdefault(session.get_bind(), {})
+    order = select(ProgrammeEventRow.id, ProgrammeEventRow.time).order_by(
         col(ProgrammeEventRow.time), col(ProgrammeEventRow.id)
     )
+    ids = [i for i, t in session.exec(order) if until is None or t <= until]
+    missing = [i for i in ids if i not in parsed]
+    if len(parsed) + len(missing) > _PARSED_MAX:
+        parsed.clear()
+        missing = ids
     registry = load_events()
-    out: list[ProgrammeEvent] = []
-    for row in session.exec(stmt):
-        if until is not None and row.time > until:
-            continue
-        out.append(registry.parse_event(row.body, privacy_checked=True))  # type: ignore[arg-type]
-    return out
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        bodies = select(ProgrammeEventRow.id, ProgrammeEventRow.body).where(
+            col(ProgrammeEventRow.id).in_(chunk)
+        )
+        for i, body in session.exec(bodies):
+            parsed[i] = registry.parse_event(body, privacy_checked=True)  # type: ignore[assignment]
+    return [parsed[i] for i in ids]
 
 
 def kpi_misses(session: Session, as_of: date) -> dict[str, date]:
