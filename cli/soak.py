@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -206,6 +206,13 @@ class SoakOptions:
     days: int = 365
     sources: str = "county"  # county: every simulated source; cases: case events + PMO
     strict: bool = False  # also fail on revision counters and on which mails were sent
+
+
+class _Same:
+    """``run_once``'s default database: the options' own."""
+
+
+SAME = _Same()
 
 
 class _Database:
@@ -420,11 +427,14 @@ def run_once(
     options: SoakOptions,
     kills: int,
     say: Say,
+    database: str | None | _Same = SAME,
 ) -> RunResult:
+    """One run on a fresh stack: on ``database`` (a PostgreSQL server, None for SQLite;
+    by default ``options.database``)."""
     result = RunResult(name, events=stream_size(batches))
     var = (options.var_dir / name).resolve()
     (var / "logs").mkdir(parents=True, exist_ok=True)
-    db = _Database(options.database, name)
+    db = _Database(options.database if isinstance(database, _Same) else database, name)
     saved = dict(os.environ)
     broker: TansuBroker | KafkaCluster
     if options.broker == "kafka":
@@ -595,6 +605,8 @@ class SoakReport:
     faults_s: float
     problems: list[str]
     notes: list[str] = field(default_factory=list)
+    database: str = "SQLite"  # of the run with kills
+    clean_database: str = "SQLite"
 
     @property
     def ok(self) -> bool:
@@ -611,6 +623,7 @@ class SoakReport:
             f"KPI values      {self.kpi_values:,} compared",
             f"notifications   {self.notifications:,}, each sent once",
             f"5xx             {self.server_errors}",
+            f"databases       clean run on {self.clean_database}, kills on {self.database}",
             f"duration        clean run {self.clean_s:.0f}s, run with kills {self.faults_s:.0f}s",
             "result          "
             + (
@@ -624,29 +637,53 @@ class SoakReport:
 
 
 def run_soak(options: SoakOptions, say: Say = print) -> SoakReport:
+    """A clean run and a run with kills, both on ``options.database``."""
+    return run_soaks(options, [options.database], say)[0]
+
+
+def run_soaks(
+    options: SoakOptions, databases: Sequence[str | None], say: Say = print
+) -> list[SoakReport]:
+    """One clean run on ``options.database`` and a run with kills on each of
+    ``databases`` (a PostgreSQL server URL, or None for SQLite), each compared with the
+    clean run: what reporting serves and what was mailed depend on the events alone, so
+    one clean run on one database is the reference for every database."""
     batches = soak_stream(
         options.events, options.seed, options.start, options.days, options.batch, options.sources
     )
     total = stream_size(batches)
+
+    def label(db: str | None) -> str:
+        return "PostgreSQL" if db else "SQLite"
+
     say(
         f"soak: {total:,} events to {last_day(batches)}, {options.kills} kills, "
-        f"seed {options.seed}, {options.broker}, {'PostgreSQL' if options.database else 'SQLite'}"
+        f"seed {options.seed}, {options.broker}, clean run on {label(options.database)}, "
+        f"kills on {', '.join(label(db) for db in databases)}"
     )
     clean = run_once("clean", batches, options, 0, say)
-    faults = run_once("faults", batches, options, options.kills, say)
-    caseload = faults.snapshot.get("caseload", {})
-    notes: list[str] = []
-    problems = compare(clean, faults, options.strict, notes)
-    return SoakReport(
-        events=total,
-        kills=faults.kills,
-        cases=int(caseload.get("cases", 0)),
-        open_caseload=int(caseload.get("open_caseload", 0)),
-        kpi_values=len(faults.snapshot.get("kpis", [])),
-        notifications=sum(faults.mail_ids.values()),
-        server_errors=clean.server_errors + faults.server_errors,
-        clean_s=clean.duration_s,
-        faults_s=faults.duration_s,
-        problems=problems,
-        notes=notes,
-    )
+    reports = []
+    for n, db in enumerate(databases):
+        name = "faults" if len(databases) == 1 else f"faults-{n}-{label(db).lower()}"
+        faults = run_once(name, batches, options, options.kills, say, database=db)
+        caseload = faults.snapshot.get("caseload", {})
+        notes: list[str] = []
+        problems = compare(clean, faults, options.strict, notes)
+        reports.append(
+            SoakReport(
+                events=total,
+                kills=faults.kills,
+                cases=int(caseload.get("cases", 0)),
+                open_caseload=int(caseload.get("open_caseload", 0)),
+                kpi_values=len(faults.snapshot.get("kpis", [])),
+                notifications=sum(faults.mail_ids.values()),
+                server_errors=clean.server_errors + faults.server_errors,
+                clean_s=clean.duration_s,
+                faults_s=faults.duration_s,
+                problems=problems,
+                notes=notes,
+                database=label(db),
+                clean_database=label(options.database),
+            )
+        )
+    return reports
