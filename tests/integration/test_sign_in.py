@@ -132,3 +132,13 @@ def test_pages_send_the_security_headers(client: TestClient) -> None:
     r = client.get("/sign-in")
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_sign_in_with_the_database_down_is_a_503_not_a_500(client: TestClient) -> None:
+    from sendwatch.db import make_engine
+
+    ctx = client.app.state.runtime.deps  # type: ignore[attr-defined]
+    ctx.sessions.engine = make_engine("postgresql://postgres@127.0.0.1:1/unreachable")
+    r = sign_in(client)
+    assert r.status_code == 503 and "database is unavailable" in r.json()["detail"]
+    assert "Traceback" not in r.text and "127.0.0.1:1" not in r.text

@@ -243,7 +243,7 @@ def observe(session: Session, snaps: Sequence[KpiSnapshot]) -> None:
     stamp = utcnow()
     rows = [
         {"kpi": k, "cycle": c, "breakdown": b, "sequence": seq, "value": v, "updated_at": stamp}
-        for (k, c, b), (seq, v) in updates.items()
+        for (k, c, b), (seq, v) in sorted(updates.items())  # one lock order everywhere
     ]
     session.execute(_upsert_newer(session.get_bind().dialect.name), rows)
 

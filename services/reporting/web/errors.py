@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sendwatch.observability import get_logger
@@ -61,19 +61,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is down or unreachable (sign-in sessions live there): not a bug."""
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        {"detail": "the reporting database is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def unexpected(request: Request, exc: Exception) -> Response:
-    if (
-        isinstance(exc, DBAPIError)
-        and exc.connection_invalidated
-        or isinstance(exc, OperationalError)
-    ):
-        # The database is down or unreachable (sign-in sessions live there): not a bug.
-        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
-        return JSONResponse(
-            {"detail": "the reporting database is unavailable; try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
     log.exception("request_failed", path=request.url.path)
     return JSONResponse({"detail": "internal error; see the reporting log"}, status_code=500)
 
@@ -81,4 +79,5 @@ async def unexpected(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(Exception, unexpected)
