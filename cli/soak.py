@@ -552,6 +552,10 @@ def compare(
     # were written in; the alert, the recipient and the subject say which notification.
     # A digest holds what was due when it was sent, so how the items fall into digests
     # depends on timing: digests are compared by the number of items each recipient got.
+    # Which notices are sent depends on the event time alerts holds when it judges them:
+    # the soak posts a year of simulated time in minutes, so a restart of a few seconds
+    # spans weeks, and notices older than the 14-day backfill horizon by then are
+    # historical (sent to nobody), as a backfill's are.  A note unless ``strict``.
     a, b = _notifications(clean.mails), _notifications(faults.mails)
     if a != b:
         missing, extra = sorted((a - b).elements()), sorted((b - a).elements())
