@@ -7,6 +7,7 @@ extra or missing mail fails it."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -138,10 +139,11 @@ def test_two_alerts_processes_one_killed_mid_send_give_exactly_one_mail_each(
 def test_smtp_outage_mail_is_held_then_delivered_once_each_in_order(
     stack_factory, broker, tmp_path: Path, relay_env: None, monkeypatch
 ) -> None:
-    """The mail server is down for OUTAGE_S seconds (a parameter: a ten-minute outage
-    behaves the same, its retries capped at SENDWATCH_NOTIFY_RETRY_MAX_S), then comes
-    back: every mail arrives once, in the order decided."""
-    outage_s = 4.0
+    """The mail server is down for ``SENDWATCH_TEST_SMTP_OUTAGE_S`` seconds (4 in CI; the
+    issue's ten minutes, 600, was run too: the retries are capped at
+    SENDWATCH_NOTIFY_RETRY_MAX_S), then comes back: every mail arrives once, in the order
+    decided."""
+    outage_s = float(os.environ.get("SENDWATCH_TEST_SMTP_OUTAGE_S", "4"))
     smtp_port = free_port()  # nothing listens: connection refused
     monkeypatch.setenv("SENDWATCH_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SENDWATCH_SMTP_PORT", str(smtp_port))
