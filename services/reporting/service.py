@@ -105,6 +105,12 @@ class Reporting:
     def version(self) -> int:
         return repo.data_version(self.engine)
 
+    def kpi_version(self, kpi: str) -> int:
+        """Grows whenever one of the KPI's revisions is stored: the cache key of its views,
+        so a snapshot that changes one KPI does not make every other KPI's views (and the
+        gauges of all of them) be computed again."""
+        return repo.data_version(self.engine, kpi)
+
     def state(self) -> ProducerState | None:
         return repo.producer_state(self.engine, "timeliness")
 
@@ -116,7 +122,7 @@ class Reporting:
         return local_date(st.watermark or st.as_of)
 
     def published(self, kpi: str, suppressed: bool) -> Values:
-        version = self.version()
+        version = self.kpi_version(kpi)
         key = (kpi, suppressed)
         with self._lock:
             hit = self._cache.get(key)
@@ -137,7 +143,7 @@ class Reporting:
 
     def stored(self, kpi: str) -> dict[tuple[str, str], repo.StoredValue]:
         """The latest stored revision of each of a KPI's values (with its snapshot)."""
-        version = self.version()
+        version = self.kpi_version(kpi)
         with self._lock:
             hit = self._stored.get(kpi)
             if hit is not None and hit[0] == version:

@@ -197,10 +197,14 @@ def value_history(
         return [_stored_value(r) for r in session.execute(q).scalars()]
 
 
-def data_version(engine: Engine) -> int:
-    """Grows whenever a revision is stored (cache key for published views)."""
+def data_version(engine: Engine, kpi: str | None = None) -> int:
+    """Grows whenever a revision (of ``kpi``) is stored (cache key for published views);
+    an index on (kpi, id) answers it for one KPI without a scan."""
+    stmt = select(func.max(KpiRevision.id))
+    if kpi is not None:
+        stmt = stmt.where(col(KpiRevision.kpi) == kpi)
     with Session(engine) as session:
-        return int(session.execute(select(func.max(KpiRevision.id))).scalar() or 0)
+        return int(session.execute(stmt).scalar() or 0)
 
 
 def producer_states(engine: Engine) -> list[ProducerState]:
