@@ -133,3 +133,25 @@ def tick_lanes() -> int:
 
     catalogue = load_topics()
     return sum(catalogue[alias].partitions for alias in load_events().topics)
+
+
+def kpi_snapshot(sequence: int, values: list[Any], at: str = "2026-11-01T00:00:00Z") -> Any:
+    """A timeliness KPI snapshot of ``values`` (KpiValue) as reporting consumes it."""
+    from contracts.snapshots import KpiSnapshot
+
+    return KpiSnapshot.model_validate(
+        {
+            "id": f"snap-timeliness-{sequence:012d}",
+            "source": "timeliness",
+            "type": "sendwatch.kpi.snapshot",
+            "subject": "kpi-set:timeliness",
+            "time": at,
+            "data": {
+                "producer": "timeliness",
+                "sequence": sequence,
+                "as_of": at,
+                "events_applied": sequence,
+                "values": [v.model_dump(mode="json") for v in values],
+            },
+        }
+    )

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from contracts.kpi_dictionary import load_kpis
-from contracts.snapshots import KpiSnapshot, KpiValue
+from contracts.snapshots import KpiValue
 from sendwatch.db import make_engine, migrate
 from services.reporting.adapters import repository as repo
 from services.reporting.domain.suppression import load_policy
 from services.reporting.entrypoint import refresh_gauges
 from services.reporting.service import Reporting
+from tests.helpers import kpi_snapshot
 
 
 def value(kpi: str, n: int) -> KpiValue:
@@ -33,32 +34,15 @@ def value(kpi: str, n: int) -> KpiValue:
     )
 
 
-def snapshot(seq: int, values: list[KpiValue]) -> KpiSnapshot:
-    return KpiSnapshot.model_validate(
-        {
-            "id": f"snap-timeliness-{seq:012d}",
-            "source": "timeliness",
-            "type": "sendwatch.kpi.snapshot",
-            "subject": "kpi-set:timeliness",
-            "time": "2026-11-01T00:00:00Z",
-            "data": {
-                "producer": "timeliness",
-                "sequence": seq,
-                "as_of": "2026-11-01T00:00:00Z",
-                "events_applied": seq,
-                "values": [v.model_dump(mode="json") for v in values],
-            },
-        }
-    )
-
-
 def test_a_snapshot_of_one_kpi_recomputes_that_kpi_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
     migrate("reporting", engine)
     reporting = Reporting(engine, load_kpis(), load_policy())
-    repo.apply_snapshots(engine, [snapshot(1, [value("ehcp_20wk", 40), value("decision_6wk", 30)])])
+    repo.apply_snapshots(
+        engine, [kpi_snapshot(1, [value("ehcp_20wk", 40), value("decision_6wk", 30)])]
+    )
     refresh_gauges(reporting)  # every KPI read once, cached
 
     read: list[str | None] = []
@@ -69,7 +53,7 @@ def test_a_snapshot_of_one_kpi_recomputes_that_kpi_only(
         return real(e, kpi)  # type: ignore[arg-type]
 
     monkeypatch.setattr(repo, "latest_values", counting)
-    repo.apply_snapshots(engine, [snapshot(2, [value("ehcp_20wk", 41)])])
+    repo.apply_snapshots(engine, [kpi_snapshot(2, [value("ehcp_20wk", 41)])])
     refresh_gauges(reporting)
     assert read == ["ehcp_20wk"]
     # ... and what it serves is the new value, the other KPI's unchanged.

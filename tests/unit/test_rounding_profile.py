@@ -77,30 +77,15 @@ def test_the_profile_is_selected_per_kpi_in_suppression_yaml() -> None:
 def test_reporting_publishes_a_chosen_kpi_rounded(tmp_path: Path) -> None:
     """Through the reporting service over SQLite: the board sees the rounded table."""
     from contracts.kpi_dictionary import load_kpis
-    from contracts.snapshots import KpiSnapshot
     from sendwatch.db import make_engine, migrate
     from services.reporting.adapters.repository import apply_snapshots
     from services.reporting.service import Reporting
+    from tests.helpers import kpi_snapshot
 
     engine = make_engine(f"sqlite:///{tmp_path / 'reporting.db'}")
     migrate("reporting", engine)
     values = [rate(4, 6), rate(40, 61, "locality=ludlow")]
-    snap = KpiSnapshot.model_validate(
-        {
-            "id": "snap-timeliness-000000000001",
-            "source": "timeliness",
-            "type": "sendwatch.kpi.snapshot",
-            "subject": "kpi-set:timeliness",
-            "time": "2026-11-01T00:00:00Z",
-            "data": {
-                "producer": "timeliness",
-                "sequence": 1,
-                "as_of": "2026-11-01T00:00:00Z",
-                "events_applied": 10,
-                "values": [v.model_dump(mode="json") for v in values],
-            },
-        }
-    )
+    snap = kpi_snapshot(1, values)
     apply_snapshots(engine, [snap])
     raw = yaml.safe_load(FILE.read_text())
     policy = SuppressionPolicy.model_validate(
