@@ -533,6 +533,14 @@ def compare(
             if strict:
                 problems.append(_kpi_differences(a, b))
                 continue
+            a, b, zeros = _without_one_sided_zeros(a, b)
+            if zeros:
+                notes.append(
+                    f"{zeros} zero values served by one run only (a breakdown that had a case "
+                    "only between two batches: zero there, absent here; the same figure)"
+                )
+            if a == b:
+                continue
             bare_a = [{k: v for k, v in x.items() if k not in PATH_FIELDS} for x in a]
             bare_b = [{k: v for k, v in x.items() if k not in PATH_FIELDS} for x in b]
             if bare_a != bare_b:
@@ -568,14 +576,36 @@ def compare(
     return problems
 
 
+def _is_zero(v: dict[str, Any]) -> bool:
+    return (
+        v.get("value") in (0, 0.0)
+        and v.get("numerator") in (0, None)
+        and (v.get("denominator") in (0, None))
+    )
+
+
+def _ident(v: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(v.get("kpi")), str(v.get("cycle")), str(v.get("breakdown")))
+
+
+def _without_one_sided_zeros(
+    a: list[dict[str, Any]], b: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Both lists without the zero values whose (kpi, cycle, breakdown) the other list
+    lacks, and how many were dropped.  A breakdown that held a case only between two
+    batches (a need recorded, then corrected) is served as zero where a census or a
+    restatement saw it, and is absent where none did: the same figure.  A zero on one
+    side and a non-zero on the other is still a difference (a stale value is one)."""
+    ka, kb = {_ident(v) for v in a}, {_ident(v) for v in b}
+    keep_a = [v for v in a if _ident(v) in kb or not _is_zero(v)]
+    keep_b = [v for v in b if _ident(v) in ka or not _is_zero(v)]
+    return keep_a, keep_b, len(a) - len(keep_a) + len(b) - len(keep_b)
+
+
 def _kpi_differences(clean: list[dict[str, Any]], faults: list[dict[str, Any]]) -> str:
     """Which KPI values differ, and in which fields."""
-
-    def ident(v: dict[str, Any]) -> tuple[str, str, str]:
-        return (str(v.get("kpi")), str(v.get("cycle")), str(v.get("breakdown")))
-
-    a = {ident(v): v for v in clean}
-    b = {ident(v): v for v in faults}
+    a = {_ident(v): v for v in clean}
+    b = {_ident(v): v for v in faults}
     fields: Counter[str] = Counter()
     kpis: Counter[str] = Counter()
     for k in set(a) & set(b):

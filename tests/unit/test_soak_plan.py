@@ -97,3 +97,19 @@ def test_digests_compare_by_the_items_each_recipient_got() -> None:
     split_otherwise = _run("faults", [KPI], [digest(7, "4"), digest(7, "5")])
     assert compare(clean, split_otherwise) == []
     assert compare(clean, _run("faults", [KPI], [digest(13, "4")]), strict=True)  # one lost
+
+
+def test_a_zero_served_by_one_run_only_is_a_note_but_a_stale_value_is_a_difference() -> None:
+    """The 200,000-event soak: a breakdown that had a case only between two batches is
+    served as zero after the kills and absent in the clean run.  Zero and absent are the
+    same figure; a zero against any other value (a stale "1 open") is not."""
+    zero = {"kpi": "k2", "cycle": "2026-05", "breakdown": "primary_need=VI", "value": 0.0}
+    zero |= {"numerator": 0, "denominator": 0}
+    clean = _run("clean", [KPI], [MAIL])
+    notes: list[str] = []
+    assert compare(clean, _run("faults", [KPI, zero], [MAIL]), notes=notes) == []
+    assert len(notes) == 1 and "zero values served by one run only" in notes[0]
+    assert compare(_run("clean", [KPI, zero], [MAIL]), _run("faults", [KPI], [MAIL])) == []
+    stale = {**zero, "value": 1.0, "numerator": 1}
+    assert compare(_run("clean", [KPI, zero], [MAIL]), _run("faults", [KPI, stale], [MAIL]))
+    assert compare(clean, _run("faults", [KPI, stale], [MAIL]))  # a non-zero one side only
