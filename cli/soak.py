@@ -216,13 +216,6 @@ class SoakOptions:
         return 900.0 + 0.02 * self.events
 
 
-class _Same:
-    """``run_once``'s default database: the options' own."""
-
-
-SAME = _Same()
-
-
 class _Database:
     """A fresh database per run: SQLite files in the run's directory, or a new
     PostgreSQL database on the server ``url`` names (dropped afterwards)."""
@@ -435,14 +428,13 @@ def run_once(
     options: SoakOptions,
     kills: int,
     say: Say,
-    database: str | None | _Same = SAME,
+    database: str | None,
 ) -> RunResult:
-    """One run on a fresh stack: on ``database`` (a PostgreSQL server, None for SQLite;
-    by default ``options.database``)."""
+    """One run on a fresh stack, on ``database`` (a PostgreSQL server URL; None: SQLite)."""
     result = RunResult(name, events=stream_size(batches))
     var = (options.var_dir / name).resolve()
     (var / "logs").mkdir(parents=True, exist_ok=True)
-    db = _Database(options.database if isinstance(database, _Same) else database, name)
+    db = _Database(database, name)
     saved = dict(os.environ)
     broker: TansuBroker | KafkaCluster
     if options.broker == "kafka":
@@ -703,11 +695,11 @@ def run_soaks(
         f"seed {options.seed}, {options.broker}, clean run on {label(options.database)}, "
         f"kills on {', '.join(label(db) for db in databases)}"
     )
-    clean = run_once("clean", batches, options, 0, say)
+    clean = run_once("clean", batches, options, 0, say, options.database)
     reports = []
     for n, db in enumerate(databases):
         name = "faults" if len(databases) == 1 else f"faults-{n}-{label(db).lower()}"
-        faults = run_once(name, batches, options, options.kills, say, database=db)
+        faults = run_once(name, batches, options, options.kills, say, db)
         caseload = faults.snapshot.get("caseload", {})
         notes: list[str] = []
         problems = compare(clean, faults, options.strict, notes)
