@@ -91,8 +91,8 @@ def refresh_gauges(reporting: Reporting) -> None:
             received = received.replace(tzinfo=UTC)
         metrics.snapshot_received(received, st.sequence)
     values = []
-    for kpi in reporting.dictionary.kpis:
-        for (_cycle, breakdown), shown in reporting.published(kpi, suppressed=True).items():
+    for published in reporting.all_published(suppressed=True).values():
+        for (_cycle, breakdown), shown in published.items():
             if breakdown == "all":
                 values.append(shown.source.model_copy(update={"value": shown.value}))
     metrics.update_kpi_gauges(values, local_date(st.watermark or st.as_of))

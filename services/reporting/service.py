@@ -58,6 +58,10 @@ def load_place(path: Path = AUTHORITY_FILE) -> Place:
     return Place(data["la_name"], data["new_la_code"], data["region_name"])
 
 
+def _data_date(st: ProducerState | None) -> date | None:
+    return None if st is None else local_date(st.watermark or st.as_of)
+
+
 def local_date(dt: datetime | None) -> date | None:
     if dt is None:
         return None
@@ -116,19 +120,24 @@ class Reporting:
 
     def today(self) -> date | None:
         """The date of the data: the event-time clock (watermark), else the latest event."""
-        st = self.state()
-        if st is None:
-            return None
-        return local_date(st.watermark or st.as_of)
+        return _data_date(self.state())
 
-    def published(self, kpi: str, suppressed: bool) -> Values:
-        version = self.kpi_version(kpi)
+    def marks(self, kpis: list[str]) -> tuple[dict[str, int], date | None]:
+        """The data versions of ``kpis`` and the date of the data, read together: what a
+        read of those KPIs' values passes to :meth:`published` and :meth:`stored`."""
+        versions, st = repo.read_marks(self.engine, kpis, "timeliness")
+        return versions, _data_date(st)
+
+    def published(self, kpi: str, suppressed: bool, version: int | None = None) -> Values:
+        """The KPI's values as ``suppressed`` viewers see them; ``version``: its data
+        version when the caller has just read it (see :meth:`marks`)."""
+        version = self.kpi_version(kpi) if version is None else version
         key = (kpi, suppressed)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == version:
                 return hit[1]
-        raw = [s.value for s in self.stored(kpi).values()]
+        raw = [s.value for s in self.stored(kpi, version).values()]
         profile = self.policy.rounding_for(kpi)
         if suppressed and profile is not None:
             out = round_kpi(raw, profile)  # a health table: the NHS profile, say
@@ -141,9 +150,11 @@ class Reporting:
             self._cache[key] = (version, values)
         return values
 
-    def stored(self, kpi: str) -> dict[tuple[str, str], repo.StoredValue]:
+    def stored(
+        self, kpi: str, version: int | None = None
+    ) -> dict[tuple[str, str], repo.StoredValue]:
         """The latest stored revision of each of a KPI's values (with its snapshot)."""
-        version = self.kpi_version(kpi)
+        version = self.kpi_version(kpi) if version is None else version
         with self._lock:
             hit = self._stored.get(kpi)
             if hit is not None and hit[0] == version:
@@ -154,7 +165,8 @@ class Reporting:
         return rows
 
     def all_published(self, suppressed: bool) -> dict[str, Values]:
-        return {kpi: self.published(kpi, suppressed) for kpi in self.dictionary.kpis}
+        versions, _ = self.marks(list(self.dictionary.kpis))
+        return {kpi: self.published(kpi, suppressed, v) for kpi, v in versions.items()}
 
     def _earlier(
         self, v: repo.StoredValue, latest: Published | None, suppressed: bool
@@ -356,6 +368,7 @@ class Reporting:
         first, last = periods.bounds(month)
         values = {}
         counts = {}
+        published = self.all_published(True)
         for kpi, k in self.dictionary.kpis.items():
             if kinds.point_in_time(k):
                 counts[kpi] = (
@@ -363,27 +376,25 @@ class Reporting:
                     self.count_at(kpi, first - timedelta(days=1), True),
                 )
             else:
-                values[kpi] = self.published(kpi, True)
+                values[kpi] = published[kpi]
         return build_insight(
             month, self.dictionary, values, counts, alerts, cases, self.today(), self.policy
         )
 
     def quarters_available(self) -> list[str]:
         found: set[str] = set()
+        published = self.all_published(True)
         for kpi, k in self.dictionary.kpis.items():
             if "quarter" in k.cycles:
-                found |= {
-                    c for (c, _b) in self.published(kpi, True) if periods.kind_of(c) == "quarter"
-                }
+                found |= {c for (c, _b) in published[kpi] if periods.kind_of(c) == "quarter"}
         return sorted(found, key=periods.sort_key)
 
     def quarterly_csv(self, quarters: list[str] | None) -> str:
         quarters = quarters or self.quarters_available()
         today = self.today()
+        published = self.all_published(True)
         values = {  # measures dated by events: their quarter's value
-            kpi: self.published(kpi, True)
-            for kpi, k in self.dictionary.kpis.items()
-            if "quarter" in k.cycles
+            kpi: published[kpi] for kpi, k in self.dictionary.kpis.items() if "quarter" in k.cycles
         }
         counts: dict[tuple[str, str], Published | None] = defaultdict(lambda: None)
         for kpi, k in self.dictionary.kpis.items():

@@ -207,6 +207,30 @@ def data_version(engine: Engine, kpi: str | None = None) -> int:
         return int(session.execute(stmt).scalar() or 0)
 
 
+def read_marks(
+    engine: Engine, kpis: Sequence[str], producer: str
+) -> tuple[dict[str, int], ProducerState | None]:
+    """What a read of ``kpis`` checks first, in one session: each KPI's data version (as
+    :func:`data_version`) and the producer's state (the date of the data).  One session,
+    not one per KPI and one for the state: on PostgreSQL each is a pool check-out with
+    its ping, a query and a rollback."""
+    with Session(engine) as session:
+        if len(kpis) == 1:
+            one = session.execute(
+                select(func.max(KpiRevision.id)).where(col(KpiRevision.kpi) == kpis[0])
+            ).scalar()
+            versions = {kpis[0]: int(one or 0)}
+        else:
+            versions = dict.fromkeys(kpis, 0)
+            rows = session.execute(
+                select(col(KpiRevision.kpi), func.max(KpiRevision.id))
+                .where(col(KpiRevision.kpi).in_(list(kpis)))
+                .group_by(KpiRevision.kpi)
+            )
+            versions.update((kpi, int(v or 0)) for kpi, v in rows)
+        return versions, session.get(ProducerState, producer)
+
+
 def producer_states(engine: Engine) -> list[ProducerState]:
     with Session(engine) as session:
         return list(session.execute(select(ProducerState)).scalars())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -57,8 +58,7 @@ async def kpis(
     who = checked(ctx.viewer(request))
     known_kpi(ctx.dictionary, kpi)
     check_cycle(cycle)
-    rows = await ctx.run(latest_values, ctx, who, kpi, cycle, breakdown)
-    today = await ctx.run(ctx.reporting.today)
+    rows, today = await ctx.run(latest_values, ctx, who, kpi, cycle, breakdown)
     return {
         "view": who.audience,
         "data_as_of": today,
@@ -69,11 +69,13 @@ async def kpis(
 
 def latest_values(
     ctx: Context, who: Viewer, kpi: str | None, cycle: str | None, breakdown: str | None
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], date | None]:
+    """The matching values and the date of the data, from one read of the versions."""
     out = []
-    for name in [kpi] if kpi else list(ctx.dictionary.kpis):
-        stored = ctx.reporting.stored(name)
-        for (c, b), p in sorted(ctx.reporting.published(name, who.suppressed).items()):
+    versions, today = ctx.reporting.marks([kpi] if kpi else list(ctx.dictionary.kpis))
+    for name, version in versions.items():
+        stored = ctx.reporting.stored(name, version)
+        for (c, b), p in sorted(ctx.reporting.published(name, who.suppressed, version).items()):
             if cycle is not None and c != cycle:
                 continue
             if not _matches(b, breakdown):
@@ -86,7 +88,7 @@ def latest_values(
                 as_of=meta.as_of if meta else None,
             )
             out.append(item)
-    return out
+    return out, today
 
 
 @router.get("/v1/kpis/{kpi}", summary="Every revision of a KPI's values")
