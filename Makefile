@@ -27,10 +27,10 @@ lint: $(STAMP)
 		services/timeliness services/alerts/domain
 	$(BIN)/mypy --follow-imports=silent services/alerts
 
-# One worker: `-n 2 --dist loadfile` (pytest-xdist) halves the wall time but still
-# trips timing assumptions in some integration tests on a 2-core machine.
+# Two workers, a test file each at a time (a module's fixture, such as the simulated
+# county, stays in one worker): most integration tests wait on services and brokers.
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

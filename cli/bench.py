@@ -167,6 +167,11 @@ async def consume_to_state(port: int, n: int) -> float:
                 first = (now, applied)
             if applied >= n:
                 assert first is not None
+                if first[1] >= n:  # all applied by the first reading: no rate to take
+                    raise SystemExit(
+                        f"timeliness applied all {n} events before the bench's first "
+                        "reading: too few to measure a rate; give more --events"
+                    )
                 return (n - first[1]) / max(1e-9, now - first[0])
             # A slow poll: each read costs the service CPU, which a 20 ms poll took from
             # the very path it measures.  The rate is taken between two reads, so the
