@@ -215,7 +215,7 @@ def read_marks(
     not one per KPI and one for the state: on PostgreSQL each is a pool check-out with
     its ping, a query and a rollback."""
     with Session(engine) as session:
-        if len(kpis) == 1:
+        if len(kpis) == 1:  # max() alone reads one index entry; grouped, every one
             one = session.execute(
                 select(func.max(KpiRevision.id)).where(col(KpiRevision.kpi) == kpis[0])
             ).scalar()
